@@ -1,0 +1,35 @@
+/*
+ * update: judge one ref.  git runs it once per ref as
+ * "update <ref> <old> <new>"; a non-zero exit refuses only that ref (the
+ * rest of a non-atomic push still lands).  git passes no push options here.
+ */
+#include "config.h"
+
+#include "driver.h"
+#include "util.h"
+
+#include "banned.h"
+
+int main(int argc, char **argv)
+{
+	struct gate_push push = GATE_PUSH_INIT;
+	struct gate_driver_opts o = { "update", NULL, 0, 2 };
+	struct gate_buf err = GATE_BUF_INIT;
+	int code;
+
+	gate_driver_setup();
+	if (argc != 4 || gate_push_add(&push, argv[1], argv[2], argv[3], &err) < 0) {
+		struct gate_buf msg = GATE_BUF_INIT;
+		gate_buf_addf(&msg, "git-gate: update hook called wrongly: %s\ngit-gate: ref rejected\n",
+			      argc != 4 ? "expected <ref> <old> <new>" : err.ptr);
+		(void)gate_write_all(2, msg.ptr, msg.len);
+		gate_buf_release(&msg);
+		code = GATE_EXIT_USAGE;
+		goto out;
+	}
+	code = gate_driver_run(&push, &o);
+out:
+	gate_push_release(&push);
+	gate_buf_release(&err);
+	return code;
+}

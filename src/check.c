@@ -1,0 +1,70 @@
+#include "config.h"
+#include "check.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+const struct gate_check_type *const gate_check_types[] = {
+	&gate_check_commit_message,
+	NULL,
+};
+
+const struct gate_check_type *gate_check_type_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; gate_check_types[i]; i++)
+		if (!strcmp(gate_check_types[i]->name, name))
+			return gate_check_types[i];
+	return NULL;
+}
+
+void gate_findings_add(struct gate_findings *f, const struct gate_commit *commit, const char *path, long line,
+		       const char *hint, const char *fmt, ...)
+{
+	struct gate_finding fi;
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	memset(&fi, 0, sizeof(fi));
+	fi.message = gate_buf_detach(&b);
+	fi.commit = commit ? gate_xstrdup(commit->id) : NULL;
+	fi.subject = commit && commit->subject ? gate_xstrdup(commit->subject) : NULL;
+	fi.commit_index = commit ? commit->index : (size_t)-1;
+	fi.path = path ? gate_xstrdup(path) : NULL;
+	fi.line = line;
+	fi.hint = hint ? gate_xstrdup(hint) : NULL;
+
+	if (f->lock)
+		pthread_mutex_lock(f->lock);
+	GATE_ALLOC_GROW(f->v, f->nr + 1, f->alloc);
+	f->v[f->nr++] = fi;
+	if (f->lock)
+		pthread_mutex_unlock(f->lock);
+}
+
+void gate_finding_release(struct gate_finding *fi)
+{
+	free(fi->commit);
+	free(fi->subject);
+	free(fi->path);
+	free(fi->message);
+	free(fi->hint);
+}
+
+void gate_findings_release(struct gate_findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nr; i++)
+		gate_finding_release(&f->v[i]);
+	free(f->v);
+	f->v = NULL;
+	f->nr = f->alloc = 0;
+}

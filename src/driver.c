@@ -1,0 +1,118 @@
+#include "config.h"
+#include "driver.h"
+
+#include <git2.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "gate.h"
+#include "policy.h"
+#include "repo.h"
+#include "report.h"
+
+#include "banned.h"
+
+#define PREFIX "git-gate: "
+
+void gate_driver_setup(void)
+{
+	/* a git child that dies must give us EPIPE, not kill the hook */
+	signal(SIGPIPE, SIG_IGN);
+	git_libgit2_init();
+}
+
+static void say(int fd, const struct gate_buf *b)
+{
+	(void)gate_write_all(fd, b->ptr, b->len);
+}
+
+static void sayf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sayf(int fd, const char *fmt, ...)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	gate_buf_adds(&b, PREFIX);
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	gate_buf_addch(&b, '\n');
+	say(fd, &b);
+	gate_buf_release(&b);
+}
+
+int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
+{
+	struct gate_repo *repo = NULL;
+	struct gate_config *cfg = NULL;
+	struct gate_diag diag = GATE_DIAG_INIT;
+	struct gate_verdict v;
+	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
+	struct gate_report_opts ro;
+	int fd = o->out_fd ? o->out_fd : 2;
+	int code = GATE_EXIT_INTERNAL, evaluated = 0;
+	size_t i;
+
+	memset(&v, 0, sizeof(v));
+	if (!push->user)
+		gate_push_identify(push);
+	if (gate_repo_open(&repo, o->repo_path, &err) < 0) {
+		sayf(fd, "cannot judge this push: %s", err.ptr);
+		sayf(fd, "push rejected (git-gate fails closed); tell the repository's admin");
+		goto out;
+	}
+	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0) {
+		for (i = 0; i < diag.msgs.nr; i++)
+			sayf(fd, "%s", diag.msgs.v[i]);
+		sayf(fd, "the gate's policy is invalid, so every push is rejected until it is fixed");
+		sayf(fd, "(admins: run 'git gate validate' on the file)");
+		code = GATE_EXIT_USAGE;
+		goto out;
+	}
+	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
+		gate_buf_reset(&out);
+		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
+		gate_buf_add_safes(&out, gate_buf_cstr(&err));
+		gate_buf_adds(&out, "\n" PREFIX "push rejected (git-gate fails closed)\n");
+		say(fd, &out);
+		code = GATE_EXIT_INTERNAL;
+		goto audit;
+	}
+	evaluated = 1;
+	memset(&ro, 0, sizeof(ro));
+	ro.prefix = PREFIX;
+	ro.policy = cfg->file ? cfg->file : "built-in default";
+	ro.max_findings = cfg->max_findings;
+	ro.verbose = o->verbose;
+	ro.hook = o->hook;
+	gate_buf_reset(&out);
+	gate_report_format(&out, &v, &ro);
+	say(fd, &out);
+	if (v.dry_run)
+		code = GATE_EXIT_REJECT;
+	else if (v.outcome == GATE_OUTCOME_REJECT)
+		code = GATE_EXIT_REJECT;
+	else
+		code = GATE_EXIT_ACCEPT;
+audit:
+	if (gate_audit_record(cfg, repo, push, evaluated ? &v : NULL, o->hook, code, &err) < 0) {
+		sayf(fd, "warning: %s", gate_buf_cstr(&err));
+		if (cfg->audit_required && code == GATE_EXIT_ACCEPT) {
+			sayf(fd, "push rejected: the audit log is required (audit_required = true) and could not be written");
+			code = GATE_EXIT_INTERNAL;
+		}
+	}
+out:
+	if (code == GATE_EXIT_INTERNAL && o->hook && strcmp(o->hook, "check"))
+		(void)0;
+	gate_verdict_release(&v);
+	gate_config_free(cfg);
+	gate_repo_free(repo);
+	gate_diag_release(&diag);
+	gate_buf_release(&err);
+	gate_buf_release(&out);
+	return code;
+}

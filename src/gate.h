@@ -1,0 +1,54 @@
+#ifndef GATE_GATE_H
+#define GATE_GATE_H
+
+/*
+ * Evaluating a push against the policy: ref protection (create, delete,
+ * update, force), then the rule's checks through the scan engine, cheap
+ * checks first and commands only when nothing cheap rejected the push.
+ * The verdict is data; gate_evaluate fails (-1) only when it could not
+ * judge, which the callers turn into a rejection (fail closed).
+ */
+
+#include "policy.h"
+#include "push.h"
+#include "repo.h"
+#include "scan.h"
+
+enum gate_outcome {
+	GATE_OUTCOME_ACCEPT,  /* nothing wrong */
+	GATE_OUTCOME_WARN,    /* problems found by warn-mode rules only */
+	GATE_OUTCOME_REJECT,  /* an enforce-mode rule failed */
+};
+
+struct gate_ref_verdict {
+	const struct gate_update *update;
+	const struct gate_rule *rule;    /* NULL: no rule matches this ref */
+	struct gate_findings protection; /* create/delete/update/force problems */
+	struct gate_scan_job **jobs;     /* the checks run for this ref */
+	size_t njobs;
+	enum gate_outcome outcome;
+	int exempt;                      /* the pusher is exempt from the whole rule */
+	int bypassed;                    /* checks skipped by an audited bypass */
+	char *refusal;                   /* e.g. a bypass request that is not allowed */
+};
+
+struct gate_verdict {
+	struct gate_ref_verdict *refs;
+	size_t nr;
+	struct gate_scan_job *jobs;
+	size_t njobs;
+	enum gate_outcome outcome;       /* the worst of the refs */
+	int dry_run;                     /* -o gate.dry-run: report, then decline */
+	char *bypass_reason;             /* -o gate.bypass=REASON, when given */
+	double seconds;
+};
+
+/* Judge every update of `push`.  Fills `v`; -1 with err when it could not. */
+int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
+		  const struct gate_push *push, struct gate_buf *err);
+void gate_verdict_release(struct gate_verdict *v);
+
+/* Whether a check result failed (findings or an error). */
+int gate_job_failed(const struct gate_scan_job *jb);
+
+#endif

@@ -1,0 +1,869 @@
+#include "config.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "glob.h"
+#include "regex.h"
+
+#include "banned.h"
+
+#ifndef GATE_SYSCONFDIR
+#define GATE_SYSCONFDIR "/etc"
+#endif
+
+struct gate_conf_group {
+	config_setting_t *s;
+	struct gate_diag *diag;
+	struct gate_strvec known;
+	const char *git_dir;
+	int errors;
+};
+
+const char *gate_mode_name(enum gate_mode m)
+{
+	switch (m) {
+	case GATE_MODE_ENFORCE:
+		return "enforce";
+	case GATE_MODE_WARN:
+		return "warn";
+	case GATE_MODE_OFF:
+		return "off";
+	}
+	return "?";
+}
+
+const char *gate_policy_system_file(void)
+{
+	return GATE_SYSCONFDIR "/git-gate.conf";
+}
+
+static const char *src_file(const config_setting_t *s)
+{
+	const char *f = config_setting_source_file(s);
+	return f ? f : "<policy>";
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	}
+	return "a value";
+}
+
+static void diag_at(struct gate_diag *d, const config_setting_t *s, const char *fmt, va_list ap)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_vaddf(&b, fmt, ap);
+	gate_diag_addf(d, src_file(s), (int)config_setting_source_line(s), "%s", b.ptr);
+	gate_buf_release(&b);
+}
+
+static void diagf(struct gate_diag *d, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void diagf(struct gate_diag *d, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_at(d, s, fmt, ap);
+	va_end(ap);
+}
+
+void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt, ...)
+{
+	config_setting_t *s = key ? config_setting_get_member(g->s, key) : NULL;
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (key)
+		diagf(g->diag, s ? s : g->s, "'%s': %s", key, b.ptr);
+	else
+		diagf(g->diag, g->s, "%s", b.ptr);
+	g->errors++;
+	gate_buf_release(&b);
+}
+
+void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_at(g->diag, setting, fmt, ap);
+	va_end(ap);
+	g->errors++;
+}
+
+const char *gate_conf_git_dir(struct gate_conf_group *g)
+{
+	return g->git_dir;
+}
+
+static config_setting_t *lookup(struct gate_conf_group *g, const char *key)
+{
+	if (!gate_strvec_contains(&g->known, key))
+		gate_strvec_push(&g->known, key);
+	return config_setting_get_member(g->s, key);
+}
+
+static int wrong_type(struct gate_conf_group *g, config_setting_t *s, const char *key, const char *want)
+{
+	diagf(g->diag, s, "'%s' must be %s, not %s", key, want, type_name(config_setting_type(s)));
+	g->errors++;
+	return -1;
+}
+
+int gate_conf_string(struct gate_conf_group *g, const char *key, const char **out)
+{
+	config_setting_t *s = lookup(g, key);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return wrong_type(g, s, key, "a string");
+	*out = config_setting_get_string(s);
+	return 1;
+}
+
+int gate_conf_bool(struct gate_conf_group *g, const char *key, int *out)
+{
+	config_setting_t *s = lookup(g, key);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return wrong_type(g, s, key, "a boolean (true or false)");
+	*out = config_setting_get_bool(s);
+	return 1;
+}
+
+int gate_conf_int(struct gate_conf_group *g, const char *key, long long *out)
+{
+	config_setting_t *s = lookup(g, key);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		*out = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		*out = config_setting_get_int64(s);
+	else
+		return wrong_type(g, s, key, "an integer");
+	return 1;
+}
+
+int gate_conf_size(struct gate_conf_group *g, const char *key, uint64_t *out)
+{
+	config_setting_t *s = lookup(g, key);
+	struct gate_buf err = GATE_BUF_INIT;
+	int ret = 1;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (gate_parse_size(out, config_setting_get_string(s), &err) < 0) {
+			diagf(g->diag, s, "'%s': %s", key, err.ptr);
+			g->errors++;
+			ret = -1;
+		}
+	} else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+		long long v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s)
+									  : config_setting_get_int64(s);
+		if (v < 0) {
+			diagf(g->diag, s, "'%s' must not be negative", key);
+			g->errors++;
+			ret = -1;
+		} else {
+			*out = (uint64_t)v;
+		}
+	} else {
+		ret = wrong_type(g, s, key, "a size string such as \"5 MiB\"");
+	}
+	gate_buf_release(&err);
+	return ret;
+}
+
+int gate_conf_duration(struct gate_conf_group *g, const char *key, int64_t *out)
+{
+	config_setting_t *s = lookup(g, key);
+	struct gate_buf err = GATE_BUF_INIT;
+	int ret = 1;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (gate_parse_duration(out, config_setting_get_string(s), &err) < 0) {
+			diagf(g->diag, s, "'%s': %s", key, err.ptr);
+			g->errors++;
+			ret = -1;
+		}
+	} else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+		long long v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s)
+									  : config_setting_get_int64(s);
+		if (v < 0) {
+			diagf(g->diag, s, "'%s' must not be negative", key);
+			g->errors++;
+			ret = -1;
+		} else {
+			*out = v;
+		}
+	} else {
+		ret = wrong_type(g, s, key, "a duration such as \"10 min\" or a number of seconds");
+	}
+	gate_buf_release(&err);
+	return ret;
+}
+
+static int read_strings(struct gate_diag *diag, config_setting_t *s, const char *key, struct gate_strvec *out,
+			int *errors)
+{
+	int i, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		gate_strvec_push(out, config_setting_get_string(s));
+		return 1;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+		diagf(diag, s, "'%s' must be an array of strings, not %s", key, type_name(config_setting_type(s)));
+		(*errors)++;
+		return -1;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			diagf(diag, e, "'%s' must be an array of strings; element %d is %s", key, i + 1,
+			      type_name(config_setting_type(e)));
+			(*errors)++;
+			return -1;
+		}
+		gate_strvec_push(out, config_setting_get_string(e));
+	}
+	return 1;
+}
+
+int gate_conf_strings(struct gate_conf_group *g, const char *key, struct gate_strvec *out)
+{
+	config_setting_t *s = lookup(g, key);
+
+	if (!s)
+		return 0;
+	return read_strings(g->diag, s, key, out, &g->errors);
+}
+
+int gate_conf_globs(struct gate_conf_group *g, const char *key, struct gate_strvec *out)
+{
+	size_t before = out->nr, i;
+	int ret = gate_conf_strings(g, key, out);
+
+	if (ret <= 0)
+		return ret;
+	for (i = before; i < out->nr; i++) {
+		if (!*out->v[i] || !gate_glob_valid(out->v[i])) {
+			gate_conf_error(g, key, "bad glob \"%s\" (unterminated [class] or trailing backslash)",
+					out->v[i]);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+int gate_conf_regex(struct gate_conf_group *g, const char *key, unsigned flags, struct gate_regex *out)
+{
+	const char *pat;
+	struct gate_buf err = GATE_BUF_INIT;
+	int ret = gate_conf_string(g, key, &pat);
+
+	if (ret <= 0)
+		return ret;
+	if (gate_regex_compile(out, pat, flags, &err) < 0) {
+		gate_conf_error(g, key, "%s", err.ptr);
+		ret = -1;
+	}
+	gate_buf_release(&err);
+	return ret;
+}
+
+int gate_conf_setting(struct gate_conf_group *g, const char *key, void **setting)
+{
+	config_setting_t *s = lookup(g, key);
+
+	if (!s)
+		return 0;
+	*setting = s;
+	return 1;
+}
+
+static void report_unknown(struct gate_conf_group *g, const char *what)
+{
+	int i, n = config_setting_length(g->s);
+
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(g->s, (unsigned)i);
+		const char *name = config_setting_name(e);
+		if (name && !gate_strvec_contains(&g->known, name)) {
+			struct gate_buf list = GATE_BUF_INIT;
+			size_t k;
+			for (k = 0; k < g->known.nr; k++)
+				gate_buf_addf(&list, "%s%s", k ? ", " : "", g->known.v[k]);
+			diagf(g->diag, e, "unknown key '%s' in %s (known: %s)", name, what, gate_buf_cstr(&list));
+			g->errors++;
+			gate_buf_release(&list);
+		}
+	}
+}
+
+/* Canonical text of a setting, for check digests. */
+static void digest_setting(struct gate_buf *b, const config_setting_t *s)
+{
+	int i, n;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		gate_buf_addch(b, config_setting_type(s) == CONFIG_TYPE_GROUP ? '{' : '[');
+		n = config_setting_length(s);
+		for (i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			if (config_setting_name(e))
+				gate_buf_addf(b, "%s=", config_setting_name(e));
+			digest_setting(b, e);
+			gate_buf_addch(b, ';');
+		}
+		gate_buf_addch(b, config_setting_type(s) == CONFIG_TYPE_GROUP ? '}' : ']');
+		break;
+	case CONFIG_TYPE_INT:
+		gate_buf_addf(b, "%d", config_setting_get_int(s));
+		break;
+	case CONFIG_TYPE_INT64:
+		gate_buf_addf(b, "%lld", (long long)config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		gate_buf_addf(b, "%.17g", config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		gate_buf_adds(b, config_setting_get_bool(s) ? "true" : "false");
+		break;
+	case CONFIG_TYPE_STRING: {
+		const char *p = config_setting_get_string(s);
+		gate_buf_addf(b, "%zu:", strlen(p));
+		gate_buf_adds(b, p);
+		break;
+	}
+	}
+}
+
+static void rule_release(struct gate_rule *r)
+{
+	gate_strvec_clear(&r->refs);
+	free(r->checks);
+	gate_strvec_clear(&r->exempt_users);
+	gate_strvec_clear(&r->exempt_checks);
+	gate_strvec_clear(&r->bypass_users);
+}
+
+static void check_def_release(struct gate_check_def *d)
+{
+	if (d->type && d->type->free && d->data)
+		d->type->free(d->data);
+	free(d->name);
+	free(d->digest);
+}
+
+void gate_config_free(struct gate_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nrules; i++)
+		rule_release(&cfg->rules[i]);
+	free(cfg->rules);
+	for (i = 0; i < cfg->nchecks; i++)
+		check_def_release(&cfg->checks[i]);
+	free(cfg->checks);
+	for (i = 0; i < cfg->ngroups; i++) {
+		free(cfg->groups[i].name);
+		gate_strvec_clear(&cfg->groups[i].members);
+	}
+	free(cfg->groups);
+	free(cfg->file);
+	gate_strvec_clear(&cfg->files);
+	free(cfg->audit_log);
+	free(cfg->workspace);
+	free(cfg->cache_dir);
+	free(cfg->log_dir);
+	free(cfg->meta_ref);
+	gate_strvec_clear(&cfg->meta_users);
+	free(cfg);
+}
+
+static struct gate_config *config_new(void)
+{
+	struct gate_config *cfg = gate_xcalloc(1, sizeof(*cfg));
+
+	cfg->max_findings = 20;
+	return cfg;
+}
+
+/* The interned file name: sources point into cfg->files. */
+static const char *intern_file(struct gate_config *cfg, const char *f)
+{
+	size_t i;
+
+	if (!f)
+		return NULL;
+	for (i = 0; i < cfg->files.nr; i++)
+		if (!strcmp(cfg->files.v[i], f))
+			return cfg->files.v[i];
+	gate_strvec_push(&cfg->files, f);
+	return cfg->files.v[cfg->files.nr - 1];
+}
+
+static void set_src(struct gate_config *cfg, struct gate_source *src, const config_setting_t *s)
+{
+	src->file = intern_file(cfg, config_setting_source_file(s));
+	src->line = (int)config_setting_source_line(s);
+}
+
+static void parse_checks(struct gate_config *cfg, config_setting_t *checks, struct gate_diag *diag,
+			 const char *git_dir, int *errors)
+{
+	int i, n;
+
+	if (config_setting_type(checks) != CONFIG_TYPE_GROUP) {
+		diagf(diag, checks, "'checks' must be a group: checks = { NAME = { type = \"...\"; ... }; }");
+		(*errors)++;
+		return;
+	}
+	n = config_setting_length(checks);
+	cfg->checks = gate_xcalloc((size_t)n + 1, sizeof(*cfg->checks));
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(checks, (unsigned)i);
+		struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0 };
+		struct gate_check_def *def;
+		const char *type = NULL;
+		struct gate_buf dg = GATE_BUF_INIT;
+
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+			diagf(diag, s, "check '%s' must be a group { type = \"...\"; ... }", config_setting_name(s));
+			(*errors)++;
+			continue;
+		}
+		if (gate_conf_string(&g, "type", &type) <= 0) {
+			if (!type)
+				diagf(diag, s, "check '%s' has no 'type' (one of: %s)", config_setting_name(s),
+				      "commit-message, identity, max-file-size, forbidden-paths, portable-paths, "
+				      "text-hygiene, secrets, history, command, ci-status, signature");
+			(*errors)++;
+			gate_strvec_clear(&g.known);
+			continue;
+		}
+		def = &cfg->checks[cfg->nchecks];
+		def->type = gate_check_type_find(type);
+		if (!def->type) {
+			struct gate_buf names = GATE_BUF_INIT;
+			size_t k;
+			for (k = 0; gate_check_types[k]; k++)
+				gate_buf_addf(&names, "%s%s", k ? ", " : "", gate_check_types[k]->name);
+			diagf(diag, config_setting_get_member(s, "type"), "check '%s': unknown type '%s' (known: %s)",
+			      config_setting_name(s), type, names.ptr);
+			gate_buf_release(&names);
+			(*errors)++;
+			def->type = NULL;
+			gate_strvec_clear(&g.known);
+			continue;
+		}
+		def->name = gate_xstrdup(config_setting_name(s));
+		set_src(cfg, &def->src, s);
+		if (def->type->parse && def->type->parse(&def->data, &g) < 0 && !g.errors) {
+			diagf(diag, s, "check '%s' is not valid", def->name);
+			g.errors++;
+		}
+		{
+			char what[300];
+			snprintf(what, sizeof(what), "check '%s' (type %s)", def->name, def->type->name);
+			report_unknown(&g, what);
+		}
+		digest_setting(&dg, s);
+		def->digest = gate_buf_detach(&dg);
+		*errors += g.errors;
+		gate_strvec_clear(&g.known);
+		cfg->nchecks++;
+	}
+}
+
+static struct gate_check_def *find_check(struct gate_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nchecks; i++)
+		if (!strcmp(cfg->checks[i].name, name))
+			return &cfg->checks[i];
+	return NULL;
+}
+
+static int rule_bool(struct gate_conf_group *g, struct gate_config *cfg, const char *key, int *out,
+		     struct gate_source *src)
+{
+	int ret = gate_conf_bool(g, key, out);
+
+	if (ret > 0)
+		set_src(cfg, src, config_setting_get_member(g->s, key));
+	return ret;
+}
+
+static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate_diag *diag, const char *git_dir,
+		       int *errors)
+{
+	struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0 };
+	struct gate_rule *r = &cfg->rules[cfg->nrules];
+	struct gate_strvec names = GATE_STRVEC_INIT;
+	const char *mode = NULL;
+	config_setting_t *e;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->mode = GATE_MODE_ENFORCE;
+	r->allow_force_push = 1;
+	r->allow_delete = 1;
+	r->allow_create = 1;
+	r->allow_update = 1;
+	set_src(cfg, &r->src, s);
+
+	if (gate_conf_globs(&g, "refs", &r->refs) > 0) {
+		set_src(cfg, &r->src_refs, config_setting_get_member(s, "refs"));
+		for (i = 0; i < r->refs.nr; i++)
+			if (strncmp(r->refs.v[i], "refs/", 5) && strcmp(r->refs.v[i], "HEAD"))
+				gate_conf_error(&g, "refs", "\"%s\" is not a full ref name (did you mean \"refs/heads/%s\"?)",
+						r->refs.v[i], r->refs.v[i]);
+	} else if (!config_setting_get_member(s, "refs")) {
+		gate_conf_error(&g, NULL, "rule has no 'refs' (e.g. refs = [ \"refs/heads/main\" ];)");
+	}
+	if (gate_conf_string(&g, "mode", &mode) > 0) {
+		set_src(cfg, &r->src_mode, config_setting_get_member(s, "mode"));
+		if (!strcmp(mode, "enforce"))
+			r->mode = GATE_MODE_ENFORCE;
+		else if (!strcmp(mode, "warn"))
+			r->mode = GATE_MODE_WARN;
+		else if (!strcmp(mode, "off"))
+			r->mode = GATE_MODE_OFF;
+		else
+			gate_conf_error(&g, "mode", "unknown mode \"%s\" (use \"enforce\", \"warn\" or \"off\")", mode);
+	}
+	rule_bool(&g, cfg, "allow_force_push", &r->allow_force_push, &r->src_force);
+	rule_bool(&g, cfg, "allow_delete", &r->allow_delete, &r->src_delete);
+	rule_bool(&g, cfg, "allow_create", &r->allow_create, &r->src_create);
+	rule_bool(&g, cfg, "allow_update", &r->allow_update, &r->src_update);
+	gate_conf_bool(&g, "final", &r->final);
+	gate_conf_bool(&g, "run_commands_after_reject", &r->run_expensive_after_reject);
+	if (gate_conf_strings(&g, "exempt_users", &r->exempt_users) > 0)
+		set_src(cfg, &r->src_exempt, config_setting_get_member(s, "exempt_users"));
+	gate_conf_strings(&g, "exempt_checks", &r->exempt_checks);
+	if (gate_conf_strings(&g, "bypass_users", &r->bypass_users) > 0)
+		set_src(cfg, &r->src_bypass, config_setting_get_member(s, "bypass_users"));
+
+	if (gate_conf_strings(&g, "checks", &names) > 0) {
+		e = config_setting_get_member(s, "checks");
+		set_src(cfg, &r->src_checks, e);
+		r->checks = gate_xcalloc(names.nr + 1, sizeof(*r->checks));
+		for (i = 0; i < names.nr; i++) {
+			struct gate_check_def *d = find_check(cfg, names.v[i]);
+			if (!d) {
+				gate_conf_error(&g, "checks", "no check named '%s' is defined under 'checks'", names.v[i]);
+				continue;
+			}
+			r->checks[r->nchecks++] = d;
+		}
+	}
+	for (i = 0; i < r->exempt_checks.nr; i++)
+		if (!find_check(cfg, r->exempt_checks.v[i]))
+			gate_conf_error(&g, "exempt_checks", "no check named '%s' is defined under 'checks'",
+					r->exempt_checks.v[i]);
+	report_unknown(&g, "rule");
+	*errors += g.errors;
+	gate_strvec_clear(&g.known);
+	gate_strvec_clear(&names);
+	cfg->nrules++;
+}
+
+static void parse_groups(struct gate_config *cfg, config_setting_t *s, struct gate_diag *diag, int *errors)
+{
+	int i, n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		diagf(diag, s, "'groups' must be a group: groups = { NAME = [ \"user\", ... ]; }");
+		(*errors)++;
+		return;
+	}
+	n = config_setting_length(s);
+	cfg->groups = gate_xcalloc((size_t)n + 1, sizeof(*cfg->groups));
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct gate_group *gr = &cfg->groups[cfg->ngroups];
+		if (read_strings(diag, e, config_setting_name(e), &gr->members, errors) < 0) {
+			gate_strvec_clear(&gr->members);
+			continue;
+		}
+		gr->name = gate_xstrdup(config_setting_name(e));
+		cfg->ngroups++;
+	}
+}
+
+static void top_string(struct gate_conf_group *g, const char *key, char **out)
+{
+	const char *v;
+
+	if (gate_conf_string(g, key, &v) > 0) {
+		free(*out);
+		*out = gate_xstrdup(v);
+	}
+}
+
+static int load_parsed(struct gate_config **out, config_t *c, const char *name, const char *git_dir,
+		       struct gate_diag *diag)
+{
+	struct gate_config *cfg = config_new();
+	config_setting_t *root = config_root_setting(c), *s;
+	struct gate_conf_group g = { root, diag, GATE_STRVEC_INIT, git_dir, 0 };
+	long long v;
+	int errors = 0, i, n;
+
+	cfg->file = name ? gate_xstrdup(name) : NULL;
+	intern_file(cfg, name);
+
+	/* Checks first: rules refer to them by name. */
+	if (gate_conf_setting(&g, "checks", (void **)&s) > 0)
+		parse_checks(cfg, s, diag, git_dir, &errors);
+	if (gate_conf_setting(&g, "groups", (void **)&s) > 0)
+		parse_groups(cfg, s, diag, &errors);
+	if (gate_conf_setting(&g, "rules", (void **)&s) > 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_LIST) {
+			diagf(diag, s, "'rules' must be a list of groups: rules = ( { refs = [...]; ... } );");
+			errors++;
+		} else {
+			n = config_setting_length(s);
+			cfg->rules = gate_xcalloc((size_t)n + 1, sizeof(*cfg->rules));
+			for (i = 0; i < n; i++) {
+				config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+				if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+					diagf(diag, e, "each rule must be a group { refs = [...]; ... }");
+					errors++;
+					continue;
+				}
+				parse_rule(cfg, e, diag, git_dir, &errors);
+			}
+		}
+	}
+	top_string(&g, "audit_log", &cfg->audit_log);
+	gate_conf_bool(&g, "audit_required", &cfg->audit_required);
+	top_string(&g, "workspace", &cfg->workspace);
+	top_string(&g, "cache_dir", &cfg->cache_dir);
+	top_string(&g, "log_dir", &cfg->log_dir);
+	top_string(&g, "meta_ref", &cfg->meta_ref);
+	gate_conf_strings(&g, "meta_users", &cfg->meta_users);
+	if (gate_conf_int(&g, "jobs", &v) > 0) {
+		if (v < 0 || v > 1024)
+			gate_conf_error(&g, "jobs", "must be between 0 (number of cores) and 1024");
+		else
+			cfg->jobs = (long)v;
+	}
+	if (gate_conf_int(&g, "max_findings", &v) > 0) {
+		if (v < 1 || v > 100000)
+			gate_conf_error(&g, "max_findings", "must be between 1 and 100000");
+		else
+			cfg->max_findings = (long)v;
+	}
+	report_unknown(&g, "the policy");
+	errors += g.errors;
+	gate_strvec_clear(&g.known);
+
+	if (errors) {
+		gate_config_free(cfg);
+		return -1;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static void init_libconfig(config_t *c, const char *file)
+{
+	config_init(c);
+	/* @include resolves next to the including file, not the hook's cwd. */
+	if (file) {
+		const char *slash = strrchr(file, '/');
+		if (slash) {
+			char *dir = gate_xstrndup(file, (size_t)(slash - file) + (slash == file));
+			config_set_include_dir(c, dir);
+			free(dir);
+		}
+	}
+}
+
+static void syntax_error(config_t *c, const char *name, struct gate_diag *diag)
+{
+	const char *f = config_error_file(c);
+
+	gate_diag_addf(diag, f ? f : name, config_error_line(c), "%s", config_error_text(c));
+}
+
+static int load_file_for(struct gate_config **out, const char *file, const char *git_dir, struct gate_diag *diag)
+{
+	config_t c;
+	int ret;
+
+	if (access(file, F_OK) < 0 && errno == ENOENT)
+		return GATE_ENOTFOUND;
+	init_libconfig(&c, file);
+	if (config_read_file(&c, file) != CONFIG_TRUE) {
+		if (config_error_type(&c) == CONFIG_ERR_FILE_IO && !config_error_file(&c))
+			gate_diag_addf(diag, file, 0, "cannot read the policy: %s", strerror(errno ? errno : EIO));
+		else
+			syntax_error(&c, file, diag);
+		config_destroy(&c);
+		return -1;
+	}
+	ret = load_parsed(out, &c, file, git_dir, diag);
+	config_destroy(&c);
+	return ret;
+}
+
+int gate_policy_load_file(struct gate_config **out, const char *file, struct gate_diag *diag)
+{
+	return load_file_for(out, file, NULL, diag);
+}
+
+int gate_policy_load_string(struct gate_config **out, const char *text, const char *name, struct gate_diag *diag)
+{
+	config_t c;
+	int ret;
+
+	init_libconfig(&c, NULL);
+	if (config_read_string(&c, text) != CONFIG_TRUE) {
+		syntax_error(&c, name, diag);
+		config_destroy(&c);
+		return -1;
+	}
+	ret = load_parsed(out, &c, name, NULL, diag);
+	config_destroy(&c);
+	return ret;
+}
+
+struct gate_config *gate_policy_default(const char *default_branch)
+{
+	struct gate_config *cfg = config_new();
+	struct gate_rule *r;
+
+	cfg->is_default = 1;
+	cfg->rules = gate_xcalloc(1, sizeof(*cfg->rules));
+	r = &cfg->rules[0];
+	gate_strvec_push(&r->refs, default_branch ? default_branch : "refs/heads/main");
+	r->mode = GATE_MODE_ENFORCE;
+	r->allow_force_push = 0;
+	r->allow_delete = 0;
+	r->allow_create = 1;
+	r->allow_update = 1;
+	cfg->nrules = 1;
+	return cfg;
+}
+
+int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
+		     struct gate_diag *diag)
+{
+	const char *env = getenv("GIT_GATE_CONFIG");
+	char *repo_file = NULL;
+	int ret;
+
+	if (env && *env) {
+		ret = load_file_for(out, env, git_dir, diag);
+		if (ret == GATE_ENOTFOUND) {
+			gate_diag_addf(diag, env, 0, "policy file named by GIT_GATE_CONFIG does not exist");
+			ret = -1;
+		}
+		return ret;
+	}
+	if (git_dir) {
+		repo_file = gate_xstrfmt("%s/git-gate.conf", git_dir);
+		ret = load_file_for(out, repo_file, git_dir, diag);
+		free(repo_file);
+		if (ret != GATE_ENOTFOUND)
+			return ret;
+	}
+	ret = load_file_for(out, gate_policy_system_file(), git_dir, diag);
+	if (ret != GATE_ENOTFOUND)
+		return ret;
+	*out = gate_policy_default(default_branch);
+	return 0;
+}
+
+const struct gate_rule *gate_config_rule_for(const struct gate_config *cfg, const char *ref)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->nrules; i++)
+		for (j = 0; j < cfg->rules[i].refs.nr; j++)
+			if (gate_glob_match(cfg->rules[i].refs.v[j], ref, 0))
+				return &cfg->rules[i];
+	return NULL;
+}
+
+int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	size_t i;
+
+	if (!rule || rule->mode == GATE_MODE_OFF)
+		return 0;
+	for (i = 0; i < rule->nchecks; i++)
+		if (rule->checks[i] == def)
+			return 1;
+	return 0;
+}
+
+int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user)
+{
+	size_t i, j, k;
+
+	if (!user)
+		return 0;
+	for (i = 0; i < list->nr; i++) {
+		const char *e = list->v[i];
+		if (*e != '@') {
+			if (!strcmp(e, user))
+				return 1;
+			continue;
+		}
+		for (j = 0; j < cfg->ngroups; j++) {
+			if (strcmp(cfg->groups[j].name, e + 1))
+				continue;
+			for (k = 0; k < cfg->groups[j].members.nr; k++)
+				if (!strcmp(cfg->groups[j].members.v[k], user))
+					return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,156 @@
+#ifndef GATE_POLICY_H
+#define GATE_POLICY_H
+
+/*
+ * The policy: rules that say what may happen to which refs, and the named
+ * checks they run.  Loaded from a libconfig file (git-gate.conf(5)),
+ * validated strictly (every unknown key, wrong type, unknown check and bad
+ * pattern is reported as FILE:LINE), or built in when there is no file.
+ *
+ * Lifecycle: gate_policy_load() fills a struct gate_config,
+ * gate_config_free() releases it.  The config is immutable afterwards and
+ * passed around as `const struct gate_config *`.
+ */
+
+#include "check.h"
+#include "diag.h"
+#include "util.h"
+
+enum gate_mode {
+	GATE_MODE_ENFORCE,
+	GATE_MODE_WARN,
+	GATE_MODE_OFF,
+};
+
+const char *gate_mode_name(enum gate_mode m);
+
+/* Where a setting came from, for `git gate explain`. */
+struct gate_source {
+	const char *file; /* NULL: the embedded default */
+	int line;
+};
+
+struct gate_check_def {
+	char *name;
+	const struct gate_check_type *type;
+	void *data;
+	struct gate_source src;
+	/* The definition as canonical text (type and every key), so that a
+	 * verdict cache can tell when a check's meaning changed. */
+	char *digest;
+};
+
+struct gate_rule {
+	struct gate_strvec refs;
+	enum gate_mode mode;
+	int allow_force_push;
+	int allow_delete;
+	int allow_create;
+	int allow_update;
+	struct gate_check_def **checks; /* point into gate_config.checks */
+	size_t nchecks;
+	int final;                      /* system rules a repository cannot weaken */
+	struct gate_strvec exempt_users;  /* users (or @group) exempt ... */
+	struct gate_strvec exempt_checks; /* ... from these checks, or all when empty */
+	struct gate_strvec bypass_users;  /* may push with -o gate.bypass=REASON */
+	int run_expensive_after_reject;   /* start commands even when a cheap check failed */
+	struct gate_source src;
+	/* Per-key sources; line 0 when the key was not set (a default). */
+	struct gate_source src_refs, src_mode, src_force, src_delete, src_create, src_update,
+		src_checks, src_exempt, src_bypass;
+};
+
+struct gate_group {
+	char *name;
+	struct gate_strvec members;
+};
+
+struct gate_config {
+	char *file;            /* the main file read, or NULL for the default */
+	struct gate_strvec files; /* every file read (includes, layers) */
+	struct gate_rule *rules;
+	size_t nrules;
+	struct gate_check_def *checks;
+	size_t nchecks;
+	struct gate_group *groups;
+	size_t ngroups;
+	char *audit_log;       /* NULL: the built-in default */
+	int audit_required;    /* reject when the audit log cannot be written */
+	char *workspace;       /* where command checks check out trees */
+	char *cache_dir;       /* verdict cache; NULL: $GIT_DIR/git-gate/cache */
+	char *log_dir;         /* command logs; NULL: $GIT_DIR/git-gate/logs */
+	long jobs;             /* parallel command checks; 0: number of cores */
+	long max_findings;     /* per check in a report */
+	int is_default;
+	/* Policy stored in the repository itself (issue: policy as code). */
+	char *meta_ref;
+	struct gate_strvec meta_users;
+};
+
+/*
+ * Read and validate `file` into a new config.  Every problem goes to
+ * `diag`; returns 0 when the file is valid, -1 when any problem was found
+ * (then *out is NULL), GATE_ENOTFOUND when the file does not exist.
+ */
+int gate_policy_load_file(struct gate_config **out, const char *file, struct gate_diag *diag);
+
+/* Parse a policy given as text (for tests and refs/meta/gate). */
+int gate_policy_load_string(struct gate_config **out, const char *text, const char *name,
+			    struct gate_diag *diag);
+
+/*
+ * The embedded default: protects `default_branch` (e.g. refs/heads/main)
+ * from force-push and deletion and nothing else.
+ */
+struct gate_config *gate_policy_default(const char *default_branch);
+
+/*
+ * Find the policy a repository is judged by: GIT_GATE_CONFIG when set,
+ * else GIT_DIR/git-gate.conf, else the system file, else the embedded
+ * default for `default_branch`.  Returns 0, or -1 with diagnostics.
+ */
+int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
+		     struct gate_diag *diag);
+
+/* The compiled-in path of the system-wide policy. */
+const char *gate_policy_system_file(void);
+
+void gate_config_free(struct gate_config *cfg);
+
+/* The first rule whose refs match `ref`, or NULL. */
+const struct gate_rule *gate_config_rule_for(const struct gate_config *cfg, const char *ref);
+
+/* Whether `rule` runs the check `def`. */
+int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *def);
+
+/* Whether `user` is named in `list` directly or through an @group. */
+int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user);
+
+/*
+ * Helpers for check types' parse functions.  Each marks its key as known;
+ * when the key is present with a wrong type or bad value the problem is
+ * recorded and the getter returns -1.  Absent keys return 0 and leave
+ * *out alone; present and good ones return 1.
+ */
+int gate_conf_string(struct gate_conf_group *g, const char *key, const char **out);
+int gate_conf_bool(struct gate_conf_group *g, const char *key, int *out);
+int gate_conf_int(struct gate_conf_group *g, const char *key, long long *out);
+int gate_conf_size(struct gate_conf_group *g, const char *key, uint64_t *out);
+int gate_conf_duration(struct gate_conf_group *g, const char *key, int64_t *out);
+int gate_conf_strings(struct gate_conf_group *g, const char *key, struct gate_strvec *out);
+/* A string list of globs, each checked for well-formedness. */
+int gate_conf_globs(struct gate_conf_group *g, const char *key, struct gate_strvec *out);
+struct gate_regex;
+int gate_conf_regex(struct gate_conf_group *g, const char *key, unsigned flags, struct gate_regex *out);
+/* A nested group (e.g. per-pattern limits); returns the raw libconfig setting. */
+int gate_conf_setting(struct gate_conf_group *g, const char *key, void **setting);
+/* Record a problem about `key` (or the group when NULL). */
+void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Record a problem about a libconfig setting obtained through gate_conf_setting. */
+void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The git directory a policy is being loaded for, or NULL. */
+const char *gate_conf_git_dir(struct gate_conf_group *g);
+
+#endif

@@ -1,0 +1,54 @@
+#ifndef GATE_PUSH_H
+#define GATE_PUSH_H
+
+/*
+ * A push: the ref updates git hands the hook, the push options, and who
+ * pushed.  Parsing is strict: a malformed line rejects the push.
+ */
+
+#include "util.h"
+
+enum gate_update_kind {
+	GATE_UPDATE_CREATE,
+	GATE_UPDATE_DELETE,
+	GATE_UPDATE_MODIFY,
+};
+
+struct gate_update {
+	char *ref;
+	char old_id[41];
+	char new_id[41];
+	enum gate_update_kind kind;
+};
+
+struct gate_push {
+	struct gate_update *updates;
+	size_t nr, alloc;
+	struct gate_strvec options; /* GIT_PUSH_OPTION_n values */
+	char *user;                 /* who pushed, see gate_push_user() */
+	char *user_source;          /* which variable said so */
+};
+
+#define GATE_PUSH_INIT { NULL, 0, 0, GATE_STRVEC_INIT, NULL, NULL }
+
+/* Add one update; validates ids and the ref name. */
+int gate_push_add(struct gate_push *p, const char *ref, const char *old_id, const char *new_id,
+		  struct gate_buf *err);
+/* Parse pre-receive's stdin: "<old> SP <new> SP <ref> LF" lines. */
+int gate_push_parse_pre_receive(struct gate_push *p, const char *text, size_t len, struct gate_buf *err);
+/* Read GIT_PUSH_OPTION_COUNT / GIT_PUSH_OPTION_n. */
+void gate_push_read_options(struct gate_push *p);
+/* Value of push option `name` ("name=value" or bare "name" gives ""), or NULL. */
+const char *gate_push_option(const struct gate_push *p, const char *name);
+/*
+ * Who pushed: GIT_GATE_USER, else GL_USERNAME (GitLab), GL_USER
+ * (gitolite), GITHUB_USER_LOGIN, REMOTE_USER (smart HTTP), else the OS
+ * user.  Fills p->user and p->user_source.
+ */
+void gate_push_identify(struct gate_push *p);
+void gate_push_release(struct gate_push *p);
+
+/* Whether `ref` is a well-formed ref name (git check-ref-format rules). */
+int gate_ref_name_valid(const char *ref);
+
+#endif

@@ -1,0 +1,241 @@
+#include "config.h"
+#include "report.h"
+
+#include <string.h>
+
+#include "banned.h"
+
+/* Length of a valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s, size_t len)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	/* C1 controls (U+0080..U+009F) act like ESC on some terminals */
+	if (cp >= 0x80 && cp <= 0x9f)
+		return 0;
+	/* bidirectional overrides can make a line read differently */
+	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+		return 0;
+	return n;
+}
+
+void gate_buf_add_safe(struct gate_buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+		size_t n;
+
+		if (c == '\\') {
+			gate_buf_adds(b, "\\\\");
+			i++;
+		} else if (c == '\n') {
+			gate_buf_adds(b, "\\n");
+			i++;
+		} else if (c == '\t') {
+			gate_buf_adds(b, "\\t");
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			gate_buf_addf(b, "\\x%02x", c);
+			i++;
+		} else if ((n = utf8_len(p + i, len - i)) > 1) {
+			gate_buf_add(b, p + i, n);
+			i += n;
+		} else if (n == 1) {
+			gate_buf_addch(b, c);
+			i++;
+		} else {
+			/* an invalid or dangerous sequence: show its bytes */
+			if (c >= 0x80) {
+				size_t k, m = 1;
+				if (c >= 0xc2 && c <= 0xf4 && i + 1 < len && (p[i + 1] & 0xc0) == 0x80)
+					m = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+				if (i + m > len)
+					m = 1;
+				for (k = 0; k < m; k++)
+					gate_buf_addf(b, "\\x%02x", p[i + k]);
+				i += m;
+			} else {
+				gate_buf_addf(b, "\\x%02x", c);
+				i++;
+			}
+		}
+	}
+}
+
+void gate_buf_add_safes(struct gate_buf *b, const char *s)
+{
+	gate_buf_add_safe(b, s, strlen(s));
+}
+
+static void line_start(struct gate_buf *out, const struct gate_report_opts *o)
+{
+	gate_buf_adds(out, o->prefix ? o->prefix : "");
+}
+
+static void add_finding(struct gate_buf *out, const struct gate_report_opts *o, const struct gate_finding *f,
+			const struct gate_finding *prev)
+{
+	const char *indent = "    ";
+
+	if (f->commit) {
+		/* findings about the same commit share one heading */
+		if (!prev || !prev->commit || strcmp(prev->commit, f->commit)) {
+			line_start(out, o);
+			gate_buf_addf(out, "    commit %.10s", f->commit);
+			if (f->subject) {
+				size_t n = strlen(f->subject);
+				gate_buf_adds(out, " \"");
+				gate_buf_add_safe(out, f->subject, n > 60 ? 60 : n);
+				gate_buf_adds(out, n > 60 ? "...\"" : "\"");
+			}
+			gate_buf_adds(out, ":\n");
+		}
+		indent = "      ";
+	}
+	line_start(out, o);
+	gate_buf_adds(out, indent);
+	if (f->path) {
+		gate_buf_add_safes(out, f->path);
+		if (f->line > 0)
+			gate_buf_addf(out, ":%ld", f->line);
+		gate_buf_adds(out, ": ");
+	}
+	gate_buf_add_safes(out, f->message);
+	gate_buf_addch(out, '\n');
+	if (f->hint) {
+		line_start(out, o);
+		gate_buf_adds(out, indent);
+		gate_buf_adds(out, "  fix: ");
+		gate_buf_add_safes(out, f->hint);
+		gate_buf_addch(out, '\n');
+	}
+}
+
+static void add_findings(struct gate_buf *out, const struct gate_report_opts *o, const struct gate_findings *f)
+{
+	size_t i, max = o->max_findings > 0 ? (size_t)o->max_findings : 20;
+
+	for (i = 0; i < f->nr && i < max; i++)
+		add_finding(out, o, &f->v[i], i ? &f->v[i - 1] : NULL);
+	if (f->nr > max) {
+		line_start(out, o);
+		gate_buf_addf(out, "    ... and %zu more problem%s of this kind (max_findings = %zu)\n", f->nr - max,
+			      f->nr - max == 1 ? "" : "s", max);
+	}
+}
+
+void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, const struct gate_report_opts *o)
+{
+	size_t i, j;
+	int any = 0;
+
+	for (i = 0; i < v->nr; i++) {
+		const struct gate_ref_verdict *rv = &v->refs[i];
+		const char *label;
+		size_t failed = 0;
+
+		if (rv->exempt || rv->bypassed) {
+			line_start(out, o);
+			gate_buf_adds(out, rv->update->ref);
+			if (rv->exempt)
+				gate_buf_adds(out, ": the pusher is exempt from this ref's rule\n");
+			else {
+				gate_buf_adds(out, ": checks BYPASSED, reason: \"");
+				gate_buf_add_safes(out, v->bypass_reason ? v->bypass_reason : "");
+				gate_buf_adds(out, "\" (logged)\n");
+			}
+		}
+		if (rv->outcome == GATE_OUTCOME_ACCEPT && !o->verbose)
+			continue;
+		any = 1;
+		label = rv->outcome == GATE_OUTCOME_REJECT ? "REJECTED"
+			: rv->outcome == GATE_OUTCOME_WARN ? "WARNING (mode = \"warn\": accepted anyway)"
+							   : "accepted";
+		line_start(out, o);
+		gate_buf_addf(out, "---- %s: %s ----\n", rv->update->ref, label);
+		if (rv->refusal) {
+			line_start(out, o);
+			gate_buf_adds(out, "  [bypass] ");
+			gate_buf_add_safes(out, rv->refusal);
+			gate_buf_addch(out, '\n');
+			failed++;
+		}
+		if (rv->protection.nr) {
+			line_start(out, o);
+			gate_buf_adds(out, "  [ref protection]\n");
+			add_findings(out, o, &rv->protection);
+			failed++;
+		}
+		for (j = 0; j < rv->njobs; j++) {
+			const struct gate_scan_job *jb = rv->jobs[j];
+			if (!gate_job_failed(jb)) {
+				if (o->verbose || jb->note) {
+					line_start(out, o);
+					gate_buf_addf(out, "  [%s] %s%s%s\n", jb->def->name,
+						      jb->note ? "" : "passed", jb->note ? jb->note : "",
+						      "");
+				}
+				continue;
+			}
+			failed++;
+			line_start(out, o);
+			gate_buf_addf(out, "  [%s] %s: ", jb->def->name, jb->def->type->name);
+			if (jb->error) {
+				gate_buf_adds(out, "could not be evaluated: ");
+				gate_buf_add_safes(out, jb->error);
+				gate_buf_addch(out, '\n');
+				if (!jb->findings.nr)
+					continue;
+			} else {
+				gate_buf_addf(out, "%zu problem%s\n", jb->findings.nr, jb->findings.nr == 1 ? "" : "s");
+			}
+			if (jb->note) {
+				line_start(out, o);
+				gate_buf_addf(out, "    (%s)\n", jb->note);
+			}
+			add_findings(out, o, &jb->findings);
+		}
+		if (rv->outcome != GATE_OUTCOME_ACCEPT) {
+			line_start(out, o);
+			if (rv->outcome == GATE_OUTCOME_REJECT)
+				gate_buf_addf(out, "%s rejected: %zu check%s failed", rv->update->ref, failed,
+					      failed == 1 ? "" : "s");
+			else
+				gate_buf_addf(out, "%s accepted with warnings: %zu check%s failed", rv->update->ref,
+					      failed, failed == 1 ? "" : "s");
+			if (o->policy)
+				gate_buf_addf(out, " (policy: %s)", o->policy);
+			gate_buf_addch(out, '\n');
+		}
+	}
+	if (v->dry_run) {
+		line_start(out, o);
+		gate_buf_addf(out, "dry run (-o gate.dry-run): the push would be %s; declined, nothing changed\n",
+			      v->outcome == GATE_OUTCOME_REJECT ? "REJECTED" : "accepted");
+	}
+	(void)any;
+}

@@ -1,0 +1,54 @@
+#ifndef GATE_RUN_COMMAND_H
+#define GATE_RUN_COMMAND_H
+
+/*
+ * Starting child processes from argv arrays (never through a shell unless
+ * the argv says /bin/sh -c with the admin's own command line).  Pushed data
+ * reaches children only through `env`.  Modelled on git's run-command.h:
+ *
+ *   struct gate_child c = GATE_CHILD_INIT;
+ *   c.argv = argv; c.out = -1;           (-1: make a pipe)
+ *   gate_child_start(&c, err);           c.out is now the read end
+ *   ... read c.out ...
+ *   gate_child_finish(&c, &status, err);
+ */
+
+#include <sys/types.h>
+
+#include "util.h"
+
+struct gate_child {
+	const char *const *argv;
+	/* "NAME=VALUE" to set, "NAME" to unset; applied over our environment. */
+	const char *const *env;
+	const char *dir;
+	/* 0: inherit; -1: create a pipe and store our end here; >0: use this fd. */
+	int in, out, err;
+	int no_stdin;     /* stdin from /dev/null */
+	int err_to_out;   /* stderr goes wherever stdout goes */
+	int new_pgroup;   /* child leads a process group (so it can be killed whole) */
+	pid_t pid;
+};
+
+#define GATE_CHILD_INIT { NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, -1 }
+
+int gate_child_start(struct gate_child *c, struct gate_buf *err);
+/*
+ * Wait for the child.  *status is the exit code, or 128+signal when it was
+ * killed by a signal.
+ */
+int gate_child_finish(struct gate_child *c, int *status, struct gate_buf *err);
+
+/*
+ * Run argv to completion, feeding `input` (may be NULL) and collecting
+ * stdout into `out` (may be NULL: discarded).  stderr is collected into
+ * `errout` when non-NULL, else inherited.
+ */
+int gate_run_capture(const char *const *argv, const char *const *env, const char *dir, const char *input,
+		     size_t input_len, struct gate_buf *out, struct gate_buf *errout, int *status,
+		     struct gate_buf *err);
+
+/* Describe a status from gate_child_finish: "exit status 2", "killed by signal 9". */
+void gate_buf_add_status(struct gate_buf *b, int status);
+
+#endif

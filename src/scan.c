@@ -1,0 +1,1269 @@
+#include "config.h"
+#include "scan.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oidmap.h"
+#include "run-command.h"
+
+#include "banned.h"
+
+/* A buffered reader over a pipe from a git child. */
+struct reader {
+	int fd;
+	char *buf;
+	size_t start, end, alloc;
+	int eof;
+};
+
+static void reader_init(struct reader *r, int fd)
+{
+	r->fd = fd;
+	r->alloc = 1 << 20;
+	r->buf = gate_xmalloc(r->alloc);
+	r->start = r->end = 0;
+	r->eof = 0;
+}
+
+static void reader_release(struct reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+static int reader_fill(struct reader *r)
+{
+	ssize_t n;
+
+	if (r->start == r->end)
+		r->start = r->end = 0;
+	if (r->end == r->alloc) {
+		if (r->start) {
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
+			r->end -= r->start;
+			r->start = 0;
+		} else {
+			r->alloc *= 2;
+			r->buf = gate_xrealloc(r->buf, r->alloc);
+		}
+	}
+	do {
+		n = read(r->fd, r->buf + r->end, r->alloc - r->end);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		r->eof = 1;
+	r->end += (size_t)n;
+	return (int)n;
+}
+
+/*
+ * The next token ending in `delim` (not included, NUL-terminated in
+ * place).  NULL at a clean end of input; sets *bad on a short read.
+ */
+static char *reader_token(struct reader *r, int delim, size_t *len)
+{
+	for (;;) {
+		char *p = memchr(r->buf + r->start, delim, r->end - r->start);
+		if (p) {
+			char *tok = r->buf + r->start;
+			*p = '\0';
+			if (len)
+				*len = (size_t)(p - tok);
+			r->start = (size_t)(p - r->buf) + 1;
+			return tok;
+		}
+		if (r->eof || reader_fill(r) <= 0)
+			return NULL;
+	}
+}
+
+/* Copy exactly n bytes into dst (NULL: discard). */
+static int reader_bytes(struct reader *r, char *dst, uint64_t n)
+{
+	while (n) {
+		size_t have = r->end - r->start;
+		size_t take;
+		if (!have) {
+			if (r->eof || reader_fill(r) <= 0)
+				return -1;
+			continue;
+		}
+		take = have < n ? have : (size_t)n;
+		if (dst) {
+			memcpy(dst, r->buf + r->start, take);
+			dst += take;
+		}
+		r->start += take;
+		n -= take;
+	}
+	return 0;
+}
+
+struct occurrence {
+	char *path;
+	size_t commit;
+	char old_id[41];
+	unsigned mode;
+};
+
+struct blob_entry {
+	char id[41];
+	uint64_t size;
+	int binary;
+	int missing;
+	void **results; /* per check def index */
+	struct occurrence *occs;
+	size_t nocc, alloc;
+};
+
+/* Requests to the long-running cat-file, consumed in order. */
+struct catfile {
+	struct gate_child child;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct blob_entry **items;
+	size_t nr, alloc, written;
+	int closed;
+	int write_error;
+};
+
+struct gate_scan {
+	struct gate_repo *repo;
+	const struct gate_config *cfg;
+	const struct gate_push *push;
+	const char *pusher;
+	struct gate_commit **commits;
+	size_t ncommits, alloc_commits;
+	struct gate_oidmap commit_map;
+	int ngroups;
+	/* per check def (index into cfg->checks): */
+	struct gate_findings *findings;
+	char **def_error;
+	int *def_active;  /* some job runs it */
+	struct gate_oidmap blob_map;
+	struct blob_entry **blobs;
+	size_t nblobs, alloc_blobs;
+	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely */
+	pthread_mutex_t progress_lock;
+};
+
+static size_t def_index(struct gate_scan *s, const struct gate_check_def *def)
+{
+	return (size_t)(def - s->cfg->checks);
+}
+
+int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct gate_config *cfg,
+		  const struct gate_push *push, struct gate_buf *err)
+{
+	struct gate_scan *s = gate_xcalloc(1, sizeof(*s));
+	size_t i;
+
+	s->repo = repo;
+	s->cfg = cfg;
+	s->push = push;
+	s->pusher = push && push->user ? push->user : "unknown";
+	s->findings = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->findings));
+	s->def_error = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->def_error));
+	s->def_active = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->def_active));
+	for (i = 0; i < cfg->nchecks; i++) {
+		s->findings[i].lock = gate_xmalloc(sizeof(pthread_mutex_t));
+		pthread_mutex_init(s->findings[i].lock, NULL);
+	}
+	pthread_mutex_init(&s->repo_lock, NULL);
+	pthread_mutex_init(&s->progress_lock, NULL);
+	*out = s;
+	(void)err;
+	return 0;
+}
+
+void gate_commit_release(struct gate_commit *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nparents; i++)
+		free(c->parents[i]);
+	free(c->parents);
+	free(c->author.name);
+	free(c->author.email);
+	free(c->committer.name);
+	free(c->committer.email);
+	free(c->message);
+	free(c->subject);
+	free(c->raw);
+	free(c->encoding);
+	free(c->groups);
+}
+
+void gate_scan_free(struct gate_scan *s)
+{
+	size_t i, j;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->ncommits; i++) {
+		gate_commit_release(s->commits[i]);
+		free(s->commits[i]);
+	}
+	free(s->commits);
+	gate_oidmap_release(&s->commit_map);
+	for (i = 0; i < s->nblobs; i++) {
+		struct blob_entry *b = s->blobs[i];
+		for (j = 0; j < s->cfg->nchecks; j++) {
+			const struct gate_check_type *t = s->cfg->checks[j].type;
+			if (b->results && b->results[j] && t->blob_result_free)
+				t->blob_result_free(b->results[j]);
+		}
+		for (j = 0; j < b->nocc; j++)
+			free(b->occs[j].path);
+		free(b->occs);
+		free(b->results);
+		free(b);
+	}
+	free(s->blobs);
+	gate_oidmap_release(&s->blob_map);
+	for (i = 0; i < s->cfg->nchecks; i++) {
+		gate_findings_release(&s->findings[i]);
+		pthread_mutex_destroy(s->findings[i].lock);
+		free(s->findings[i].lock);
+		free(s->def_error[i]);
+	}
+	free(s->findings);
+	free(s->def_error);
+	free(s->def_active);
+	pthread_mutex_destroy(&s->repo_lock);
+	pthread_mutex_destroy(&s->progress_lock);
+	free(s);
+}
+
+struct gate_repo *gate_scan_repo(struct gate_scan *s)
+{
+	return s->repo;
+}
+
+const struct gate_config *gate_scan_config(struct gate_scan *s)
+{
+	return s->cfg;
+}
+
+const struct gate_push *gate_scan_push(struct gate_scan *s)
+{
+	return s->push;
+}
+
+const struct gate_commit *gate_scan_commit(struct gate_scan *s, const char *id)
+{
+	return gate_oidmap_get(&s->commit_map, id);
+}
+
+int gate_scan_read_blob(struct gate_scan *s, const char *id, struct gate_buf *out, struct gate_buf *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->repo_lock);
+	ret = gate_repo_read_blob(s->repo, id, out, err);
+	pthread_mutex_unlock(&s->repo_lock);
+	return ret;
+}
+
+void gate_scan_progress(struct gate_scan *s, const char *fmt, ...)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	gate_buf_adds(&b, "git-gate: ");
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	gate_buf_addch(&b, '\n');
+	pthread_mutex_lock(&s->progress_lock);
+	(void)gate_write_all(2, b.ptr, b.len);
+	pthread_mutex_unlock(&s->progress_lock);
+	gate_buf_release(&b);
+}
+
+/* ---- commit parsing ---- */
+
+static int parse_ident(struct gate_ident *id, const char *p, size_t len)
+{
+	const char *lt = memchr(p, '<', len), *gt, *end = p + len, *q;
+	char *e;
+
+	if (!lt)
+		return -1;
+	gt = memchr(lt, '>', (size_t)(end - lt));
+	if (!gt)
+		return -1;
+	q = lt;
+	while (q > p && q[-1] == ' ')
+		q--;
+	id->name = gate_xstrndup(p, (size_t)(q - p));
+	id->email = gate_xstrndup(lt + 1, (size_t)(gt - lt - 1));
+	q = gt + 1;
+	while (q < end && *q == ' ')
+		q++;
+	{
+		char tmp[64];
+		size_t n = (size_t)(end - q) < sizeof(tmp) - 1 ? (size_t)(end - q) : sizeof(tmp) - 1;
+		memcpy(tmp, q, n);
+		tmp[n] = '\0';
+		id->time = strtoll(tmp, &e, 10);
+		while (*e == ' ')
+			e++;
+		if (*e == '+' || *e == '-') {
+			long tz = strtol(e + 1, NULL, 10);
+			id->tz = (int)((tz / 100) * 60 + tz % 100) * (*e == '-' ? -1 : 1);
+		}
+	}
+	return 0;
+}
+
+int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, size_t len, struct gate_buf *err)
+{
+	const char *p = data, *end = data + len;
+	size_t palloc = 0;
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->id, id, 40);
+	c->id[40] = '\0';
+	while (p < end && *p != '\n') {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *v;
+
+		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45) {
+			memcpy(c->tree, p + 5, 40);
+			c->tree[40] = '\0';
+		} else if (n == 47 && !strncmp(p, "parent ", 7)) {
+			GATE_ALLOC_GROW(c->parents, c->nparents + 1, palloc);
+			c->parents[c->nparents++] = gate_xstrndup(p + 7, 40);
+		} else if (n > 7 && !strncmp(p, "author ", 7)) {
+			v = p + 7;
+			if (parse_ident(&c->author, v, (size_t)(p + n - v)) < 0)
+				return gate_error(err, "commit %.12s has a malformed author line", id);
+		} else if (n > 10 && !strncmp(p, "committer ", 10)) {
+			v = p + 10;
+			if (parse_ident(&c->committer, v, (size_t)(p + n - v)) < 0)
+				return gate_error(err, "commit %.12s has a malformed committer line", id);
+		} else if (n > 9 && !strncmp(p, "encoding ", 9)) {
+			c->encoding = gate_xstrndup(p + 9, n - 9);
+		}
+		p += n + (nl ? 1 : 0);
+	}
+	if (!c->tree[0])
+		return gate_error(err, "commit %.12s has no tree", id);
+	if (!c->author.email)
+		c->author.name = gate_xstrdup(""), c->author.email = gate_xstrdup("");
+	if (!c->committer.email)
+		c->committer.name = gate_xstrdup(""), c->committer.email = gate_xstrdup("");
+	if (p < end && *p == '\n')
+		p++;
+	c->message = gate_xstrndup(p, (size_t)(end - p));
+	c->message_len = (size_t)(end - p);
+	{
+		const char *nl = memchr(c->message, '\n', c->message_len);
+		c->subject = gate_xstrndup(c->message, nl ? (size_t)(nl - c->message) : c->message_len);
+	}
+	c->raw = gate_xstrndup(data, len);
+	c->raw_len = len;
+	return 0;
+}
+
+/* ---- which commits ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct group {
+	const char *new_id;
+	struct gate_strvec excludes; /* sorted, unique */
+};
+
+static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex)
+{
+	size_t i;
+
+	if (strcmp(g->new_id, new_id) || g->excludes.nr != ex->nr)
+		return 0;
+	for (i = 0; i < ex->nr; i++)
+		if (strcmp(g->excludes.v[i], ex->v[i]))
+			return 0;
+	return 1;
+}
+
+static struct gate_commit *add_commit(struct gate_scan *s, const char *id)
+{
+	struct gate_commit *c = gate_oidmap_get(&s->commit_map, id);
+
+	if (c)
+		return c;
+	c = gate_xcalloc(1, sizeof(*c));
+	memcpy(c->id, id, 41);
+	c->index = s->ncommits;
+	GATE_ALLOC_GROW(s->commits, s->ncommits + 1, s->alloc_commits);
+	s->commits[s->ncommits++] = c;
+	gate_oidmap_put(&s->commit_map, id, c);
+	return c;
+}
+
+static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "rev-list", "--topo-order", "--reverse", "--stdin", NULL };
+	struct gate_buf in = GATE_BUF_INIT, out = GATE_BUF_INIT, eo = GATE_BUF_INIT;
+	int status, ret = -1;
+	size_t i;
+	char *line, *next;
+
+	gate_buf_addf(&in, "%s\n", g->new_id);
+	for (i = 0; i < g->excludes.nr; i++)
+		gate_buf_addf(&in, "^%s\n", g->excludes.v[i]);
+	if (gate_run_capture(argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo, &status,
+			     err) < 0)
+		goto out;
+	if (status) {
+		gate_error(err, "git rev-list failed (%s): %s", status == 128 ? "missing objects?" : "error",
+			   gate_buf_cstr(&eo));
+		goto out;
+	}
+	for (line = out.ptr; line && *line; line = next) {
+		struct gate_commit *c;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!gate_is_hex_oid(line)) {
+			gate_error(err, "unexpected output from git rev-list");
+			goto out;
+		}
+		c = add_commit(s, line);
+		if (!c->groups)
+			c->groups = gate_xcalloc(((size_t)s->ngroups + 7) / 8 + 1, 1);
+		c->groups[gi / 8] |= (unsigned char)(1u << (gi % 8));
+	}
+	ret = 0;
+out:
+	gate_buf_release(&in);
+	gate_buf_release(&out);
+	gate_buf_release(&eo);
+	return ret;
+}
+
+static int in_group(const struct gate_commit *c, int g)
+{
+	return c->groups && (c->groups[g / 8] & (1u << (g % 8)));
+}
+
+int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
+{
+	struct gate_ref *refs = NULL;
+	size_t nrefs = 0, i, j, ngroups = 0;
+	struct group *groups = gate_xcalloc(n + 1, sizeof(*groups));
+	int ret = -1;
+
+	if (gate_repo_refs(s->repo, &refs, &nrefs, err) < 0)
+		goto out;
+
+	/* Group jobs that share the same new tip and the same exclusions. */
+	for (i = 0; i < n; i++) {
+		struct gate_scan_job *jb = &jobs[i];
+		struct gate_strvec ex = GATE_STRVEC_INIT;
+		const char *prev = NULL;
+		struct gate_strvec uniq = GATE_STRVEC_INIT;
+
+		jb->group = -1;
+		jb->job.ref = jb->update->ref;
+		jb->job.old_id = jb->update->old_id;
+		jb->job.new_id = jb->update->new_id;
+		if (jb->update->kind == GATE_UPDATE_DELETE)
+			continue;
+		if (jb->update->kind != GATE_UPDATE_CREATE)
+			gate_strvec_push(&ex, jb->update->old_id);
+		for (j = 0; j < nrefs; j++) {
+			if (!refs[j].commit[0])
+				continue;
+			if (gate_rule_runs(gate_config_rule_for(s->cfg, refs[j].name), jb->def))
+				gate_strvec_push(&ex, refs[j].commit);
+		}
+		qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
+		for (j = 0; j < ex.nr; j++) {
+			if (prev && !strcmp(prev, ex.v[j]))
+				continue;
+			gate_strvec_push(&uniq, ex.v[j]);
+			prev = ex.v[j];
+		}
+		gate_strvec_clear(&ex);
+		for (j = 0; j < ngroups; j++)
+			if (same_group(&groups[j], jb->update->new_id, &uniq))
+				break;
+		if (j == ngroups) {
+			groups[ngroups].new_id = jb->update->new_id;
+			groups[ngroups].excludes = uniq;
+			ngroups++;
+		} else {
+			gate_strvec_clear(&uniq);
+		}
+		jb->group = (int)j;
+		s->def_active[def_index(s, jb->def)] = 1;
+	}
+	s->ngroups = (int)ngroups;
+	for (j = 0; j < ngroups; j++) {
+		git_object_t type;
+		int r;
+		/* a tag or tree pushed to a branch has no commits to judge */
+		r = gate_repo_object_type(s->repo, groups[j].new_id, &type, err);
+		if (r == GATE_ENOTFOUND) {
+			gate_error(err, "pushed object %s is missing", groups[j].new_id);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+		if (type != GIT_OBJECT_COMMIT && type != GIT_OBJECT_TAG)
+			continue;
+		if (rev_list(s, &groups[j], (int)j, err) < 0)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct gate_scan_job *jb = &jobs[i];
+		size_t k, alloc = 0;
+
+		if (jb->group < 0)
+			continue;
+		for (k = 0; k < s->ncommits; k++) {
+			if (!in_group(s->commits[k], jb->group))
+				continue;
+			GATE_ALLOC_GROW(jb->job.commits, jb->job.ncommits + 1, alloc);
+			jb->job.commits[jb->job.ncommits++] = s->commits[k];
+		}
+	}
+	ret = 0;
+out:
+	for (j = 0; j < ngroups; j++)
+		gate_strvec_clear(&groups[j].excludes);
+	free(groups);
+	gate_refs_free(refs, nrefs);
+	return ret;
+}
+
+/* Whether some job of `def` includes commit c. */
+static int needed(struct gate_scan_job *jobs, size_t n, const struct gate_check_def *def, const struct gate_commit *c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (jobs[i].def == def && jobs[i].group >= 0 && in_group(c, jobs[i].group))
+			return 1;
+	return 0;
+}
+
+/* ---- the cat-file stream ---- */
+
+static void *catfile_writer(void *arg)
+{
+	struct catfile *cf = arg;
+	struct gate_buf b = GATE_BUF_INIT;
+
+	for (;;) {
+		size_t from, to, i;
+		int closed;
+
+		pthread_mutex_lock(&cf->lock);
+		while (cf->written == cf->nr && !cf->closed)
+			pthread_cond_wait(&cf->cond, &cf->lock);
+		from = cf->written;
+		to = cf->nr;
+		closed = cf->closed;
+		gate_buf_reset(&b);
+		for (i = from; i < to; i++) {
+			gate_buf_add(&b, cf->items[i]->id, 40);
+			gate_buf_addch(&b, '\n');
+		}
+		pthread_mutex_unlock(&cf->lock);
+		if (b.len && gate_write_all(cf->child.in, b.ptr, b.len) < 0) {
+			pthread_mutex_lock(&cf->lock);
+			cf->write_error = errno ? errno : EPIPE;
+			cf->written = to;
+			pthread_cond_broadcast(&cf->cond);
+			pthread_mutex_unlock(&cf->lock);
+			break;
+		}
+		pthread_mutex_lock(&cf->lock);
+		cf->written = to;
+		pthread_cond_broadcast(&cf->cond);
+		pthread_mutex_unlock(&cf->lock);
+		if (closed && to == cf->nr)
+			break;
+	}
+	close(cf->child.in);
+	cf->child.in = -1;
+	gate_buf_release(&b);
+	return NULL;
+}
+
+static void catfile_request(struct catfile *cf, struct blob_entry *e)
+{
+	pthread_mutex_lock(&cf->lock);
+	GATE_ALLOC_GROW(cf->items, cf->nr + 1, cf->alloc);
+	cf->items[cf->nr++] = e;
+	pthread_cond_broadcast(&cf->cond);
+	pthread_mutex_unlock(&cf->lock);
+}
+
+static void catfile_close(struct catfile *cf)
+{
+	pthread_mutex_lock(&cf->lock);
+	cf->closed = 1;
+	pthread_cond_broadcast(&cf->cond);
+	pthread_mutex_unlock(&cf->lock);
+}
+
+/* Next requested entry in order, or NULL when all are done. */
+static struct blob_entry *catfile_next(struct catfile *cf, size_t *pos)
+{
+	struct blob_entry *e = NULL;
+
+	pthread_mutex_lock(&cf->lock);
+	while (*pos >= cf->nr && !cf->closed)
+		pthread_cond_wait(&cf->cond, &cf->lock);
+	if (*pos < cf->nr)
+		e = cf->items[(*pos)++];
+	pthread_mutex_unlock(&cf->lock);
+	return e;
+}
+
+/*
+ * Read one object's header ("<id> <type> <size>" or "<id> missing").
+ * Returns 0 with *size, GATE_ENOTFOUND for missing, -1 on a bad stream.
+ */
+static int read_header(struct reader *r, const char *want, char type[16], uint64_t *size)
+{
+	size_t len;
+	char *line = reader_token(r, '\n', &len);
+	char *sp;
+
+	if (!line || len < 41 || strncmp(line, want, 40) || line[40] != ' ')
+		return -1;
+	if (!strcmp(line + 41, "missing") || !strcmp(line + 41, "ambiguous"))
+		return GATE_ENOTFOUND;
+	sp = strchr(line + 41, ' ');
+	if (!sp || (size_t)(sp - (line + 41)) >= 16)
+		return -1;
+	memcpy(type, line + 41, (size_t)(sp - (line + 41)));
+	type[sp - (line + 41)] = '\0';
+	*size = strtoull(sp + 1, NULL, 10);
+	return 0;
+}
+
+struct scan_thread {
+	struct gate_scan *s;
+	struct catfile *cf;
+	struct reader r;
+	struct gate_scan_job *jobs;
+	size_t njobs;
+	int content;      /* cat-file --batch (else --batch-check) */
+	int failed;
+	struct gate_buf err;
+};
+
+static void blob_analyse(struct scan_thread *t, struct blob_entry *e, const char *data, size_t len)
+{
+	struct gate_scan *s = t->s;
+	struct gate_blob b;
+	size_t i;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.id, e->id, 41);
+	b.size = e->size;
+	b.data = data;
+	b.len = len;
+	b.binary = e->binary;
+	for (i = 0; i < s->cfg->nchecks; i++) {
+		const struct gate_check_def *def = &s->cfg->checks[i];
+		struct gate_check_run run = { def, def->data, s, s->pusher, &t->err };
+		if (!s->def_active[i] || !def->type->blob_scan)
+			continue;
+		gate_buf_reset(&t->err);
+		if (def->type->blob_scan(&run, &b, &e->results[i]) < 0 && !s->def_error[i])
+			s->def_error[i] = gate_xstrfmt("%s", t->err.len ? t->err.ptr : "blob scan failed");
+	}
+}
+
+static void *scan_thread_main(void *arg)
+{
+	struct scan_thread *t = arg;
+	struct gate_buf content = GATE_BUF_INIT;
+	size_t pos = 0;
+	struct blob_entry *e;
+
+	while ((e = catfile_next(t->cf, &pos))) {
+		char type[16];
+		int r = read_header(&t->r, e->id, type, &e->size);
+
+		if (r == GATE_ENOTFOUND) {
+			e->missing = 1;
+			continue;
+		}
+		if (r < 0) {
+			gate_error(&t->err, "unexpected output from git cat-file while reading %s", e->id);
+			t->failed = 1;
+			break;
+		}
+		if (!t->content) {
+			blob_analyse(t, e, NULL, 0);
+			continue;
+		}
+		if (e->size <= GATE_SCAN_MAX_CONTENT) {
+			gate_buf_reset(&content);
+			gate_buf_grow(&content, (size_t)e->size);
+			if (reader_bytes(&t->r, content.ptr, e->size) < 0)
+				goto short_read;
+			content.len = (size_t)e->size;
+			content.ptr[content.len] = '\0';
+			e->binary = memchr(content.ptr, '\0', content.len < 8000 ? content.len : 8000) != NULL;
+			blob_analyse(t, e, content.ptr, content.len);
+		} else {
+			/* too large to hold: keep the head for binary detection */
+			char head[8000];
+			if (reader_bytes(&t->r, head, sizeof(head)) < 0 ||
+			    reader_bytes(&t->r, NULL, e->size - sizeof(head)) < 0)
+				goto short_read;
+			e->binary = memchr(head, '\0', sizeof(head)) != NULL;
+			blob_analyse(t, e, NULL, 0);
+		}
+		if (reader_bytes(&t->r, NULL, 1) < 0)
+			goto short_read;
+		continue;
+short_read:
+		gate_error(&t->err, "git cat-file ended early while reading %s", e->id);
+		t->failed = 1;
+		break;
+	}
+	if (t->failed) {
+		/* drain so the writer and git cat-file are not blocked on us */
+		while (catfile_next(t->cf, &pos))
+			;
+		while (!t->r.eof && reader_fill(&t->r) >= 0) {
+			t->r.start = t->r.end = 0;
+		}
+	}
+	gate_buf_release(&content);
+	return NULL;
+}
+
+/* ---- diff-tree ---- */
+
+struct dt_writer {
+	int fd;
+	struct gate_scan *s;
+	struct gate_commit **list;
+	size_t n;
+};
+
+static void *difftree_writer(void *arg)
+{
+	struct dt_writer *w = arg;
+	struct gate_buf b = GATE_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < w->n; i++) {
+		const struct gate_commit *c = w->list[i];
+		if (c->nparents)
+			gate_buf_addf(&b, "%s %s\n", c->id, c->parents[0]);
+		else
+			gate_buf_addf(&b, "%s\n", c->id);
+		if (b.len > 65536 || i + 1 == w->n) {
+			if (gate_write_all(w->fd, b.ptr, b.len) < 0)
+				break;
+			gate_buf_reset(&b);
+		}
+	}
+	close(w->fd);
+	gate_buf_release(&b);
+	return NULL;
+}
+
+static void set_def_error(struct gate_scan *s, size_t i, const struct gate_buf *err, const char *what)
+{
+	if (!s->def_error[i])
+		s->def_error[i] = gate_xstrdup(err->len ? err->ptr : what);
+}
+
+static int read_commits(struct gate_scan *s, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "cat-file", "--batch", NULL };
+	struct gate_child c = GATE_CHILD_INIT;
+	struct gate_buf in = GATE_BUF_INIT, e2 = GATE_BUF_INIT;
+	struct catfile cf;
+	struct reader r;
+	pthread_t writer;
+	struct blob_entry **fake;
+	size_t i;
+	int ret = -1, status;
+
+	if (!s->ncommits)
+		return 0;
+	memset(&cf, 0, sizeof(cf));
+	c.argv = argv;
+	c.env = gate_strvec_argv(&s->repo->env);
+	c.in = -1;
+	c.out = -1;
+	if (gate_child_start(&c, err) < 0)
+		return -1;
+	cf.child = c;
+	pthread_mutex_init(&cf.lock, NULL);
+	pthread_cond_init(&cf.cond, NULL);
+	/* the writer thread only needs ids: reuse blob entries as carriers */
+	fake = gate_xcalloc(s->ncommits, sizeof(*fake));
+	for (i = 0; i < s->ncommits; i++) {
+		fake[i] = gate_xcalloc(1, sizeof(**fake));
+		memcpy(fake[i]->id, s->commits[i]->id, 41);
+		catfile_request(&cf, fake[i]);
+	}
+	catfile_close(&cf);
+	pthread_create(&writer, NULL, catfile_writer, &cf);
+	reader_init(&r, cf.child.out);
+	for (i = 0; i < s->ncommits; i++) {
+		struct gate_commit *cm = s->commits[i];
+		char type[16];
+		uint64_t size;
+		unsigned char *groups = cm->groups;
+		size_t index = cm->index;
+		int h = read_header(&r, cm->id, type, &size);
+
+		if (h == GATE_ENOTFOUND) {
+			gate_error(err, "commit %s is missing from the repository", cm->id);
+			break;
+		}
+		if (h < 0 || strcmp(type, "commit")) {
+			gate_error(err, "cannot read commit %s", cm->id);
+			break;
+		}
+		gate_buf_reset(&e2);
+		gate_buf_grow(&e2, (size_t)size);
+		if (reader_bytes(&r, e2.ptr, size) < 0 || reader_bytes(&r, NULL, 1) < 0) {
+			gate_error(err, "git cat-file ended early reading commit %s", cm->id);
+			break;
+		}
+		e2.len = (size_t)size;
+		cm->groups = NULL;
+		gate_commit_release(cm);
+		if (gate_commit_parse(cm, fake[i]->id, e2.ptr, e2.len, err) < 0) {
+			cm->groups = groups;
+			cm->index = index;
+			break;
+		}
+		cm->groups = groups;
+		cm->index = index;
+	}
+	if (i == s->ncommits)
+		ret = 0;
+	close(cf.child.out);
+	pthread_join(writer, NULL);
+	if (gate_child_finish(&cf.child, &status, ret < 0 ? NULL : err) < 0)
+		ret = -1;
+	reader_release(&r);
+	for (i = 0; i < s->ncommits; i++)
+		free(fake[i]);
+	free(fake);
+	free(cf.items);
+	pthread_mutex_destroy(&cf.lock);
+	pthread_cond_destroy(&cf.cond);
+	gate_buf_release(&in);
+	gate_buf_release(&e2);
+	return ret;
+}
+
+static unsigned parse_mode(const char *s)
+{
+	return (unsigned)strtoul(s, NULL, 8);
+}
+
+int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
+{
+	static const char *const dt_argv[] = { "git", "diff-tree", "--stdin", "-r", "-z", "--no-renames",
+					       "--root", "--no-commit-id", NULL };
+	const struct gate_config *cfg = s->cfg;
+	struct gate_buf herr = GATE_BUF_INIT;
+	struct gate_commit **list = NULL;
+	size_t nlist = 0, alloc = 0, i, j, k;
+	int want_changes = 0, want_blobs = 0, want_content = 0, ret = -1, status;
+	struct gate_child dt = GATE_CHILD_INIT;
+	struct catfile cf;
+	struct scan_thread st;
+	struct dt_writer dw;
+	pthread_t dt_thread, cf_thread, scan_tid;
+	int dt_started = 0, cf_started = 0;
+	struct reader r;
+	struct gate_commit *cur = NULL;
+
+	memset(&cf, 0, sizeof(cf));
+	memset(&st, 0, sizeof(st));
+	/* Commits some content check must see, in push order. */
+	for (i = 0; i < s->ncommits; i++) {
+		for (j = 0; j < n; j++)
+			if (jobs[j].group >= 0 && in_group(s->commits[i], jobs[j].group))
+				break;
+		if (j < n) {
+			GATE_ALLOC_GROW(list, nlist + 1, alloc);
+			list[nlist++] = s->commits[i];
+		}
+	}
+	for (i = 0; i < cfg->nchecks; i++) {
+		const struct gate_check_type *t = cfg->checks[i].type;
+		if (!s->def_active[i])
+			continue;
+		if (t->change)
+			want_changes = 1;
+		if (t->blob_scan) {
+			want_blobs = 1;
+			if (t->flags & GATE_CHECK_CONTENT)
+				want_content = 1;
+		}
+	}
+	if (read_commits(s, err) < 0)
+		goto out;
+
+	/* commit hooks: cheap, here on this thread */
+	for (i = 0; i < nlist; i++) {
+		for (k = 0; k < cfg->nchecks; k++) {
+			const struct gate_check_def *def = &cfg->checks[k];
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			if (!s->def_active[k] || !def->type->commit || !needed(jobs, n, def, list[i]))
+				continue;
+			gate_buf_reset(&herr);
+			if (def->type->commit(&run, list[i], &s->findings[k]) < 0)
+				set_def_error(s, k, &herr, "commit check failed");
+		}
+	}
+
+	if (!nlist || (!want_changes && !want_blobs)) {
+		ret = 0;
+		goto distribute;
+	}
+
+	dt.argv = dt_argv;
+	dt.env = gate_strvec_argv(&s->repo->env);
+	dt.in = -1;
+	dt.out = -1;
+	if (gate_child_start(&dt, err) < 0)
+		goto out;
+	dw.fd = dt.in;
+	dw.s = s;
+	dw.list = list;
+	dw.n = nlist;
+	pthread_create(&dt_thread, NULL, difftree_writer, &dw);
+	dt_started = 1;
+
+	if (want_blobs) {
+		static const char *const cf_argv[] = { "git", "cat-file", "--batch", NULL };
+		static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", NULL };
+		cf.child = (struct gate_child)GATE_CHILD_INIT;
+		cf.child.argv = want_content ? cf_argv : cfc_argv;
+		cf.child.env = gate_strvec_argv(&s->repo->env);
+		cf.child.in = -1;
+		cf.child.out = -1;
+		if (gate_child_start(&cf.child, err) < 0)
+			goto out;
+		pthread_mutex_init(&cf.lock, NULL);
+		pthread_cond_init(&cf.cond, NULL);
+		pthread_create(&cf_thread, NULL, catfile_writer, &cf);
+		st.s = s;
+		st.cf = &cf;
+		st.jobs = jobs;
+		st.njobs = n;
+		st.content = want_content;
+		reader_init(&st.r, cf.child.out);
+		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
+		cf_started = 1;
+	}
+
+	reader_init(&r, dt.out);
+	for (;;) {
+		size_t len;
+		char *tok = reader_token(&r, '\0', &len);
+		char *path;
+		struct gate_change ch;
+		char old_id[41], new_id[41], om[8], nm[8];
+
+		if (!tok)
+			break;
+		if (*tok != ':') {
+			/* a commit header: "<id>" */
+			if (len < 40 || !(cur = gate_oidmap_get(&s->commit_map, tok))) {
+				gate_error(err, "unexpected output from git diff-tree");
+				goto fail_stream;
+			}
+			continue;
+		}
+		/* ":100644 100644 <old> <new> M" */
+		if (len < 97 || !cur) {
+			gate_error(err, "unexpected output from git diff-tree");
+			goto fail_stream;
+		}
+		memcpy(om, tok + 1, 6);
+		om[6] = '\0';
+		memcpy(nm, tok + 8, 6);
+		nm[6] = '\0';
+		memcpy(old_id, tok + 15, 40);
+		old_id[40] = '\0';
+		memcpy(new_id, tok + 56, 40);
+		new_id[40] = '\0';
+		ch.kind = (enum gate_change_kind)tok[97 - 1];
+		path = reader_token(&r, '\0', &len);
+		if (!path) {
+			gate_error(err, "git diff-tree output ended early");
+			goto fail_stream;
+		}
+		ch.path = path;
+		ch.old_mode = parse_mode(om);
+		ch.new_mode = parse_mode(nm);
+		ch.old_id = old_id;
+		ch.new_id = new_id;
+		for (k = 0; k < cfg->nchecks && want_changes; k++) {
+			const struct gate_check_def *def = &cfg->checks[k];
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			if (!s->def_active[k] || !def->type->change || !needed(jobs, n, def, cur))
+				continue;
+			gate_buf_reset(&herr);
+			if (def->type->change(&run, cur, &ch, &s->findings[k]) < 0)
+				set_def_error(s, k, &herr, "change check failed");
+		}
+		if (want_blobs && ch.kind != GATE_CHANGE_DELETE &&
+		    (GATE_MODE_IS_BLOB(ch.new_mode) || GATE_MODE_IS_LINK(ch.new_mode))) {
+			struct blob_entry *e = gate_oidmap_get(&s->blob_map, new_id);
+			struct occurrence *o;
+			if (!e) {
+				e = gate_xcalloc(1, sizeof(*e));
+				memcpy(e->id, new_id, 41);
+				e->results = gate_xcalloc(cfg->nchecks + 1, sizeof(*e->results));
+				gate_oidmap_put(&s->blob_map, new_id, e);
+				GATE_ALLOC_GROW(s->blobs, s->nblobs + 1, s->alloc_blobs);
+				s->blobs[s->nblobs++] = e;
+				catfile_request(&cf, e);
+			}
+			/* occurrences are only read after the scan thread is joined */
+			GATE_ALLOC_GROW(e->occs, e->nocc + 1, e->alloc);
+			o = &e->occs[e->nocc++];
+			o->path = gate_xstrdup(path);
+			o->commit = cur->index;
+			o->mode = ch.new_mode;
+			if (GATE_MODE_IS_BLOB(ch.old_mode) || GATE_MODE_IS_LINK(ch.old_mode))
+				memcpy(o->old_id, old_id, 41);
+			else
+				o->old_id[0] = '\0';
+		}
+	}
+	ret = 0;
+fail_stream:
+	/* on failure keep reading so the writer thread can finish */
+	while (ret < 0 && !r.eof && reader_fill(&r) >= 0)
+		r.start = r.end = 0;
+	reader_release(&r);
+	close(dt.out);
+	pthread_join(dt_thread, NULL);
+	dt_started = 0;
+	if (gate_child_finish(&dt, &status, ret < 0 ? NULL : err) < 0)
+		ret = -1;
+	else if (ret == 0 && status) {
+		gate_error(err, "git diff-tree failed with exit status %d", status);
+		ret = -1;
+	}
+	if (cf_started) {
+		catfile_close(&cf);
+		pthread_join(scan_tid, NULL);
+		pthread_join(cf_thread, NULL);
+		close(cf.child.out);
+		reader_release(&st.r);
+		if (gate_child_finish(&cf.child, &status, NULL) < 0 || (status && ret == 0 && !st.failed)) {
+			if (ret == 0)
+				gate_error(err, "git cat-file failed");
+			ret = -1;
+		}
+		if (st.failed && ret == 0) {
+			gate_error(err, "%s", gate_buf_cstr(&st.err));
+			ret = -1;
+		}
+		cf_started = 0;
+		pthread_mutex_destroy(&cf.lock);
+		pthread_cond_destroy(&cf.cond);
+		free(cf.items);
+	}
+	if (ret < 0)
+		goto out;
+
+	/* blob reports, per occurrence, now that every path is known */
+	for (i = 0; i < s->nblobs; i++) {
+		struct blob_entry *e = s->blobs[i];
+		struct gate_blob b;
+
+		if (e->missing) {
+			gate_error(err, "blob %s is missing from the push", e->id);
+			ret = -1;
+			goto out;
+		}
+		memset(&b, 0, sizeof(b));
+		memcpy(b.id, e->id, 41);
+		b.size = e->size;
+		b.binary = e->binary;
+		for (k = 0; k < cfg->nchecks; k++) {
+			const struct gate_check_def *def = &cfg->checks[k];
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			size_t o, p;
+			if (!s->def_active[k] || !def->type->blob_report || s->def_error[k])
+				continue;
+			for (o = 0; o < e->nocc; o++) {
+				struct gate_occurrence occ;
+				const struct gate_commit *c = s->commits[e->occs[o].commit];
+				if (!needed(jobs, n, def, c))
+					continue;
+				/* the same path again in a later commit: reported once */
+				for (p = 0; p < o; p++)
+					if (!strcmp(e->occs[p].path, e->occs[o].path) &&
+					    needed(jobs, n, def, s->commits[e->occs[p].commit]))
+						break;
+				if (p < o)
+					continue;
+				occ.path = e->occs[o].path;
+				occ.commit = c;
+				occ.old_id = e->occs[o].old_id[0] ? e->occs[o].old_id : NULL;
+				occ.mode = e->occs[o].mode;
+				gate_buf_reset(&herr);
+				if (def->type->blob_report(&run, &b, e->results[k], &occ, &s->findings[k]) < 0) {
+					set_def_error(s, k, &herr, "blob check failed");
+					break;
+				}
+			}
+		}
+	}
+
+distribute:
+	for (j = 0; j < n; j++) {
+		struct gate_scan_job *jb = &jobs[j];
+		size_t d = def_index(s, jb->def);
+		struct gate_findings *f = &s->findings[d];
+
+		if (jb->group < 0)
+			continue;
+		jb->ran = 1;
+		if (s->def_error[d] && !jb->error)
+			jb->error = gate_xstrdup(s->def_error[d]);
+		for (i = 0; i < f->nr; i++) {
+			struct gate_finding *fi = &f->v[i], copy;
+			if (fi->commit_index != (size_t)-1 && !in_group(s->commits[fi->commit_index], jb->group))
+				continue;
+			copy = *fi;
+			copy.commit = fi->commit ? gate_xstrdup(fi->commit) : NULL;
+			copy.subject = fi->subject ? gate_xstrdup(fi->subject) : NULL;
+			copy.path = fi->path ? gate_xstrdup(fi->path) : NULL;
+			copy.message = gate_xstrdup(fi->message);
+			copy.hint = fi->hint ? gate_xstrdup(fi->hint) : NULL;
+			GATE_ALLOC_GROW(jb->findings.v, jb->findings.nr + 1, jb->findings.alloc);
+			jb->findings.v[jb->findings.nr++] = copy;
+		}
+	}
+	ret = 0;
+out:
+	if (dt_started) {
+		close(dt.out);
+		pthread_join(dt_thread, NULL);
+		gate_child_finish(&dt, &status, NULL);
+	}
+	if (cf_started) {
+		catfile_close(&cf);
+		pthread_join(scan_tid, NULL);
+		pthread_join(cf_thread, NULL);
+		close(cf.child.out);
+		reader_release(&st.r);
+		gate_child_finish(&cf.child, &status, NULL);
+		pthread_mutex_destroy(&cf.lock);
+		pthread_cond_destroy(&cf.cond);
+		free(cf.items);
+	}
+	gate_buf_release(&st.err);
+	gate_buf_release(&herr);
+	free(list);
+	return ret;
+}
+
+/* ---- per-update hooks ---- */
+
+struct job_pool {
+	struct gate_scan *s;
+	struct gate_scan_job *jobs;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void run_one_job(struct gate_scan *s, struct gate_scan_job *jb)
+{
+	struct gate_buf herr = GATE_BUF_INIT;
+	struct gate_check_run run = { jb->def, jb->def->data, s, s->pusher, &herr };
+	double t0 = gate_now();
+
+	if (jb->update->kind != GATE_UPDATE_DELETE && jb->def->type->job) {
+		if (jb->def->type->job(&run, &jb->job, &jb->findings) < 0 && !jb->error)
+			jb->error = gate_xstrdup(herr.len ? herr.ptr : "check failed");
+		jb->ran = 1;
+	}
+	jb->seconds += gate_now() - t0;
+	gate_buf_release(&herr);
+}
+
+static void *job_worker(void *arg)
+{
+	struct job_pool *p = arg;
+
+	for (;;) {
+		struct gate_scan_job *jb = NULL;
+		pthread_mutex_lock(&p->lock);
+		if (p->next < p->n)
+			jb = &p->jobs[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		if (!jb)
+			break;
+		run_one_job(p->s, jb);
+	}
+	return NULL;
+}
+
+int gate_scan_run_jobs(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, long parallel,
+		       struct gate_buf *err)
+{
+	struct job_pool pool;
+	pthread_t *tids;
+	long i, nthreads;
+
+	if (parallel <= 1 || n <= 1) {
+		size_t k;
+		for (k = 0; k < n; k++)
+			run_one_job(s, &jobs[k]);
+		return 0;
+	}
+	nthreads = parallel < (long)n ? parallel : (long)n;
+	pool.s = s;
+	pool.jobs = jobs;
+	pool.n = n;
+	pool.next = 0;
+	pthread_mutex_init(&pool.lock, NULL);
+	tids = gate_xcalloc((size_t)nthreads, sizeof(*tids));
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&tids[i], NULL, job_worker, &pool)) {
+			nthreads = i;
+			break;
+		}
+	if (!nthreads)
+		job_worker(&pool);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	pthread_mutex_destroy(&pool.lock);
+	(void)err;
+	return 0;
+}

@@ -1,0 +1,461 @@
+#include "config.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+static void die_oom(size_t n)
+{
+	/* Nothing sensible can be said to the pusher without memory. */
+	fprintf(stderr, "git-gate: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *gate_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		die_oom(n);
+	return p;
+}
+
+void *gate_xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p)
+		die_oom(nmemb * size);
+	return p;
+}
+
+void *gate_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		die_oom(n);
+	return q;
+}
+
+char *gate_xstrdup(const char *s)
+{
+	return gate_xstrndup(s, strlen(s));
+}
+
+char *gate_xstrndup(const char *s, size_t n)
+{
+	char *p = gate_xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *gate_xstrfmt(const char *fmt, ...)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	return gate_buf_detach(&b);
+}
+
+void gate_buf_init(struct gate_buf *b)
+{
+	b->ptr = NULL;
+	b->len = b->alloc = 0;
+}
+
+void gate_buf_release(struct gate_buf *b)
+{
+	free(b->ptr);
+	gate_buf_init(b);
+}
+
+void gate_buf_reset(struct gate_buf *b)
+{
+	gate_buf_truncate(b, 0);
+}
+
+void gate_buf_grow(struct gate_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+
+	if (need < b->len)
+		die_oom(SIZE_MAX);
+	if (need > b->alloc) {
+		size_t n = b->alloc ? b->alloc : 64;
+		while (n < need)
+			n *= 2;
+		b->ptr = gate_xrealloc(b->ptr, n);
+		b->alloc = n;
+	}
+}
+
+void gate_buf_add(struct gate_buf *b, const void *data, size_t len)
+{
+	gate_buf_grow(b, len);
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+}
+
+void gate_buf_adds(struct gate_buf *b, const char *s)
+{
+	gate_buf_add(b, s, strlen(s));
+}
+
+void gate_buf_addch(struct gate_buf *b, int c)
+{
+	gate_buf_grow(b, 1);
+	b->ptr[b->len++] = (char)c;
+	b->ptr[b->len] = '\0';
+}
+
+void gate_buf_vaddf(struct gate_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+
+	gate_buf_grow(b, 64);
+	va_copy(cp, ap);
+	n = vsnprintf(b->ptr + b->len, b->alloc - b->len, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->alloc - b->len) {
+		gate_buf_grow(b, (size_t)n);
+		n = vsnprintf(b->ptr + b->len, b->alloc - b->len, fmt, ap);
+	}
+	b->len += (size_t)n;
+}
+
+void gate_buf_addf(struct gate_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	gate_buf_vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+void gate_buf_setf(struct gate_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	gate_buf_reset(b);
+	va_start(ap, fmt);
+	gate_buf_vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+void gate_buf_truncate(struct gate_buf *b, size_t len)
+{
+	if (!b->ptr)
+		return;
+	if (len < b->len)
+		b->len = len;
+	b->ptr[b->len] = '\0';
+}
+
+char *gate_buf_detach(struct gate_buf *b)
+{
+	char *p = b->ptr ? b->ptr : gate_xstrdup("");
+
+	gate_buf_init(b);
+	return p;
+}
+
+const char *gate_buf_cstr(const struct gate_buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}
+
+int gate_error(struct gate_buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return GATE_ERROR;
+	gate_buf_reset(err);
+	va_start(ap, fmt);
+	gate_buf_vaddf(err, fmt, ap);
+	va_end(ap);
+	return GATE_ERROR;
+}
+
+void gate_strvec_push(struct gate_strvec *sv, const char *s)
+{
+	GATE_ALLOC_GROW(sv->v, sv->nr + 2, sv->alloc);
+	sv->v[sv->nr++] = gate_xstrdup(s);
+	sv->v[sv->nr] = NULL;
+}
+
+void gate_strvec_pushf(struct gate_strvec *sv, const char *fmt, ...)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	GATE_ALLOC_GROW(sv->v, sv->nr + 2, sv->alloc);
+	sv->v[sv->nr++] = gate_buf_detach(&b);
+	sv->v[sv->nr] = NULL;
+}
+
+void gate_strvec_pushv(struct gate_strvec *sv, const char *const *v)
+{
+	for (; v && *v; v++)
+		gate_strvec_push(sv, *v);
+}
+
+void gate_strvec_clear(struct gate_strvec *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nr; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->nr = sv->alloc = 0;
+}
+
+const char *const *gate_strvec_argv(struct gate_strvec *sv)
+{
+	if (!sv->v) {
+		GATE_ALLOC_GROW(sv->v, 1, sv->alloc);
+		sv->v[0] = NULL;
+	}
+	return (const char *const *)sv->v;
+}
+
+int gate_strvec_contains(const struct gate_strvec *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nr; i++)
+		if (!strcmp(sv->v[i], s))
+			return 1;
+	return 0;
+}
+
+int gate_read_fd(struct gate_buf *b, int fd)
+{
+	for (;;) {
+		ssize_t n;
+
+		gate_buf_grow(b, 8192);
+		n = read(fd, b->ptr + b->len, b->alloc - b->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		b->ptr[b->len] = '\0';
+	}
+	return 0;
+}
+
+int gate_read_file(struct gate_buf *b, const char *path, struct gate_buf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return GATE_ENOTFOUND;
+		return gate_error(err, "cannot open '%s': %s", path, strerror(errno));
+	}
+	ret = gate_read_fd(b, fd);
+	if (ret < 0)
+		ret = gate_error(err, "cannot read '%s': %s", path, strerror(errno));
+	close(fd);
+	return ret;
+}
+
+int gate_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+double gate_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *skip_space(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* Parse a leading decimal (with an optional fraction); returns the end. */
+static const char *parse_number(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!isdigit((unsigned char)*s))
+		return NULL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return NULL;
+	*out = v;
+	return end;
+}
+
+int gate_parse_size(uint64_t *out, const char *s, struct gate_buf *err)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {
+		{ "", 1 }, { "b", 1 }, { "byte", 1 }, { "bytes", 1 },
+		{ "k", 1024.0 }, { "kb", 1000.0 }, { "kib", 1024.0 },
+		{ "m", 1048576.0 }, { "mb", 1e6 }, { "mib", 1048576.0 },
+		{ "g", 1073741824.0 }, { "gb", 1e9 }, { "gib", 1073741824.0 },
+		{ "t", 1099511627776.0 }, { "tb", 1e12 }, { "tib", 1099511627776.0 },
+	};
+	const char *p;
+	char unit[8];
+	size_t n = 0, i;
+	double v;
+
+	p = parse_number(skip_space(s), &v);
+	if (!p)
+		return gate_error(err, "'%s' is not a size (expected e.g. \"5 MiB\")", s);
+	p = skip_space(p);
+	while (*p && *p != ' ' && n < sizeof(unit) - 1)
+		unit[n++] = (char)tolower((unsigned char)*p++);
+	unit[n] = '\0';
+	if (*skip_space(p))
+		return gate_error(err, "'%s' is not a size (expected e.g. \"5 MiB\")", s);
+	for (i = 0; i < GATE_ARRAY_SIZE(units); i++) {
+		if (!strcmp(unit, units[i].unit)) {
+			double r = v * units[i].mult;
+			if (r >= 18446744073709551615.0)
+				return gate_error(err, "size '%s' is too large", s);
+			*out = (uint64_t)r;
+			return 0;
+		}
+	}
+	return gate_error(err, "unknown size unit in '%s' (use B, KiB, MiB, GiB, KB, MB, GB)", s);
+}
+
+int gate_parse_duration(int64_t *out, const char *s, struct gate_buf *err)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {
+		{ "", 1 }, { "s", 1 }, { "sec", 1 }, { "secs", 1 }, { "second", 1 }, { "seconds", 1 },
+		{ "m", 60 }, { "min", 60 }, { "mins", 60 }, { "minute", 60 }, { "minutes", 60 },
+		{ "h", 3600 }, { "hour", 3600 }, { "hours", 3600 },
+		{ "d", 86400 }, { "day", 86400 }, { "days", 86400 },
+		{ "w", 604800 }, { "week", 604800 }, { "weeks", 604800 },
+	};
+	const char *p;
+	char unit[10];
+	size_t n = 0, i;
+	double v;
+
+	p = parse_number(skip_space(s), &v);
+	if (!p)
+		return gate_error(err, "'%s' is not a duration (expected e.g. \"10 min\")", s);
+	p = skip_space(p);
+	while (*p && *p != ' ' && n < sizeof(unit) - 1)
+		unit[n++] = (char)tolower((unsigned char)*p++);
+	unit[n] = '\0';
+	if (*skip_space(p))
+		return gate_error(err, "'%s' is not a duration (expected e.g. \"10 min\")", s);
+	for (i = 0; i < GATE_ARRAY_SIZE(units); i++) {
+		if (!strcmp(unit, units[i].unit)) {
+			double r = v * units[i].mult;
+			if (r > 9.2e18)
+				return gate_error(err, "duration '%s' is too large", s);
+			*out = (int64_t)r;
+			return 0;
+		}
+	}
+	return gate_error(err, "unknown duration unit in '%s' (use s, min, h, d)", s);
+}
+
+void gate_buf_add_size(struct gate_buf *b, uint64_t n)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t i = 0;
+
+	if (n < 1024) {
+		gate_buf_addf(b, "%llu B", (unsigned long long)n);
+		return;
+	}
+	v /= 1024.0;
+	while (v >= 1024.0 && i + 1 < GATE_ARRAY_SIZE(units)) {
+		v /= 1024.0;
+		i++;
+	}
+	gate_buf_addf(b, "%.1f %s", v, units[i]);
+}
+
+int gate_is_hex_oid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 40; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return 0;
+	return s[40] == '\0';
+}
+
+int gate_is_zero_oid(const char *s)
+{
+	return !strcmp(s, GATE_ZERO_OID);
+}
+
+int gate_skip_prefix(const char *s, const char *prefix, const char **rest)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(s, prefix, n))
+		return 0;
+	if (rest)
+		*rest = s + n;
+	return 1;
+}
+
+int gate_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !memcmp(s + a - b, suffix, b);
+}

@@ -1,0 +1,120 @@
+#ifndef GATE_UTIL_H
+#define GATE_UTIL_H
+
+/*
+ * Small helpers every module uses: allocation that aborts on exhaustion
+ * (the only place git-gate gives up without a message of its own), a
+ * growable byte buffer and a NULL-terminated string vector.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GATE_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Named error codes; anything else negative is -1 with a message. */
+#define GATE_OK 0
+#define GATE_ERROR -1
+#define GATE_ENOTFOUND -3
+
+/* Exit statuses shared by the CLI and the hooks. */
+#define GATE_EXIT_ACCEPT 0
+#define GATE_EXIT_REJECT 1
+#define GATE_EXIT_USAGE 2
+#define GATE_EXIT_INTERNAL 3
+
+void *gate_xmalloc(size_t n);
+void *gate_xcalloc(size_t nmemb, size_t size);
+void *gate_xrealloc(void *p, size_t n);
+char *gate_xstrdup(const char *s);
+char *gate_xstrndup(const char *s, size_t n);
+char *gate_xstrfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow array `x` (with `alloc` slots) so that it holds at least `nr`. */
+#define GATE_ALLOC_GROW(x, nr, alloc)                                         \
+	do {                                                                  \
+		if ((size_t)(nr) > (alloc)) {                                 \
+			size_t gate_new_ = (alloc) ? (alloc) * 2 : 16;        \
+			if (gate_new_ < (size_t)(nr))                         \
+				gate_new_ = (nr);                             \
+			(x) = gate_xrealloc((x), gate_new_ * sizeof(*(x)));   \
+			(alloc) = gate_new_;                                  \
+		}                                                             \
+	} while (0)
+
+/* A growable, always NUL-terminated byte buffer (git's strbuf). */
+struct gate_buf {
+	char *ptr;
+	size_t len;
+	size_t alloc;
+};
+
+#define GATE_BUF_INIT { NULL, 0, 0 }
+
+void gate_buf_init(struct gate_buf *b);
+void gate_buf_release(struct gate_buf *b);
+void gate_buf_reset(struct gate_buf *b);
+void gate_buf_grow(struct gate_buf *b, size_t extra);
+void gate_buf_add(struct gate_buf *b, const void *data, size_t len);
+void gate_buf_adds(struct gate_buf *b, const char *s);
+void gate_buf_addch(struct gate_buf *b, int c);
+void gate_buf_addf(struct gate_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gate_buf_vaddf(struct gate_buf *b, const char *fmt, va_list ap);
+void gate_buf_setf(struct gate_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gate_buf_truncate(struct gate_buf *b, size_t len);
+/* Returns the string (never NULL) and leaves `b` empty; caller frees. */
+char *gate_buf_detach(struct gate_buf *b);
+/* Empty-string safe view of the contents. */
+const char *gate_buf_cstr(const struct gate_buf *b);
+
+/*
+ * Record an error message in `err` (when non-NULL) and return -1, so that
+ * `return gate_error(err, "...")` reads naturally.
+ */
+int gate_error(struct gate_buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A NULL-terminated vector of owned strings (git's strvec). */
+struct gate_strvec {
+	char **v;
+	size_t nr;
+	size_t alloc;
+};
+
+#define GATE_STRVEC_INIT { NULL, 0, 0 }
+
+void gate_strvec_push(struct gate_strvec *sv, const char *s);
+void gate_strvec_pushf(struct gate_strvec *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gate_strvec_pushv(struct gate_strvec *sv, const char *const *v);
+void gate_strvec_clear(struct gate_strvec *sv);
+/* Never NULL: an empty vector yields a one-element { NULL } array. */
+const char *const *gate_strvec_argv(struct gate_strvec *sv);
+int gate_strvec_contains(const struct gate_strvec *sv, const char *s);
+
+/* Read all of `fd` into `b`; 0 or -1 with errno. */
+int gate_read_fd(struct gate_buf *b, int fd);
+/* Read a whole file; 0, GATE_ENOTFOUND or -1 with a message in err. */
+int gate_read_file(struct gate_buf *b, const char *path, struct gate_buf *err);
+/* write(2) all of it, retrying on EINTR and short writes. */
+int gate_write_all(int fd, const void *data, size_t len);
+
+/* Monotonic clock in seconds. */
+double gate_now(void);
+
+/* Parse "5 MiB", "100k", "2GB", "123"; 0 or -1 with a message. */
+int gate_parse_size(uint64_t *out, const char *s, struct gate_buf *err);
+/* Parse "10 min", "30s", "2h", "1 day", "45"; seconds. */
+int gate_parse_duration(int64_t *out, const char *s, struct gate_buf *err);
+/* Human size: "5.0 MiB", "512 B". */
+void gate_buf_add_size(struct gate_buf *b, uint64_t n);
+
+/* 40-hex object id checks. */
+int gate_is_hex_oid(const char *s);
+int gate_is_zero_oid(const char *s);
+#define GATE_ZERO_OID "0000000000000000000000000000000000000000"
+
+/* Whether `s` starts with `prefix`; sets *rest past it when it does. */
+int gate_skip_prefix(const char *s, const char *prefix, const char **rest);
+int gate_ends_with(const char *s, const char *suffix);
+
+#endif
