@@ -1,0 +1,177 @@
+# Shared helpers for git-gate's end-to-end tests, in the style of git's
+# t/test-lib.sh: each test script sources this, runs test_expect_success
+# blocks against real bare repositories with the real git client, and
+# prints TAP for automake's tap-driver.
+#
+#   . "$GATE_SRCDIR/tests/e2e/lib.sh"
+#   test_expect_success 'fast-forward is accepted' '
+#       ... && git push origin main
+#   '
+#   test_done
+
+set -u
+
+: "${GATE_BUILDDIR:?run through make check (GATE_BUILDDIR unset)}"
+: "${GATE_SRCDIR:=$GATE_BUILDDIR}"
+: "${GIT_GATE_LIBEXECDIR:=$GATE_BUILDDIR/hooks}"
+export GIT_GATE_LIBEXECDIR
+
+test_name=$(basename "$0" .sh)
+TRASH="$GATE_BUILDDIR/tests/e2e/trash.$test_name"
+rm -rf "$TRASH"
+mkdir -p "$TRASH"
+cd "$TRASH" || exit 1
+
+# A clean, predictable git environment: nothing from the user running make.
+export HOME="$TRASH"
+export XDG_CONFIG_HOME="$TRASH/.config"
+export GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME='A U Thor' GIT_AUTHOR_EMAIL='author@example.com'
+export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.com'
+export GIT_GATE_USER=tester
+export LC_ALL=C LANG=C TZ=UTC
+unset GIT_GATE_CONFIG GIT_DIR GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
+	GIT_QUARANTINE_PATH GL_USERNAME GL_USER GITHUB_USER_LOGIN REMOTE_USER 2>/dev/null || true
+# an absent system policy unless a test sets one
+export GIT_GATE_SYSTEM_CONFIG="$TRASH/no-system-policy.conf"
+PATH="$GATE_BUILDDIR:$PATH"
+export PATH
+git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+git config --global protocol.file.allow always
+
+test_count=0
+test_failed=0
+test_cleanups=""
+
+say() { printf '# %s\n' "$*"; }
+
+# test_expect_success DESCRIPTION COMMANDS
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if (cd "$TRASH" && eval "$2") >"$TRASH/.out.$test_count" 2>&1; then
+		printf 'ok %d - %s\n' "$test_count" "$1"
+	else
+		test_failed=$((test_failed + 1))
+		printf 'not ok %d - %s\n' "$test_count" "$1"
+		sed -e 's/^/#   /' "$TRASH/.out.$test_count"
+		printf '#   commands were:\n'
+		printf '%s\n' "$2" | sed -e 's/^/#   /'
+	fi
+}
+
+# test_must_fail COMMAND...: COMMAND must exit non-zero, but not die of a signal.
+test_must_fail() {
+	"$@"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "test_must_fail: command succeeded: $*" >&2
+		return 1
+	fi
+	if [ $rc -gt 128 ] && [ $rc -le 192 ]; then
+		echo "test_must_fail: command died of signal $((rc - 128)): $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+# test_expect_code CODE COMMAND...
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "test_expect_code: expected $want, got $rc: $*" >&2
+		return 1
+	fi
+}
+
+# test_cmp EXPECTED ACTUAL
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# grep that shows the text searched when it fails
+test_grep() {
+	if [ "$1" = "!" ]; then
+		shift
+		if grep "$@"; then
+			echo "test_grep: unexpected match for: $*" >&2
+			return 1
+		fi
+		return 0
+	fi
+	if ! grep "$@"; then
+		eval "last=\${$#}"
+		echo "test_grep: no match for: $*" >&2
+		[ -f "$last" ] && sed -e 's/^/| /' "$last" >&2
+		return 1
+	fi
+}
+
+# A bare repository with git-gate's pre-receive hook installed.
+# make_victim NAME [--hook update]
+make_victim() {
+	name=$1
+	shift
+	git init -q --bare "$name" &&
+	git-gate install "$@" "$name" >/dev/null
+}
+
+# A working clone with one commit on main, pushed to the victim.
+# make_work DIR VICTIM
+make_work() {
+	git init -q "$1" &&
+	(
+		cd "$1" &&
+		git remote add origin "$2" &&
+		echo base >base.txt &&
+		git add base.txt &&
+		git commit -q -m "Initial commit" &&
+		git push -q origin main 2>/dev/null
+	)
+}
+
+# commit_file FILE CONTENT MESSAGE: commit in the current directory
+commit_file() {
+	mkdir -p "$(dirname "$1")" &&
+	printf '%s\n' "$2" >"$1" &&
+	git add -- "$1" &&
+	git commit -q -m "$3"
+}
+
+# The current value of a ref in a repository ("" when absent).
+ref_of() {
+	git --git-dir="$1" rev-parse -q --verify "$2" 2>/dev/null || true
+}
+
+# A free TCP port on loopback.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
+	echo $((20000 + $$ % 20000))
+}
+
+# Run something when the script ends, even on failure.
+test_atexit() {
+	test_cleanups="$1
+$test_cleanups"
+}
+
+run_cleanups() {
+	if [ -n "$test_cleanups" ]; then
+		(cd "$TRASH" 2>/dev/null && eval "$test_cleanups") >/dev/null 2>&1 || true
+	fi
+}
+trap run_cleanups EXIT
+
+test_done() {
+	printf '1..%d\n' "$test_count"
+	run_cleanups
+	test_cleanups=""
+	if [ "$test_failed" -eq 0 ]; then
+		rm -rf "$TRASH"
+		exit 0
+	fi
+	exit 1
+}
