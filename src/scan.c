@@ -151,6 +151,9 @@ struct gate_scan {
 	struct gate_oidmap blob_map;
 	struct blob_entry **blobs;
 	size_t nblobs, alloc_blobs;
+	/* GIT_GATE_TRACE=1: counters printed to stderr, for tests and tuning */
+	size_t blobs_read;
+	uint64_t bytes_read;
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely */
 	pthread_mutex_t progress_lock;
 };
@@ -205,9 +208,18 @@ void gate_commit_release(struct gate_commit *c)
 void gate_scan_free(struct gate_scan *s)
 {
 	size_t i, j;
+	const char *trace;
 
 	if (!s)
 		return;
+	trace = getenv("GIT_GATE_TRACE");
+	if (trace && *trace && strcmp(trace, "0")) {
+		char line[200];
+		int len = snprintf(line, sizeof(line), "git-gate: trace: %zu commits, %zu blobs read (%llu bytes)\n",
+				   s->ncommits, s->blobs_read, (unsigned long long)s->bytes_read);
+		if (len > 0)
+			(void)gate_write_all(2, line, (size_t)len);
+	}
 	for (i = 0; i < s->ncommits; i++) {
 		gate_commit_release(s->commits[i]);
 		free(s->commits[i]);
@@ -715,10 +727,12 @@ static void *scan_thread_main(void *arg)
 			t->failed = 1;
 			break;
 		}
+		t->s->blobs_read++;
 		if (!t->content) {
 			blob_analyse(t, e, NULL, 0);
 			continue;
 		}
+		t->s->bytes_read += e->size;
 		if (e->size <= GATE_SCAN_MAX_CONTENT) {
 			gate_buf_reset(&content);
 			gate_buf_grow(&content, (size_t)e->size);
