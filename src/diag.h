@@ -11,9 +11,11 @@
 
 struct gate_diag {
 	struct gate_strvec msgs;
+	/* Name for text that came from no file (a policy read from a ref). */
+	const char *name;
 };
 
-#define GATE_DIAG_INIT { GATE_STRVEC_INIT }
+#define GATE_DIAG_INIT { GATE_STRVEC_INIT, NULL }
 
 void gate_diag_addf(struct gate_diag *d, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -46,10 +46,13 @@ const char *gate_policy_system_file(void)
 	return env && *env ? env : GATE_SYSCONFDIR "/git-gate.conf";
 }
 
-static const char *src_file(const config_setting_t *s)
+static const char *src_file(const struct gate_diag *d, const config_setting_t *s)
 {
 	const char *f = config_setting_source_file(s);
-	return f ? f : "<policy>";
+
+	if (f)
+		return f;
+	return d->name ? d->name : "<policy>";
 }
 
 static const char *type_name(int type)
@@ -79,7 +82,7 @@ static void diag_at(struct gate_diag *d, const config_setting_t *s, const char *
 	struct gate_buf b = GATE_BUF_INIT;
 
 	gate_buf_vaddf(&b, fmt, ap);
-	gate_diag_addf(d, src_file(s), (int)config_setting_source_line(s), "%s", b.ptr);
+	gate_diag_addf(d, src_file(d, s), (int)config_setting_source_line(s), "%s", b.ptr);
 	gate_buf_release(&b);
 }
 
@@ -766,13 +769,18 @@ int gate_policy_load_string(struct gate_config **out, const char *text, const ch
 	config_t c;
 	int ret;
 
+	const char *saved = diag->name;
+
 	init_libconfig(&c, NULL);
+	diag->name = name;
 	if (config_read_string(&c, text) != CONFIG_TRUE) {
 		syntax_error(&c, name, diag);
 		config_destroy(&c);
+		diag->name = saved;
 		return -1;
 	}
 	ret = load_parsed(out, &c, name, NULL, diag);
+	diag->name = saved;
 	config_destroy(&c);
 	return ret;
 }
