@@ -156,6 +156,9 @@ struct gate_scan {
 	uint64_t bytes_read;
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely */
 	pthread_mutex_t progress_lock;
+	/* per check def: state its main-thread hooks keep for this push */
+	void **check_state;
+	void (**check_state_free)(void *);
 };
 
 static size_t def_index(struct gate_scan *s, const struct gate_check_def *def)
@@ -176,6 +179,8 @@ int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct g
 	s->findings = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->findings));
 	s->def_error = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->def_error));
 	s->def_active = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->def_active));
+	s->check_state = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->check_state));
+	s->check_state_free = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->check_state_free));
 	for (i = 0; i < cfg->nchecks; i++) {
 		s->findings[i].lock = gate_xmalloc(sizeof(pthread_mutex_t));
 		pthread_mutex_init(s->findings[i].lock, NULL);
@@ -246,13 +251,33 @@ void gate_scan_free(struct gate_scan *s)
 		pthread_mutex_destroy(s->findings[i].lock);
 		free(s->findings[i].lock);
 		free(s->def_error[i]);
+		if (s->check_state[i] && s->check_state_free[i])
+			s->check_state_free[i](s->check_state[i]);
 	}
+	free(s->check_state);
+	free(s->check_state_free);
 	free(s->findings);
 	free(s->def_error);
 	free(s->def_active);
 	pthread_mutex_destroy(&s->repo_lock);
 	pthread_mutex_destroy(&s->progress_lock);
 	free(s);
+}
+
+void *gate_scan_check_state(struct gate_scan *s, const struct gate_check_def *def)
+{
+	return s->check_state[def_index(s, def)];
+}
+
+void gate_scan_set_check_state(struct gate_scan *s, const struct gate_check_def *def, void *state,
+			       void (*free_fn)(void *))
+{
+	size_t i = def_index(s, def);
+
+	if (s->check_state[i] && s->check_state_free[i])
+		s->check_state_free[i](s->check_state[i]);
+	s->check_state[i] = state;
+	s->check_state_free[i] = free_fn;
 }
 
 struct gate_repo *gate_scan_repo(struct gate_scan *s)

@@ -69,6 +69,16 @@ int gate_scan_run_jobs(struct gate_scan *s, struct gate_scan_job *jobs, size_t n
 		       struct gate_buf *err);
 
 struct gate_repo *gate_scan_repo(struct gate_scan *s);
+
+/*
+ * State a check keeps between its hooks for the length of one push (a
+ * cache, what it already reported): NULL until set, released by
+ * gate_scan_free() with `free_fn`.  Only for the hooks that run on the
+ * main thread (commit, change, blob_report); never from blob_scan.
+ */
+void *gate_scan_check_state(struct gate_scan *s, const struct gate_check_def *def);
+void gate_scan_set_check_state(struct gate_scan *s, const struct gate_check_def *def, void *state,
+			       void (*free_fn)(void *));
 const struct gate_config *gate_scan_config(struct gate_scan *s);
 const struct gate_push *gate_scan_push(struct gate_scan *s);
 
