@@ -90,7 +90,11 @@ static int install_one(const char *path, const char *hook, int force)
 	int ret = GATE_EXIT_USAGE;
 
 	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		fprintf(stderr, "git-gate: '%s' is not a git repository: %s\n", path, gate_git_error());
+		if (strstr(gate_git_error(), "objectformat"))
+			fprintf(stderr, "git-gate: '%s' uses the sha256 object format, which git-gate cannot judge "
+					"yet (libgit2 1.5 reads only SHA-1 repositories); not installing\n", path);
+		else
+			fprintf(stderr, "git-gate: '%s' is not a git repository: %s\n", path, gate_git_error());
 		goto out;
 	}
 	if (!git_repository_is_bare(repo))

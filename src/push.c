@@ -32,10 +32,17 @@ int gate_ref_name_valid(const char *ref)
 	return 1;
 }
 
+#define SHA256_REFUSAL                                                                                       \
+	"this repository uses SHA-256 object ids, which git-gate cannot judge yet (libgit2 1.5 reads only "   \
+	"SHA-1 repositories); refusing the push"
+
 int gate_push_add(struct gate_push *p, const char *ref, const char *old_id, const char *new_id,
 		  struct gate_buf *err)
 {
 	struct gate_update *u;
+
+	if (strlen(old_id) == 64 || strlen(new_id) == 64)
+		return gate_error(err, SHA256_REFUSAL);
 
 	if (!gate_is_hex_oid(old_id) || !gate_is_hex_oid(new_id))
 		return gate_error(err, "malformed object id in ref update for '%s'", ref);
@@ -74,6 +81,8 @@ int gate_push_parse_pre_receive(struct gate_push *p, const char *text, size_t le
 			line += 1;
 			continue;
 		}
+		if (n >= 131 && line[64] == ' ' && line[129] == ' ')
+			return gate_error(err, SHA256_REFUSAL);
 		if (n < 83 || line[40] != ' ' || line[81] != ' ')
 			return gate_error(err, "malformed ref update line (expected '<old> <new> <ref>')");
 		memcpy(old_id, line, 40);

@@ -120,12 +120,16 @@ make_victim() {
 }
 
 # A working clone with one commit on main, pushed to the victim.
-# make_work DIR VICTIM
+# make_work DIR VICTIM (a path relative to the trash directory, or a URL)
 make_work() {
+	case "$2" in
+	/* | *://*) url=$2 ;;
+	*) url="$TRASH/$2" ;;
+	esac
 	git init -q "$1" &&
 	(
 		cd "$1" &&
-		git remote add origin "$2" &&
+		git remote add origin "$url" &&
 		echo base >base.txt &&
 		git add base.txt &&
 		git commit -q -m "Initial commit" &&
