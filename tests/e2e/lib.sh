@@ -42,7 +42,6 @@ git config --global protocol.file.allow always
 
 test_count=0
 test_failed=0
-test_cleanups=""
 
 say() { printf '# %s\n' "$*"; }
 
@@ -156,15 +155,17 @@ free_port() {
 	echo $((20000 + $$ % 20000))
 }
 
-# Run something when the script ends, even on failure.
+# Run something when the script ends, even on failure.  Tests run in
+# subshells, so the commands are kept in a file, newest first.
 test_atexit() {
-	test_cleanups="$1
-$test_cleanups"
+	{ printf '%s\n' "$1"; cat "$TRASH/.atexit" 2>/dev/null; } >"$TRASH/.atexit.new" &&
+	mv "$TRASH/.atexit.new" "$TRASH/.atexit"
 }
 
 run_cleanups() {
-	if [ -n "$test_cleanups" ]; then
-		(cd "$TRASH" 2>/dev/null && eval "$test_cleanups") >/dev/null 2>&1 || true
+	if [ -f "$TRASH/.atexit" ]; then
+		(cd "$TRASH" && . "$TRASH/.atexit") >/dev/null 2>&1 || true
+		rm -f "$TRASH/.atexit"
 	fi
 }
 trap run_cleanups EXIT
@@ -172,7 +173,6 @@ trap run_cleanups EXIT
 test_done() {
 	printf '1..%d\n' "$test_count"
 	run_cleanups
-	test_cleanups=""
 	if [ "$test_failed" -eq 0 ]; then
 		rm -rf "$TRASH"
 		exit 0
