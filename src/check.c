@@ -9,6 +9,7 @@
 
 const struct gate_check_type *const gate_check_types[] = {
 	&gate_check_commit_message,
+	&gate_check_signature,
 	NULL,
 };
 
