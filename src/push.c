@@ -136,7 +136,7 @@ const char *gate_push_option(const struct gate_push *p, const char *name)
 void gate_push_identify(struct gate_push *p)
 {
 	static const char *const vars[] = {
-		"GIT_GATE_USER", "GL_USERNAME", "GL_USER", "GITHUB_USER_LOGIN", "REMOTE_USER",
+		"GIT_GATE_USER", "GL_USERNAME", "GL_USER", "GITHUB_USER_LOGIN", "GITEA_PUSHER_NAME", "REMOTE_USER",
 	};
 	struct passwd *pw;
 	size_t i;

@@ -42,7 +42,8 @@ void gate_push_read_options(struct gate_push *p);
 const char *gate_push_option(const struct gate_push *p, const char *name);
 /*
  * Who pushed: GIT_GATE_USER, else GL_USERNAME (GitLab), GL_USER
- * (gitolite), GITHUB_USER_LOGIN, REMOTE_USER (smart HTTP), else the OS
+ * (gitolite), GITHUB_USER_LOGIN, GITEA_PUSHER_NAME (Gitea, Forgejo),
+ * REMOTE_USER (smart HTTP), else the OS
  * user.  Fills p->user and p->user_source.
  */
 void gate_push_identify(struct gate_push *p);
