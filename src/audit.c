@@ -1,18 +1,462 @@
 #include "config.h"
 #include "audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
 #include "banned.h"
 
-int gate_audit_record(const struct gate_config *cfg, const struct gate_repo *repo, const struct gate_push *push,
-		      const struct gate_verdict *v, const char *hook, int exit_code, struct gate_buf *err)
+#define DEFAULT_AUDIT_LOG "git-gate/audit.log"
+
+/*
+ * The code point of the valid UTF-8 sequence at s (its length in *n), or
+ * -1 when the bytes there are not one (overlong forms, surrogates and
+ * values past U+10FFFF included).
+ */
+static long utf8_decode(const unsigned char *s, size_t len, size_t *n)
 {
-	/* The audit log arrives with its own issue; nothing is recorded yet. */
-	(void)cfg;
-	(void)repo;
-	(void)push;
-	(void)v;
-	(void)hook;
-	(void)exit_code;
-	(void)err;
-	return 0;
+	unsigned long cp;
+	size_t need, i;
+
+	if (s[0] < 0x80) {
+		*n = 1;
+		return s[0];
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4, cp = s[0] & 0x07;
+	else
+		return -1;
+	if (len < need)
+		return -1;
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*n = need;
+	return (long)cp;
+}
+
+/* Characters kept out of the log as such: they act on terminals and viewers. */
+static int needs_escape(long cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void gate_json_add_string(struct gate_buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	if (!s) {
+		gate_buf_adds(b, "null");
+		return;
+	}
+	gate_buf_addch(b, '"');
+	while (i < len) {
+		long cp = utf8_decode(p + i, len - i, &n);
+
+		if (cp < 0) {
+			gate_buf_adds(b, "\\ufffd");
+			i++;
+			continue;
+		}
+		switch (cp) {
+		case '"':
+			gate_buf_adds(b, "\\\"");
+			break;
+		case '\\':
+			gate_buf_adds(b, "\\\\");
+			break;
+		case '\n':
+			gate_buf_adds(b, "\\n");
+			break;
+		case '\r':
+			gate_buf_adds(b, "\\r");
+			break;
+		case '\t':
+			gate_buf_adds(b, "\\t");
+			break;
+		default:
+			if (needs_escape(cp))
+				gate_buf_addf(b, "\\u%04lx", cp);
+			else
+				gate_buf_add(b, p + i, n);
+		}
+		i += n;
+	}
+	gate_buf_addch(b, '"');
+}
+
+void gate_json_add_strings(struct gate_buf *b, const char *s)
+{
+	gate_json_add_string(b, s, s ? strlen(s) : 0);
+}
+
+static void key(struct gate_buf *b, const char *name)
+{
+	if (b->len && b->ptr[b->len - 1] != '{' && b->ptr[b->len - 1] != '[')
+		gate_buf_addch(b, ',');
+	gate_buf_addf(b, "\"%s\":", name);
+}
+
+static void kv_str(struct gate_buf *b, const char *name, const char *value)
+{
+	key(b, name);
+	gate_json_add_strings(b, value);
+}
+
+static void kv_bool(struct gate_buf *b, const char *name, int value)
+{
+	key(b, name);
+	gate_buf_adds(b, value ? "true" : "false");
+}
+
+static void kv_int(struct gate_buf *b, const char *name, long long value)
+{
+	key(b, name);
+	gate_buf_addf(b, "%lld", value);
+}
+
+static void kv_seconds(struct gate_buf *b, const char *name, double s)
+{
+	key(b, name);
+	gate_buf_addf(b, "%.3f", s < 0 ? 0.0 : s);
+}
+
+static void kv_source(struct gate_buf *b, const char *name, const struct gate_config *cfg,
+		      const struct gate_source *src)
+{
+	struct gate_buf t = GATE_BUF_INIT;
+	const char *file = src->file ? src->file : cfg && cfg->file ? cfg->file : "built-in default";
+
+	if (src->line > 0)
+		gate_buf_addf(&t, "%s:%d", file, src->line);
+	else
+		gate_buf_adds(&t, file);
+	kv_str(b, name, t.ptr);
+	gate_buf_release(&t);
+}
+
+static const char *outcome_name(enum gate_outcome o)
+{
+	switch (o) {
+	case GATE_OUTCOME_ACCEPT:
+		return "accept";
+	case GATE_OUTCOME_WARN:
+		return "warn";
+	case GATE_OUTCOME_REJECT:
+		return "reject";
+	}
+	return "reject";
+}
+
+static const char *kind_name(enum gate_update_kind k)
+{
+	switch (k) {
+	case GATE_UPDATE_CREATE:
+		return "create";
+	case GATE_UPDATE_DELETE:
+		return "delete";
+	case GATE_UPDATE_MODIFY:
+		return "update";
+	}
+	return "update";
+}
+
+/* pass, fail, error, cached or skipped */
+static const char *job_result(const struct gate_scan_job *jb)
+{
+	if (jb->error)
+		return "error";
+	if (jb->findings.nr)
+		return "fail";
+	if (jb->note && strstr(jb->note, "cache"))
+		return "cached";
+	if (jb->ran)
+		return "pass";
+	if (jb->note)
+		return "skipped";
+	/* nothing to judge (no new commits for this check): it passed */
+	return "pass";
+}
+
+static void add_time(struct gate_buf *b, const struct timespec *when)
+{
+	struct timespec now = *when;
+	struct tm tm;
+	char s[64];
+
+	if (!now.tv_sec && !now.tv_nsec)
+		clock_gettime(CLOCK_REALTIME, &now);
+	if (!gmtime_r(&now.tv_sec, &tm) || !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		kv_str(b, "time", NULL);
+		return;
+	}
+	key(b, "time");
+	gate_buf_addf(b, "\"%s.%03ldZ\"", s, (long)(now.tv_nsec / 1000000));
+}
+
+static void add_client(struct gate_buf *b)
+{
+	const char *ssh = getenv("SSH_CONNECTION");
+	const char *http = getenv("REMOTE_ADDR");
+
+	if (ssh && *ssh) {
+		const char *sp = strchr(ssh, ' ');
+		char *addr = gate_xstrndup(ssh, sp ? (size_t)(sp - ssh) : strlen(ssh));
+		kv_str(b, "client", addr);
+		free(addr);
+	} else if (http && *http) {
+		kv_str(b, "client", http);
+	}
+}
+
+static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const struct gate_ref_verdict *rv)
+{
+	size_t j;
+
+	gate_buf_addch(b, '{');
+	kv_str(b, "ref", rv->update->ref);
+	kv_str(b, "old", rv->update->old_id);
+	kv_str(b, "new", rv->update->new_id);
+	kv_str(b, "kind", kind_name(rv->update->kind));
+	if (rv->rule) {
+		kv_source(b, "rule", e->cfg, &rv->rule->src);
+		kv_str(b, "mode", gate_mode_name(rv->rule->mode));
+	} else {
+		kv_str(b, "rule", NULL);
+	}
+	kv_str(b, "verdict", outcome_name(rv->outcome));
+	kv_bool(b, "exempt", rv->exempt);
+	kv_bool(b, "bypassed", rv->bypassed);
+	if (rv->refusal)
+		kv_str(b, "refusal", rv->refusal);
+	key(b, "protection");
+	gate_buf_addch(b, '[');
+	for (j = 0; j < rv->protection.nr && j < 20; j++) {
+		if (j)
+			gate_buf_addch(b, ',');
+		gate_json_add_strings(b, rv->protection.v[j].message);
+	}
+	gate_buf_addch(b, ']');
+	key(b, "checks");
+	gate_buf_addch(b, '[');
+	for (j = 0; j < rv->njobs; j++) {
+		const struct gate_scan_job *jb = rv->jobs[j];
+		if (j)
+			gate_buf_addch(b, ',');
+		gate_buf_addch(b, '{');
+		kv_str(b, "name", jb->def->name);
+		kv_str(b, "type", jb->def->type->name);
+		kv_str(b, "result", job_result(jb));
+		kv_seconds(b, "seconds", jb->seconds);
+		kv_int(b, "findings", (long long)jb->findings.nr);
+		if (jb->error)
+			kv_str(b, "error", jb->error);
+		else if (jb->note)
+			kv_str(b, "note", jb->note);
+		gate_buf_addch(b, '}');
+	}
+	for (j = 0; j < rv->nexempted; j++) {
+		const struct gate_check_def *def = rv->exempted[j];
+		if (j || rv->njobs)
+			gate_buf_addch(b, ',');
+		gate_buf_addch(b, '{');
+		kv_str(b, "name", def->name);
+		kv_str(b, "type", def->type->name);
+		kv_str(b, "result", "skipped");
+		kv_seconds(b, "seconds", 0);
+		kv_int(b, "findings", 0);
+		kv_str(b, "note", "the pusher is exempt from this check (exempt_users)");
+		gate_buf_addch(b, '}');
+	}
+	gate_buf_addch(b, ']');
+	gate_buf_addch(b, '}');
+}
+
+void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
+{
+	const struct gate_push *push = e->push;
+	const struct gate_verdict *v = e->v;
+	const char *bypass = push ? gate_push_option(push, "gate.bypass") : NULL;
+	struct gate_buf b = GATE_BUF_INIT;
+	size_t i;
+
+	gate_buf_addch(&b, '{');
+	add_time(&b, &e->when);
+	kv_str(&b, "version", PACKAGE_VERSION);
+	kv_str(&b, "repository", e->git_dir);
+	kv_str(&b, "user", push ? push->user : NULL);
+	kv_str(&b, "user_source", push ? push->user_source : NULL);
+	add_client(&b);
+	kv_str(&b, "hook", e->hook);
+	kv_str(&b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	kv_bool(&b, "dry_run", v ? v->dry_run : push && gate_push_option(push, "gate.dry-run") != NULL);
+	key(&b, "bypass");
+	if (bypass) {
+		gate_buf_addch(&b, '{');
+		kv_str(&b, "reason", bypass);
+		if (v) {
+			size_t used = 0, refused = 0;
+			for (i = 0; i < v->nr; i++) {
+				used += v->refs[i].bypassed != 0;
+				refused += v->refs[i].refusal != NULL;
+			}
+			kv_bool(&b, "granted", used > 0 && !refused);
+		}
+		gate_buf_addch(&b, '}');
+	} else {
+		gate_buf_adds(&b, "null");
+	}
+	kv_str(&b, "verdict", v ? outcome_name(v->outcome) : "error");
+	kv_bool(&b, "accepted", e->exit_code == 0);
+	kv_int(&b, "exit_code", e->exit_code);
+	if (e->error)
+		kv_str(&b, "error", e->error);
+	if (v)
+		kv_seconds(&b, "seconds", v->seconds);
+	key(&b, "refs");
+	gate_buf_addch(&b, '[');
+	if (v) {
+		for (i = 0; i < v->nr; i++) {
+			if (i)
+				gate_buf_addch(&b, ',');
+			add_ref(&b, e, &v->refs[i]);
+		}
+	} else if (push) {
+		/* not judged: still say what was attempted */
+		for (i = 0; i < push->nr; i++) {
+			if (i)
+				gate_buf_addch(&b, ',');
+			gate_buf_addch(&b, '{');
+			kv_str(&b, "ref", push->updates[i].ref);
+			kv_str(&b, "old", push->updates[i].old_id);
+			kv_str(&b, "new", push->updates[i].new_id);
+			kv_str(&b, "kind", kind_name(push->updates[i].kind));
+			kv_str(&b, "verdict", "error");
+			gate_buf_addch(&b, '}');
+		}
+	}
+	gate_buf_adds(&b, "]}\n");
+	gate_buf_add(out, b.ptr, b.len);
+	gate_buf_release(&b);
+}
+
+char *gate_audit_path(const struct gate_config *cfg, const char *git_dir)
+{
+	const char *p = cfg ? cfg->audit_log : NULL;
+
+	if (p && !strcmp(p, "off"))
+		return NULL;
+	if (!p || !*p)
+		p = DEFAULT_AUDIT_LOG;
+	if (*p == '/')
+		return gate_xstrdup(p);
+	if (!git_dir)
+		return NULL;
+	return gate_xstrfmt("%s/%s", git_dir, p);
+}
+
+static int open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0660);
+
+	if (fd < 0 && errno == ENOENT) {
+		/* the default location's directory may not exist yet */
+		const char *slash = strrchr(path, '/');
+		if (slash && slash != path) {
+			char *dir = gate_xstrndup(path, (size_t)(slash - path));
+			int saved;
+			if (mkdir(dir, 0770) < 0 && errno != EEXIST) {
+				saved = errno;
+				free(dir);
+				errno = saved;
+				return -1;
+			}
+			free(dir);
+			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0660);
+		}
+	}
+	return fd;
+}
+
+int gate_audit_append(const char *path, const char *line, size_t len, struct gate_buf *err)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, locked, ret = -1;
+
+	fd = open_log(path);
+	if (fd < 0)
+		return gate_error(err, "cannot open the audit log '%s': %s", path, strerror(errno));
+	while ((locked = flock(fd, LOCK_EX) == 0) == 0 && errno == EINTR)
+		; /* ENOLCK and the like: O_APPEND alone still keeps lines whole on local disks */
+	/* where the file ends now, to cut a short write back to (regular files only) */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		st.st_size = -1;
+	do {
+		n = write(fd, line, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 || (size_t)n != len) {
+		int saved = n < 0 ? errno : ENOSPC;
+		/* never leave half a record: cut the file back to where it ended */
+		if (n > 0 && st.st_size >= 0 && ftruncate(fd, st.st_size) < 0)
+			saved = errno;
+		gate_error(err, "cannot write to the audit log '%s': %s", path, strerror(saved));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (locked)
+		(void)flock(fd, LOCK_UN);
+	if (close(fd) < 0 && ret == 0)
+		ret = gate_error(err, "cannot write to the audit log '%s': %s", path, strerror(errno));
+	return ret;
+}
+
+int gate_audit_record(const struct gate_audit_event *e, struct gate_buf *err)
+{
+	struct gate_buf line = GATE_BUF_INIT;
+	char *path = gate_audit_path(e->cfg, e->git_dir);
+	int ret = 0;
+
+	gate_audit_format(&line, e);
+	if (e->cfg && e->cfg->audit_syslog) {
+		openlog("git-gate", LOG_PID, LOG_AUTHPRIV);
+		syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", (int)(line.len - 1), line.ptr);
+		closelog();
+	}
+	if (!path) {
+		if (!(e->cfg && e->cfg->audit_log && !strcmp(e->cfg->audit_log, "off")))
+			ret = gate_error(err, "the audit log has no location (no repository directory)");
+		goto out;
+	}
+	ret = gate_audit_append(path, line.ptr, line.len, err);
+out:
+	if (ret < 0) {
+		openlog("git-gate", LOG_PID, LOG_AUTHPRIV);
+		syslog(LOG_AUTHPRIV | LOG_WARNING, "audit record lost: %s (repository %s, user %s)",
+		       gate_buf_cstr(err), e->git_dir ? e->git_dir : "?",
+		       e->push && e->push->user ? e->push->user : "?");
+		closelog();
+	}
+	free(path);
+	gate_buf_release(&line);
+	return ret;
 }

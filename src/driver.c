@@ -44,6 +44,41 @@ static void sayf(int fd, const char *fmt, ...)
 	gate_buf_release(&b);
 }
 
+/*
+ * Write the audit record.  A failure is told to the admin (the pusher
+ * sees it as remote: lines, syslog has it too) and, with audit_required,
+ * rejects a push that would have been accepted.
+ */
+static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *repo, const struct gate_push *push,
+		 const struct gate_verdict *v, const char *hook, int code, const char *error)
+{
+	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+
+	/* `git gate check` is a trial, not a decision about a push */
+	if (!hook || !strcmp(hook, "check"))
+		return code;
+	e.cfg = cfg;
+	e.git_dir = repo ? repo->git_dir : NULL;
+	e.push = push;
+	e.v = v;
+	e.hook = hook;
+	e.exit_code = code;
+	e.error = error;
+	if (gate_audit_record(&e, &err) < 0) {
+		int reject = cfg && cfg->audit_required && code == GATE_EXIT_ACCEPT;
+		sayf(fd, "warning for the server's admin: this push was not recorded in the audit log: %s",
+		     gate_buf_cstr(&err));
+		if (reject) {
+			sayf(fd, "push rejected: the policy requires the audit log (audit_required = true); "
+				 "the admin must make it writable");
+			code = GATE_EXIT_INTERNAL;
+		}
+	}
+	gate_buf_release(&err);
+	return code;
+}
+
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 {
 	struct gate_repo *repo = NULL;
@@ -53,7 +88,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
 	struct gate_report_opts ro;
 	int fd = o->out_fd ? o->out_fd : 2;
-	int code = GATE_EXIT_INTERNAL, evaluated = 0;
+	int code = GATE_EXIT_INTERNAL;
 	size_t i;
 
 	memset(&v, 0, sizeof(v));
@@ -69,7 +104,8 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			sayf(fd, "%s", diag.msgs.v[i]);
 		sayf(fd, "the gate's policy is invalid, so every push is rejected until it is fixed");
 		sayf(fd, "(admins: run 'git gate validate' on the file)");
-		code = GATE_EXIT_USAGE;
+		code = audit(fd, NULL, repo, push, NULL, o->hook, GATE_EXIT_USAGE,
+			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
 	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
@@ -78,10 +114,9 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		gate_buf_add_safes(&out, gate_buf_cstr(&err));
 		gate_buf_adds(&out, "\n" PREFIX "push rejected (git-gate fails closed)\n");
 		say(fd, &out);
-		code = GATE_EXIT_INTERNAL;
-		goto audit;
+		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
+		goto out;
 	}
-	evaluated = 1;
 	memset(&ro, 0, sizeof(ro));
 	ro.prefix = PREFIX;
 	ro.policy = cfg->file ? cfg->file : "built-in default";
@@ -97,17 +132,8 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		code = GATE_EXIT_REJECT;
 	else
 		code = GATE_EXIT_ACCEPT;
-audit:
-	if (gate_audit_record(cfg, repo, push, evaluated ? &v : NULL, o->hook, code, &err) < 0) {
-		sayf(fd, "warning: %s", gate_buf_cstr(&err));
-		if (cfg->audit_required && code == GATE_EXIT_ACCEPT) {
-			sayf(fd, "push rejected: the audit log is required (audit_required = true) and could not be written");
-			code = GATE_EXIT_INTERNAL;
-		}
-	}
+	code = audit(fd, cfg, repo, push, &v, o->hook, code, NULL);
 out:
-	if (code == GATE_EXIT_INTERNAL && o->hook && strcmp(o->hook, "check"))
-		(void)0;
 	gate_verdict_release(&v);
 	gate_config_free(cfg);
 	gate_repo_free(repo);

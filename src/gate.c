@@ -1,6 +1,7 @@
 #include "config.h"
 #include "gate.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,12 +13,109 @@ int gate_job_failed(const struct gate_scan_job *jb)
 	return jb->error || jb->findings.nr;
 }
 
-static int is_exempt_from_check(const struct gate_config *cfg, const struct gate_rule *rule, const char *user,
-				const struct gate_check_def *def)
+/* A bypass reason must say something: not empty, not only blanks. */
+static int reason_given(const char *reason)
 {
-	if (!rule->exempt_users.nr || !gate_config_user_in(cfg, &rule->exempt_users, user))
+	for (; *reason; reason++)
+		if (!isspace((unsigned char)*reason))
+			return 1;
+	return 0;
+}
+
+static void meta_finding(struct gate_ref_verdict *rv, const char *hint, const char *msg)
+{
+	gate_findings_add(&rv->protection, NULL, NULL, 0, hint, "new policy: %s", msg);
+	rv->meta_bad = 1;
+}
+
+/*
+ * A push to the ref that holds the repository's policy: only meta_users
+ * may change it, and the new git-gate.conf must be valid and, layered
+ * over the system file, weaken none of its final rules.
+ */
+static int judge_meta(struct gate_ref_verdict *rv, struct gate_repo *repo, const struct gate_config *cfg,
+		      const struct gate_push *push, struct gate_buf *err)
+{
+	const struct gate_update *u = rv->update;
+	struct gate_config *sys = NULL, *repo_cfg = NULL, *merged = NULL;
+	struct gate_diag diag = GATE_DIAG_INIT;
+	struct gate_buf text = GATE_BUF_INIT, e = GATE_BUF_INIT;
+	struct gate_policy_load_opts o;
+	char *name = NULL;
+	const char *fix = "fix the policy and push again; check it first with 'git gate validate --meta FILE'";
+	size_t i;
+	int ret = -1, r;
+
+	rv->meta = 1;
+	if (!gate_config_user_in(cfg, &cfg->meta_users, push->user)) {
+		rv->refusal = gate_xstrfmt("'%s' holds this repository's policy: only the users named by meta_users "
+					   "in the system policy may change it, and '%s' is not one of them",
+					   u->ref, push->user);
+		rv->meta_bad = 1;
 		return 0;
-	return rule->exempt_checks.nr == 0 || gate_strvec_contains(&rule->exempt_checks, def->name);
+	}
+	if (u->kind == GATE_UPDATE_DELETE)
+		return 0;
+	name = gate_xstrfmt("%s:git-gate.conf", u->ref);
+	r = gate_policy_read_meta_in(&text, (struct git_repository *)repo->git, u->new_id, &e);
+	if (r == GATE_ENOTFOUND) {
+		meta_finding(rv, "commit the policy as the file git-gate.conf at the top of the ref's tree",
+			     "there is no git-gate.conf at the top of the pushed tree");
+		ret = 0;
+		goto out;
+	}
+	if (r < 0) {
+		meta_finding(rv, "push a commit whose tree holds the policy as a regular file git-gate.conf",
+			     gate_buf_cstr(&e));
+		ret = 0;
+		goto out;
+	}
+	if (cfg->system_file) {
+		memset(&o, 0, sizeof(o));
+		o.git_dir = repo->git_dir;
+		r = gate_policy_load_file_opts(&sys, cfg->system_file, &o, &diag);
+		if (r < 0) {
+			gate_error(err, "cannot re-read the system policy '%s' to judge the new repository policy%s%s",
+				   cfg->system_file, diag.msgs.nr ? ": " : "", diag.msgs.nr ? diag.msgs.v[0] : "");
+			goto out;
+		}
+	}
+	memset(&o, 0, sizeof(o));
+	o.git_dir = repo->git_dir;
+	o.system = sys;
+	o.in_repository = 1;
+	o.allow_commands = sys && sys->meta_allow_commands;
+	if (gate_policy_load_string_opts(&repo_cfg, gate_buf_cstr(&text), name, &o, &diag) < 0) {
+		for (i = 0; i < diag.msgs.nr; i++)
+			meta_finding(rv, i + 1 == diag.msgs.nr ? fix : NULL, diag.msgs.v[i]);
+		if (!diag.msgs.nr)
+			meta_finding(rv, fix, "the policy is not valid");
+		ret = 0;
+		goto out;
+	}
+	if (gate_policy_layer(&merged, sys, repo_cfg, &diag) < 0) {
+		sys = repo_cfg = NULL;
+		for (i = 0; i < diag.msgs.nr; i++)
+			meta_finding(rv, fix, diag.msgs.v[i]);
+		ret = 0;
+		goto out;
+	}
+	sys = repo_cfg = NULL;
+	for (i = 0; i < merged->warnings.nr; i++)
+		meta_finding(rv,
+			     "a repository's policy can add to the system file's final rules but not weaken them; "
+			     "remove the setting",
+			     merged->warnings.v[i]);
+	ret = 0;
+out:
+	gate_config_free(merged);
+	gate_config_free(sys);
+	gate_config_free(repo_cfg);
+	gate_diag_release(&diag);
+	gate_buf_release(&text);
+	gate_buf_release(&e);
+	free(name);
+	return ret;
 }
 
 static int protect(struct gate_ref_verdict *rv, struct gate_repo *repo, struct gate_buf *err)
@@ -87,6 +185,12 @@ static void mark_skipped(struct gate_scan_job *jb, const char *why)
 int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		  const struct gate_push *push, struct gate_buf *err)
 {
+	return gate_evaluate_ext(v, repo, cfg, push, 0, err);
+}
+
+int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
+		      const struct gate_push *push, unsigned flags, struct gate_buf *err)
+{
 	struct gate_scan *scan = NULL;
 	size_t ndear = 0, i, j, total = 0, k;
 	const char *bypass;
@@ -105,19 +209,22 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 		struct gate_ref_verdict *rv = &v->refs[i];
 		rv->update = &push->updates[i];
 		rv->rule = gate_config_rule_for(cfg, rv->update->ref);
+		/* the policy's own ref: judged whatever the rules say, never bypassed */
+		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && !strcmp(rv->update->ref, cfg->meta_ref) &&
+		    judge_meta(rv, repo, cfg, push, err) < 0)
+			goto out;
 		if (!rv->rule || rv->rule->mode == GATE_MODE_OFF)
 			continue;
-		if (rv->rule->exempt_users.nr && !rv->rule->exempt_checks.nr &&
-		    gate_config_user_in(cfg, &rv->rule->exempt_users, push->user)) {
+		if (gate_rule_exempts(cfg, rv->rule, push->user, NULL)) {
 			rv->exempt = 1;
 			continue;
 		}
-		if (protect(rv, repo, err) < 0)
+		if (!(flags & GATE_EVAL_NO_PROTECTION) && protect(rv, repo, err) < 0)
 			goto out;
 		if (rv->update->kind == GATE_UPDATE_DELETE)
 			continue;
 		if (bypass && rv->rule->nchecks) {
-			if (!*bypass)
+			if (!reason_given(bypass))
 				rv->refusal = gate_xstrdup("a bypass needs a reason: git push -o gate.bypass=\"why\"");
 			else if (!gate_config_user_in(cfg, &rv->rule->bypass_users, push->user))
 				rv->refusal = gate_xstrfmt("'%s' may not bypass the checks on '%s' "
@@ -142,8 +249,12 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 		for (j = 0; j < rv->rule->nchecks; j++) {
 			const struct gate_check_def *def = rv->rule->checks[j];
 			struct gate_scan_job *jb = &v->jobs[v->njobs];
-			if (is_exempt_from_check(cfg, rv->rule, push->user, def))
+			if (gate_rule_exempts(cfg, rv->rule, push->user, def)) {
+				if (!rv->exempted)
+					rv->exempted = gate_xcalloc(rv->rule->nchecks + 1, sizeof(*rv->exempted));
+				rv->exempted[rv->nexempted++] = def;
 				continue;
+			}
 			jb->update = rv->update;
 			jb->def = def;
 			v->njobs++;
@@ -173,6 +284,8 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 	for (i = 0; i < v->nr; i++) {
 		struct gate_ref_verdict *rv = &v->refs[i];
 		int bad = rv->protection.nr || rv->refusal;
+		if (rv->refusal || rv->meta_bad)
+			rejected_cheap = 1;
 		if (!rv->rule || rv->rule->mode != GATE_MODE_ENFORCE)
 			continue;
 		for (j = 0; j < rv->njobs; j++)
@@ -191,6 +304,10 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 			struct gate_scan_job *jb = &v->jobs[k];
 			if (!(jb->def->type->flags & GATE_CHECK_EXPENSIVE))
 				continue;
+			if (flags & GATE_EVAL_SKIP_EXPENSIVE) {
+				mark_skipped(jb, GATE_EVAL_SKIPPED_NOTE);
+				continue;
+			}
 			if (rejected_cheap && !run_dear_anyway && !v->dry_run) {
 				mark_skipped(jb, "not started: the push is already rejected by the checks above");
 				continue;
@@ -219,9 +336,12 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 		for (j = 0; j < rv->njobs; j++)
 			if (gate_job_failed(rv->jobs[j]))
 				bad = 1;
-		if (!bad || !rv->rule)
+		/* a refusal (bypass, policy ref) rejects whatever the rule's mode */
+		if (rv->refusal || rv->meta_bad)
+			rv->outcome = GATE_OUTCOME_REJECT;
+		else if (!bad || !rv->rule)
 			rv->outcome = GATE_OUTCOME_ACCEPT;
-		else if (rv->rule->mode == GATE_MODE_WARN && !rv->refusal)
+		else if (rv->rule->mode == GATE_MODE_WARN)
 			rv->outcome = GATE_OUTCOME_WARN;
 		else
 			rv->outcome = GATE_OUTCOME_REJECT;
@@ -248,6 +368,7 @@ void gate_verdict_release(struct gate_verdict *v)
 	for (i = 0; i < v->nr; i++) {
 		gate_findings_release(&v->refs[i].protection);
 		free(v->refs[i].jobs);
+		free(v->refs[i].exempted);
 		free(v->refs[i].refusal);
 	}
 	free(v->refs);

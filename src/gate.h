@@ -30,6 +30,11 @@ struct gate_ref_verdict {
 	int exempt;                      /* the pusher is exempt from the whole rule */
 	int bypassed;                    /* checks skipped by an audited bypass */
 	char *refusal;                   /* e.g. a bypass request that is not allowed */
+	/* checks the pusher is exempt from (exempt_users with exempt_checks) */
+	const struct gate_check_def **exempted;
+	size_t nexempted;
+	int meta;                        /* the ref holds the repository's policy (meta_ref) */
+	int meta_bad;                    /* ... and the new policy or the pusher is refused */
 };
 
 struct gate_verdict {
@@ -46,6 +51,17 @@ struct gate_verdict {
 /* Judge every update of `push`.  Fills `v`; -1 with err when it could not. */
 int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		  const struct gate_push *push, struct gate_buf *err);
+
+/* Flags for gate_evaluate_ext (git gate replay). */
+#define GATE_EVAL_NO_PROTECTION 1u  /* skip create/delete/update/force rules */
+#define GATE_EVAL_NO_META 2u        /* do not judge pushes to the meta_ref */
+#define GATE_EVAL_SKIP_EXPENSIVE 4u /* do not run expensive (command) checks */
+
+int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
+		      const struct gate_push *push, unsigned flags, struct gate_buf *err);
+
+/* Note on a check skipped by GATE_EVAL_SKIP_EXPENSIVE. */
+#define GATE_EVAL_SKIPPED_NOTE "not run: an expensive check (run it with --with-commands)"
 void gate_verdict_release(struct gate_verdict *v);
 
 /* Whether a check result failed (findings or an error). */

@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <git2.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "glob.h"
+#include "push.h"
 #include "regex.h"
 
 #include "banned.h"
@@ -426,6 +428,10 @@ void gate_config_free(struct gate_config *cfg)
 	free(cfg->log_dir);
 	free(cfg->meta_ref);
 	gate_strvec_clear(&cfg->meta_users);
+	free(cfg->system_file);
+	free(cfg->repo_file);
+	gate_strvec_clear(&cfg->warnings);
+	gate_strvec_clear(&cfg->notes);
 	free(cfg);
 }
 
@@ -544,8 +550,40 @@ static int rule_bool(struct gate_conf_group *g, struct gate_config *cfg, const c
 	return ret;
 }
 
+static int has_group(const struct gate_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; cfg && i < cfg->ngroups; i++)
+		if (!strcmp(cfg->groups[i].name, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Every "@group" in a user list must name a group defined in this file or,
+ * for a repository's policy, in the system file: a typo would otherwise
+ * silently match nobody, and an undefined name is one a repository file
+ * could define.
+ */
+static void check_group_refs(struct gate_conf_group *g, const struct gate_config *cfg,
+			     const struct gate_config *outer, const char *key, const struct gate_strvec *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr; i++) {
+		const char *e = list->v[i];
+		if (*e != '@')
+			continue;
+		if (!e[1])
+			gate_conf_error(g, key, "'@' must be followed by a group name");
+		else if (!has_group(cfg, e + 1) && !has_group(outer, e + 1))
+			gate_conf_error(g, key, "no group '%s' is defined under 'groups'", e + 1);
+	}
+}
+
 static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate_diag *diag, const char *git_dir,
-		       int *errors)
+		       const struct gate_config *outer, int *errors)
 {
 	struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0 };
 	struct gate_rule *r = &cfg->rules[cfg->nrules];
@@ -586,13 +624,21 @@ static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate
 	rule_bool(&g, cfg, "allow_delete", &r->allow_delete, &r->src_delete);
 	rule_bool(&g, cfg, "allow_create", &r->allow_create, &r->src_create);
 	rule_bool(&g, cfg, "allow_update", &r->allow_update, &r->src_update);
-	gate_conf_bool(&g, "final", &r->final);
+	rule_bool(&g, cfg, "final", &r->final, &r->src_final);
 	gate_conf_bool(&g, "run_commands_after_reject", &r->run_expensive_after_reject);
-	if (gate_conf_strings(&g, "exempt_users", &r->exempt_users) > 0)
+	if (gate_conf_strings(&g, "exempt_users", &r->exempt_users) > 0) {
 		set_src(cfg, &r->src_exempt, config_setting_get_member(s, "exempt_users"));
-	gate_conf_strings(&g, "exempt_checks", &r->exempt_checks);
-	if (gate_conf_strings(&g, "bypass_users", &r->bypass_users) > 0)
+		check_group_refs(&g, cfg, outer, "exempt_users", &r->exempt_users);
+	}
+	if (gate_conf_strings(&g, "exempt_checks", &r->exempt_checks) > 0) {
+		set_src(cfg, &r->src_exempt_checks, config_setting_get_member(s, "exempt_checks"));
+		if (!r->exempt_users.nr)
+			gate_conf_error(&g, "exempt_checks", "has no effect without 'exempt_users' (who is exempt?)");
+	}
+	if (gate_conf_strings(&g, "bypass_users", &r->bypass_users) > 0) {
 		set_src(cfg, &r->src_bypass, config_setting_get_member(s, "bypass_users"));
+		check_group_refs(&g, cfg, outer, "bypass_users", &r->bypass_users);
+	}
 
 	if (gate_conf_strings(&g, "checks", &names) > 0) {
 		e = config_setting_get_member(s, "checks");
@@ -651,14 +697,22 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 	}
 }
 
-static int load_parsed(struct gate_config **out, config_t *c, const char *name, const char *git_dir,
-		       struct gate_diag *diag)
+/* Top-level keys that configure the server, not the policy. */
+static const char *const server_keys[] = {
+	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
+	"meta_ref", "meta_users", "meta_allow_commands",
+};
+
+static int load_parsed(struct gate_config **out, config_t *c, const char *name,
+		       const struct gate_policy_load_opts *o, struct gate_diag *diag)
 {
 	struct gate_config *cfg = config_new();
 	config_setting_t *root = config_root_setting(c), *s;
+	const char *git_dir = o->git_dir;
 	struct gate_conf_group g = { root, diag, GATE_STRVEC_INIT, git_dir, 0 };
 	long long v;
 	int errors = 0, i, n;
+	size_t k;
 
 	cfg->file = name ? gate_xstrdup(name) : NULL;
 	intern_file(cfg, name);
@@ -682,7 +736,7 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name, 
 					errors++;
 					continue;
 				}
-				parse_rule(cfg, e, diag, git_dir, &errors);
+				parse_rule(cfg, e, diag, git_dir, o->system, &errors);
 			}
 		}
 	}
@@ -693,6 +747,36 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name, 
 	top_string(&g, "log_dir", &cfg->log_dir);
 	top_string(&g, "meta_ref", &cfg->meta_ref);
 	gate_conf_strings(&g, "meta_users", &cfg->meta_users);
+	gate_conf_bool(&g, "meta_allow_commands", &cfg->meta_allow_commands);
+	gate_conf_bool(&g, "audit_syslog", &cfg->audit_syslog);
+	if (cfg->audit_log && !*cfg->audit_log)
+		gate_conf_error(&g, "audit_log", "is empty; write \"off\" to turn the audit log off");
+	if (cfg->meta_ref && !gate_ref_name_valid(cfg->meta_ref))
+		gate_conf_error(&g, "meta_ref", "\"%s\" is not a valid full ref name (e.g. \"refs/meta/gate\")",
+				cfg->meta_ref);
+	if (cfg->meta_ref && !cfg->meta_users.nr)
+		gate_conf_error(&g, "meta_ref", "needs 'meta_users': who may change the policy stored in '%s'",
+				cfg->meta_ref);
+	check_group_refs(&g, cfg, o->system, "meta_users", &cfg->meta_users);
+	if (o->in_repository) {
+		/* a policy anyone with push access to the ref controls must not steer the server */
+		for (k = 0; k < GATE_ARRAY_SIZE(server_keys); k++)
+			if (config_setting_get_member(root, server_keys[k]))
+				gate_conf_error(&g, server_keys[k],
+						"is a server setting and cannot be set in a policy stored in the "
+						"repository (it belongs in the system file)");
+		for (k = 0; k < cfg->nchecks; k++) {
+			const struct gate_check_def *d = &cfg->checks[k];
+			if (!o->allow_commands && d->type && !strcmp(d->type->name, "command")) {
+				gate_diag_addf(diag, d->src.file ? d->src.file : name, d->src.line,
+					       "check '%s': checks of type command run programs on the server and "
+					       "cannot be defined in a policy stored in the repository unless the "
+					       "system file sets meta_allow_commands = true",
+					       d->name);
+				errors++;
+			}
+		}
+	}
 	if (gate_conf_int(&g, "jobs", &v) > 0) {
 		if (v < 0 || v > 1024)
 			gate_conf_error(&g, "jobs", "must be between 0 (number of cores) and 1024");
@@ -738,13 +822,65 @@ static void syntax_error(config_t *c, const char *name, struct gate_diag *diag)
 	gate_diag_addf(diag, f ? f : name, config_error_line(c), "%s", config_error_text(c));
 }
 
+/*
+ * A policy stored in the repository may not read files of the server:
+ * libconfig 1.5 cannot turn @include off, so refuse the text instead.
+ */
+static int find_include(const char *text, const char *name, struct gate_diag *diag)
+{
+	const char *p = text;
+	int line = 1, found = 0;
+
+	while (*p) {
+		const char *q = p;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (!strncmp(q, "@include", 8)) {
+			gate_diag_addf(diag, name, line,
+				       "@include is not allowed in a policy stored in the repository "
+				       "(it would read files of the server)");
+			found++;
+		}
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+		line++;
+	}
+	return found;
+}
+
+static int load_file_opts(struct gate_config **out, const char *file, const struct gate_policy_load_opts *o,
+			  struct gate_diag *diag);
+
 static int load_file_for(struct gate_config **out, const char *file, const char *git_dir, struct gate_diag *diag)
+{
+	struct gate_policy_load_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.git_dir = git_dir;
+	return load_file_opts(out, file, &o, diag);
+}
+
+static int load_file_opts(struct gate_config **out, const char *file, const struct gate_policy_load_opts *o,
+			  struct gate_diag *diag)
 {
 	config_t c;
 	int ret;
 
 	if (access(file, F_OK) < 0 && errno == ENOENT)
 		return GATE_ENOTFOUND;
+	if (o->in_repository) {
+		struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
+		ret = gate_read_file(&text, file, &err);
+		if (ret == 0)
+			ret = gate_policy_load_string_opts(out, gate_buf_cstr(&text), file, o, diag);
+		else if (ret != GATE_ENOTFOUND)
+			gate_diag_addf(diag, file, 0, "%s", err.ptr);
+		gate_buf_release(&text);
+		gate_buf_release(&err);
+		return ret;
+	}
 	init_libconfig(&c, file);
 	if (config_read_file(&c, file) != CONFIG_TRUE) {
 		if (config_error_type(&c) == CONFIG_ERR_FILE_IO && !config_error_file(&c))
@@ -754,7 +890,7 @@ static int load_file_for(struct gate_config **out, const char *file, const char 
 		config_destroy(&c);
 		return -1;
 	}
-	ret = load_parsed(out, &c, file, git_dir, diag);
+	ret = load_parsed(out, &c, file, o, diag);
 	config_destroy(&c);
 	return ret;
 }
@@ -766,11 +902,28 @@ int gate_policy_load_file(struct gate_config **out, const char *file, struct gat
 
 int gate_policy_load_string(struct gate_config **out, const char *text, const char *name, struct gate_diag *diag)
 {
+	struct gate_policy_load_opts o;
+
+	memset(&o, 0, sizeof(o));
+	return gate_policy_load_string_opts(out, text, name, &o, diag);
+}
+
+int gate_policy_load_file_opts(struct gate_config **out, const char *file, const struct gate_policy_load_opts *o,
+			       struct gate_diag *diag)
+{
+	return load_file_opts(out, file, o, diag);
+}
+
+int gate_policy_load_string_opts(struct gate_config **out, const char *text, const char *name,
+				 const struct gate_policy_load_opts *o, struct gate_diag *diag)
+{
 	config_t c;
 	int ret;
 
 	const char *saved = diag->name;
 
+	if (o->in_repository && find_include(text, name, diag))
+		return -1;
 	init_libconfig(&c, NULL);
 	diag->name = name;
 	if (config_read_string(&c, text) != CONFIG_TRUE) {
@@ -779,7 +932,7 @@ int gate_policy_load_string(struct gate_config **out, const char *text, const ch
 		diag->name = saved;
 		return -1;
 	}
-	ret = load_parsed(out, &c, name, NULL, diag);
+	ret = load_parsed(out, &c, name, o, diag);
 	diag->name = saved;
 	config_destroy(&c);
 	return ret;
@@ -803,11 +956,115 @@ struct gate_config *gate_policy_default(const char *default_branch)
 	return cfg;
 }
 
+int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, const char *rev,
+			     struct gate_buf *err)
+{
+	git_object *obj = NULL, *tree = NULL;
+	const git_tree_entry *e;
+	git_blob *blob = NULL;
+	const char *data;
+	size_t len;
+	int ret = -1, r;
+
+	r = git_revparse_single(&obj, repo, rev);
+	if (r == GIT_ENOTFOUND) {
+		ret = GATE_ENOTFOUND;
+		goto out;
+	}
+	if (r < 0) {
+		gate_error(err, "cannot resolve '%s': %s", rev, git_error_last() ? git_error_last()->message : "?");
+		goto out;
+	}
+	if (git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0) {
+		gate_error(err, "'%s' does not lead to a tree: %s", rev,
+			   git_error_last() ? git_error_last()->message : "?");
+		goto out;
+	}
+	e = git_tree_entry_byname((git_tree *)tree, "git-gate.conf");
+	if (!e) {
+		ret = GATE_ENOTFOUND;
+		goto out;
+	}
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB || git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		gate_error(err, "git-gate.conf in '%s' is not a regular file", rev);
+		goto out;
+	}
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		gate_error(err, "cannot read git-gate.conf in '%s': %s", rev,
+			   git_error_last() ? git_error_last()->message : "?");
+		goto out;
+	}
+	data = git_blob_rawcontent(blob);
+	len = (size_t)git_blob_rawsize(blob);
+	if (len > GATE_POLICY_MAX_META) {
+		gate_error(err, "git-gate.conf in '%s' is larger than %d bytes", rev, GATE_POLICY_MAX_META);
+		goto out;
+	}
+	if (memchr(data, '\0', len)) {
+		gate_error(err, "git-gate.conf in '%s' holds a NUL byte: it is not a policy text", rev);
+		goto out;
+	}
+	gate_buf_add(out, data, len);
+	ret = 0;
+out:
+	git_blob_free(blob);
+	git_object_free(tree);
+	git_object_free(obj);
+	git_error_clear();
+	return ret;
+}
+
+int gate_policy_read_meta(struct gate_buf *out, const char *git_dir, const char *rev, struct gate_buf *err)
+{
+	git_repository *repo = NULL;
+	int ret;
+
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		ret = gate_error(err, "cannot open repository '%s': %s", git_dir,
+				 git_error_last() ? git_error_last()->message : "?");
+		git_error_clear();
+	} else {
+		ret = gate_policy_read_meta_in(out, repo, rev, err);
+		git_repository_free(repo);
+	}
+	git_libgit2_shutdown();
+	return ret;
+}
+
+/* The repository's layer from the system file's meta_ref. */
+static int load_meta_layer(struct gate_config **out, const struct gate_config *sys, const char *git_dir,
+			   struct gate_diag *diag)
+{
+	struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	struct gate_policy_load_opts o;
+	char *name = gate_xstrfmt("%s:git-gate.conf", sys->meta_ref);
+	int ret;
+
+	ret = gate_policy_read_meta(&text, git_dir, sys->meta_ref, &err);
+	if (ret < 0 && ret != GATE_ENOTFOUND)
+		gate_diag_addf(diag, name, 0, "%s", gate_buf_cstr(&err));
+	if (ret == 0) {
+		memset(&o, 0, sizeof(o));
+		o.git_dir = git_dir;
+		o.system = sys;
+		o.in_repository = 1;
+		o.allow_commands = sys->meta_allow_commands;
+		ret = gate_policy_load_string_opts(out, gate_buf_cstr(&text), name, &o, diag);
+	}
+	free(name);
+	gate_buf_release(&text);
+	gate_buf_release(&err);
+	return ret;
+}
+
 int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
 		     struct gate_diag *diag)
 {
 	const char *env = getenv("GIT_GATE_CONFIG");
-	char *repo_file = NULL;
+	const char *sys_file = gate_policy_system_file();
+	struct gate_config *sys = NULL, *repo = NULL;
+	struct gate_policy_load_opts o;
 	int ret;
 
 	if (env && *env) {
@@ -816,31 +1073,68 @@ int gate_policy_find(struct gate_config **out, const char *git_dir, const char *
 			gate_diag_addf(diag, env, 0, "policy file named by GIT_GATE_CONFIG does not exist");
 			ret = -1;
 		}
+		if (ret == 0)
+			(*out)->system_file = gate_xstrdup(env); /* it stands for the system file */
 		return ret;
 	}
+	ret = load_file_for(&sys, sys_file, git_dir, diag);
+	if (ret < 0 && ret != GATE_ENOTFOUND)
+		return -1;
+	if (sys)
+		sys->system_file = gate_xstrdup(sys_file);
 	if (git_dir) {
-		repo_file = gate_xstrfmt("%s/git-gate.conf", git_dir);
-		ret = load_file_for(out, repo_file, git_dir, diag);
-		free(repo_file);
-		if (ret != GATE_ENOTFOUND)
-			return ret;
+		if (sys && sys->meta_ref) {
+			ret = load_meta_layer(&repo, sys, git_dir, diag);
+		} else {
+			char *repo_file = gate_xstrfmt("%s/git-gate.conf", git_dir);
+			memset(&o, 0, sizeof(o));
+			o.git_dir = git_dir;
+			o.system = sys;
+			ret = load_file_opts(&repo, repo_file, &o, diag);
+			free(repo_file);
+		}
+		if (ret < 0 && ret != GATE_ENOTFOUND) {
+			gate_config_free(sys);
+			return -1;
+		}
 	}
-	ret = load_file_for(out, gate_policy_system_file(), git_dir, diag);
-	if (ret != GATE_ENOTFOUND)
-		return ret;
-	*out = gate_policy_default(default_branch);
-	return 0;
+	if (!sys && !repo) {
+		*out = gate_policy_default(default_branch);
+		return 0;
+	}
+	return gate_policy_layer(out, sys, repo, diag);
+}
+
+static const struct gate_rule *first_match(const struct gate_rule *rules, size_t n, const char *ref)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < rules[i].refs.nr; j++)
+			if (gate_glob_match(rules[i].refs.v[j], ref, 0))
+				return &rules[i];
+	return NULL;
 }
 
 const struct gate_rule *gate_config_rule_for(const struct gate_config *cfg, const char *ref)
 {
-	size_t i, j;
+	const struct gate_rule *s, *r;
+	size_t i, nfinal = 0, ri;
 
-	for (i = 0; i < cfg->nrules; i++)
-		for (j = 0; j < cfg->rules[i].refs.nr; j++)
-			if (gate_glob_match(cfg->rules[i].refs.v[j], ref, 0))
-				return &cfg->rules[i];
-	return NULL;
+	if (!cfg->layered)
+		return first_match(cfg->rules, cfg->nrules, ref);
+	/* each file's own first match ... */
+	s = first_match(cfg->rules, cfg->nsystem_rules, ref);
+	r = first_match(cfg->rules + cfg->nsystem_rules, cfg->nrepo_rules, ref);
+	/* ... the repository's wins unless the system's is final */
+	if (!s || !s->final)
+		return r ? r : s;
+	if (!r)
+		return s;
+	for (i = 0; i < (size_t)(s - cfg->rules); i++)
+		nfinal += cfg->rules[i].final != 0;
+	ri = (size_t)(r - (cfg->rules + cfg->nsystem_rules));
+	return &cfg->rules[cfg->nsystem_rules + cfg->nrepo_rules + nfinal * cfg->nrepo_rules + ri];
 }
 
 int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *def)
@@ -877,4 +1171,14 @@ int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec 
 		}
 	}
 	return 0;
+}
+
+int gate_rule_exempts(const struct gate_config *cfg, const struct gate_rule *rule, const char *user,
+		      const struct gate_check_def *def)
+{
+	if (!rule || !rule->exempt_users.nr || !gate_config_user_in(cfg, &rule->exempt_users, user))
+		return 0;
+	if (!rule->exempt_checks.nr)
+		return 1;
+	return def && gate_strvec_contains(&rule->exempt_checks, def->name);
 }

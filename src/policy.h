@@ -58,6 +58,19 @@ struct gate_rule {
 	/* Per-key sources; line 0 when the key was not set (a default). */
 	struct gate_source src_refs, src_mode, src_force, src_delete, src_create, src_update,
 		src_checks, src_exempt, src_bypass;
+	/* Layered policy (see gate_policy_layer): which file the rule is from,
+	 * and for a combined rule the two rules it combines. */
+	int layer;                        /* GATE_LAYER_* */
+	const struct gate_rule *final_rule; /* GATE_LAYER_COMBINED: the system's final rule */
+	const struct gate_rule *repo_rule;  /* ... and the repository's rule added to it */
+	struct gate_source src_exempt_checks, src_final;
+};
+
+enum {
+	GATE_LAYER_SINGLE = 0, /* one file: no layering */
+	GATE_LAYER_SYSTEM,     /* from the system file */
+	GATE_LAYER_REPO,       /* from the repository's file (or refs/meta/gate) */
+	GATE_LAYER_COMBINED,   /* a final system rule with a repository rule added */
 };
 
 struct gate_group {
@@ -85,6 +98,22 @@ struct gate_config {
 	/* Policy stored in the repository itself (issue: policy as code). */
 	char *meta_ref;
 	struct gate_strvec meta_users;
+	int meta_allow_commands;  /* command checks allowed in the meta_ref policy */
+	int audit_syslog;         /* also send each audit record to syslog */
+	/*
+	 * Layered policy: rules[0 .. nsystem_rules) are the system file's,
+	 * the next nrepo_rules the repository's, then one combined rule for
+	 * every (final system rule, repository rule) pair; see
+	 * gate_config_rule_for.  All 0 for a single file.
+	 */
+	int layered;
+	size_t nsystem_rules, nrepo_rules;
+	char *system_file;        /* the file acting as the system layer, or NULL */
+	char *repo_file;          /* the repository's layer: a path or "REF:git-gate.conf" */
+	/* Settings the repository layer tried to weaken (FILE:LINE: ...):
+	 * reported by `git gate validate`, never in effect. */
+	struct gate_strvec warnings;
+	struct gate_strvec notes; /* informational, e.g. a renamed check */
 };
 
 /*
@@ -98,6 +127,45 @@ int gate_policy_load_file(struct gate_config **out, const char *file, struct gat
 int gate_policy_load_string(struct gate_config **out, const char *text, const char *name,
 			    struct gate_diag *diag);
 
+/* How to load a policy file or text; see gate_policy_load_file_opts. */
+struct gate_policy_load_opts {
+	const char *git_dir;               /* the repository it is for, or NULL */
+	const struct gate_config *system;  /* the system layer: its groups may be named */
+	int in_repository;                 /* stored in the repository (refs/meta/gate):
+					      no @include, no server settings */
+	int allow_commands;                /* with in_repository: command checks allowed */
+};
+
+int gate_policy_load_file_opts(struct gate_config **out, const char *file, const struct gate_policy_load_opts *o,
+			       struct gate_diag *diag);
+int gate_policy_load_string_opts(struct gate_config **out, const char *text, const char *name,
+				 const struct gate_policy_load_opts *o, struct gate_diag *diag);
+
+/*
+ * Layer a repository's policy over the system's (git-gate.conf(5),
+ * LAYERED POLICY).  Takes ownership of both (either may be NULL).  A
+ * system rule marked final cannot be weakened: for a ref it matches, the
+ * repository's matching rule can only add to it.  Settings that try to
+ * weaken it land in (*out)->warnings and have no effect.  Returns 0, or
+ * -1 with diagnostics (then both are freed).
+ */
+int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct gate_config *repo,
+		      struct gate_diag *diag);
+
+/*
+ * Read the policy text stored in `rev` (a ref or commit; the file
+ * git-gate.conf at the top of its tree) of the repository at `git_dir`.
+ * GATE_ENOTFOUND when the ref or the file does not exist.
+ */
+int gate_policy_read_meta(struct gate_buf *out, const char *git_dir, const char *rev, struct gate_buf *err);
+/* The same from an open repository (e.g. one that sees a push's quarantine). */
+struct git_repository;
+int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, const char *rev,
+			     struct gate_buf *err);
+
+/* Largest policy text read from a ref. */
+#define GATE_POLICY_MAX_META (1024 * 1024)
+
 /*
  * The embedded default: protects `default_branch` (e.g. refs/heads/main)
  * from force-push and deletion and nothing else.
@@ -105,9 +173,12 @@ int gate_policy_load_string(struct gate_config **out, const char *text, const ch
 struct gate_config *gate_policy_default(const char *default_branch);
 
 /*
- * Find the policy a repository is judged by: GIT_GATE_CONFIG when set,
- * else GIT_DIR/git-gate.conf, else the system file, else the embedded
- * default for `default_branch`.  Returns 0, or -1 with diagnostics.
+ * Find the policy a repository is judged by: GIT_GATE_CONFIG when set
+ * (alone); else the system file and the repository's policy layered
+ * (gate_policy_layer), the repository's being GIT_DIR/git-gate.conf, or
+ * when the system file names a `meta_ref`, git-gate.conf in that ref's
+ * tree; else whichever of the two exists; else the embedded default for
+ * `default_branch`.  Returns 0, or -1 with diagnostics.
  */
 int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
 		     struct gate_diag *diag);
@@ -125,6 +196,10 @@ int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *de
 
 /* Whether `user` is named in `list` directly or through an @group. */
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user);
+
+/* Whether `rule` exempts `user` from check `def` (or from the whole rule when def is NULL). */
+int gate_rule_exempts(const struct gate_config *cfg, const struct gate_rule *rule, const char *user,
+		      const struct gate_check_def *def);
 
 /*
  * Helpers for check types' parse functions.  Each marks its key as known;
