@@ -9,6 +9,11 @@
 
 const struct gate_check_type *const gate_check_types[] = {
 	&gate_check_commit_message,
+	&gate_check_identity,
+	&gate_check_max_file_size,
+	&gate_check_forbidden_paths,
+	&gate_check_portable_paths,
+	&gate_check_history,
 	&gate_check_signature,
 	NULL,
 };
