@@ -28,16 +28,13 @@ const struct gate_check_type *gate_check_type_find(const char *name)
 	return NULL;
 }
 
-void gate_findings_add(struct gate_findings *f, const struct gate_commit *commit, const char *path, long line,
-		       const char *hint, const char *fmt, ...)
+static void findings_vadd(struct gate_findings *f, const struct gate_commit *commit, const char *path, long line,
+			  const char *hint, const char *detail, size_t detail_len, const char *fmt, va_list ap)
 {
 	struct gate_finding fi;
 	struct gate_buf b = GATE_BUF_INIT;
-	va_list ap;
 
-	va_start(ap, fmt);
 	gate_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
 	memset(&fi, 0, sizeof(fi));
 	fi.message = gate_buf_detach(&b);
 	fi.commit = commit ? gate_xstrdup(commit->id) : NULL;
@@ -46,6 +43,7 @@ void gate_findings_add(struct gate_findings *f, const struct gate_commit *commit
 	fi.path = path ? gate_xstrdup(path) : NULL;
 	fi.line = line;
 	fi.hint = hint ? gate_xstrdup(hint) : NULL;
+	fi.detail = detail ? gate_xstrndup(detail, detail_len) : NULL;
 
 	if (f->lock)
 		pthread_mutex_lock(f->lock);
@@ -55,6 +53,27 @@ void gate_findings_add(struct gate_findings *f, const struct gate_commit *commit
 		pthread_mutex_unlock(f->lock);
 }
 
+void gate_findings_add(struct gate_findings *f, const struct gate_commit *commit, const char *path, long line,
+		       const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	findings_vadd(f, commit, path, line, hint, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void gate_findings_add_detail(struct gate_findings *f, const struct gate_commit *commit, const char *path,
+			      long line, const char *hint, const char *detail, size_t detail_len, const char *fmt,
+			      ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	findings_vadd(f, commit, path, line, hint, detail, detail_len, fmt, ap);
+	va_end(ap);
+}
+
 void gate_finding_release(struct gate_finding *fi)
 {
 	free(fi->commit);
@@ -62,6 +81,7 @@ void gate_finding_release(struct gate_finding *fi)
 	free(fi->path);
 	free(fi->message);
 	free(fi->hint);
+	free(fi->detail);
 }
 
 void gate_findings_release(struct gate_findings *f)

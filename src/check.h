@@ -120,6 +120,9 @@ struct gate_finding {
 	char *message; /* what is wrong */
 	char *hint;    /* how to fix it, or NULL */
 	size_t commit_index; /* scan-internal */
+	/* Lines shown below the message (e.g. a command's last output lines),
+	 * one report line each, raw bytes neutralised by the report; or NULL. */
+	char *detail;
 };
 
 struct gate_findings {
@@ -138,6 +141,13 @@ struct gate_findings {
 void gate_findings_add(struct gate_findings *f, const struct gate_commit *commit, const char *path,
 		       long line, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/*
+ * The same with `detail` (len bytes, may be NULL): text of several lines
+ * shown below the message, each line its own report line.
+ */
+void gate_findings_add_detail(struct gate_findings *f, const struct gate_commit *commit, const char *path,
+			      long line, const char *hint, const char *detail, size_t detail_len, const char *fmt,
+			      ...) __attribute__((format(printf, 8, 9)));
 void gate_findings_release(struct gate_findings *f);
 void gate_finding_release(struct gate_finding *fi);
 

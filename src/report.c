@@ -126,6 +126,20 @@ static void add_finding(struct gate_buf *out, const struct gate_report_opts *o, 
 	}
 	gate_buf_add_safes(out, f->message);
 	gate_buf_addch(out, '\n');
+	if (f->detail) {
+		/* several lines of raw text (command output): one report line each */
+		const char *p = f->detail, *end = p + strlen(p);
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			line_start(out, o);
+			gate_buf_adds(out, indent);
+			gate_buf_adds(out, "  | ");
+			gate_buf_add_safe(out, p, n);
+			gate_buf_addch(out, '\n');
+			p += n + 1;
+		}
+	}
 	if (f->hint) {
 		line_start(out, o);
 		gate_buf_adds(out, indent);

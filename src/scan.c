@@ -1203,6 +1203,7 @@ distribute:
 			copy.path = fi->path ? gate_xstrdup(fi->path) : NULL;
 			copy.message = gate_xstrdup(fi->message);
 			copy.hint = fi->hint ? gate_xstrdup(fi->hint) : NULL;
+			copy.detail = fi->detail ? gate_xstrdup(fi->detail) : NULL;
 			GATE_ALLOC_GROW(jb->findings.v, jb->findings.nr + 1, jb->findings.alloc);
 			jb->findings.v[jb->findings.nr++] = copy;
 		}
