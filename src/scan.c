@@ -927,7 +927,7 @@ static unsigned parse_mode(const char *s)
 int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
 {
 	static const char *const dt_argv[] = { "git", "diff-tree", "--stdin", "-r", "-z", "--no-renames",
-					       "--root", "--no-commit-id", NULL };
+					       "--root", NULL };
 	const struct gate_config *cfg = s->cfg;
 	struct gate_buf herr = GATE_BUF_INIT;
 	struct gate_commit **list = NULL;
