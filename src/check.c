@@ -15,6 +15,8 @@ const struct gate_check_type *const gate_check_types[] = {
 	&gate_check_portable_paths,
 	&gate_check_history,
 	&gate_check_signature,
+	&gate_check_ci_status,
+	&gate_check_command,
 	NULL,
 };
 

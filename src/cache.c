@@ -1,0 +1,193 @@
+#include "config.h"
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sha256.h"
+
+#include "banned.h"
+
+/*
+ * An entry file:
+ *
+ *   git-gate verdict cache 1 LF
+ *   key <length> LF <key bytes> LF
+ *   verdict pass LF
+ *   info <one line> LF                     (optional)
+ *   sum <sha256 of everything above> LF
+ */
+#define MAGIC "git-gate verdict cache 1\n"
+#define MAX_ENTRY (1024 * 1024)
+
+void gate_cache_key(struct gate_buf *key, const char *tree_id, const char *digest)
+{
+	gate_buf_addf(key, "tree %s\nversion %s\ncheck %zu:%s\n", tree_id, PACKAGE_VERSION, strlen(digest), digest);
+}
+
+char *gate_cache_entry_path(const char *dir, const char *key, size_t key_len)
+{
+	char hex[2 * GATE_SHA256_LEN + 1];
+
+	gate_sha256_hex(hex, key, key_len);
+	return gate_xstrfmt("%s/%s", dir, hex);
+}
+
+static void entry_body(struct gate_buf *b, const char *key, size_t key_len, const char *info)
+{
+	gate_buf_adds(b, MAGIC);
+	gate_buf_addf(b, "key %zu\n", key_len);
+	gate_buf_add(b, key, key_len);
+	gate_buf_adds(b, "\nverdict pass\n");
+	if (info && *info) {
+		gate_buf_adds(b, "info ");
+		for (; *info; info++)
+			gate_buf_addch(b, *info == '\n' ? ' ' : *info);
+		gate_buf_addch(b, '\n');
+	}
+}
+
+/* Whether `data` is a whole, intact entry for exactly this key, saying pass. */
+static int entry_valid(const char *data, size_t len, const char *key, size_t key_len)
+{
+	char want_head[64], hex[2 * GATE_SHA256_LEN + 1];
+	const char *p = data, *end = data + len, *sum;
+	size_t hl;
+	int n;
+
+	/* the checksum line closes the entry */
+	if (len < 70 || data[len - 1] != '\n')
+		return 0;
+	sum = end - (4 + 2 * GATE_SHA256_LEN + 1);
+	if (memcmp(sum, "sum ", 4) || (sum > data && sum[-1] != '\n'))
+		return 0;
+	gate_sha256_hex(hex, data, (size_t)(sum - data));
+	if (memcmp(sum + 4, hex, 2 * GATE_SHA256_LEN))
+		return 0;
+	n = snprintf(want_head, sizeof(want_head), "%skey %zu\n", MAGIC, key_len);
+	if (n < 0 || (size_t)n >= sizeof(want_head))
+		return 0;
+	hl = (size_t)n;
+	if ((size_t)(sum - p) < hl + key_len + 1 || memcmp(p, want_head, hl))
+		return 0;
+	p += hl;
+	if (memcmp(p, key, key_len) || p[key_len] != '\n')
+		return 0;
+	p += key_len + 1;
+	if ((size_t)(sum - p) < 13 || memcmp(p, "verdict pass\n", 13))
+		return 0;
+	return 1;
+}
+
+int gate_cache_lookup(const char *dir, const char *key, size_t key_len)
+{
+	struct gate_buf data = GATE_BUF_INIT;
+	char *path;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (!dir || !*dir)
+		return 0;
+	path = gate_cache_entry_path(dir, key, key_len);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		goto out;
+	/* a regular file of sane size only */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_ENTRY) {
+		close(fd);
+		goto out;
+	}
+	if (gate_read_fd(&data, fd) == 0)
+		ret = entry_valid(data.ptr ? data.ptr : "", data.len, key, key_len);
+	close(fd);
+out:
+	free(path);
+	gate_buf_release(&data);
+	return ret;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = gate_xstrdup(path), *s;
+	int ret = 0;
+
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			ret = -1;
+		*s = '/';
+		if (ret)
+			break;
+	}
+	if (!ret && mkdir(p, 0755) < 0 && errno != EEXIST)
+		ret = -1;
+	free(p);
+	return ret;
+}
+
+int gate_cache_store(const char *dir, const char *key, size_t key_len, const char *info, struct gate_buf *err)
+{
+	struct gate_buf body = GATE_BUF_INIT;
+	char hex[2 * GATE_SHA256_LEN + 1];
+	char *path = NULL, *tmp = NULL;
+	int fd = -1, ret = -1, dfd;
+
+	if (!dir || !*dir)
+		return gate_error(err, "no cache directory");
+	if (mkdir_p(dir) < 0) {
+		gate_error(err, "cannot create the cache directory '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	entry_body(&body, key, key_len, info);
+	gate_sha256_hex(hex, body.ptr, body.len);
+	gate_buf_addf(&body, "sum %s\n", hex);
+
+	path = gate_cache_entry_path(dir, key, key_len);
+	tmp = gate_xstrfmt("%s/.tmp-XXXXXX", dir);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		gate_error(err, "cannot create a file in '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	(void)fchmod(fd, 0644);
+	if (gate_write_all(fd, body.ptr, body.len) < 0 || fsync(fd) < 0) {
+		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		gate_error(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	/* make the rename itself durable */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		(void)unlink(tmp);
+		free(tmp);
+	}
+	free(path);
+	gate_buf_release(&body);
+	return ret;
+}
