@@ -1042,7 +1042,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			continue;
 		}
 		/* ":100644 100644 <old> <new> M" */
-		if (len < 97 || !cur) {
+		if (len < 98 || !cur) {
 			gate_error(err, "unexpected output from git diff-tree");
 			goto fail_stream;
 		}
@@ -1054,7 +1054,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		old_id[40] = '\0';
 		memcpy(new_id, tok + 56, 40);
 		new_id[40] = '\0';
-		ch.kind = (enum gate_change_kind)tok[97 - 1];
+		ch.kind = (enum gate_change_kind)tok[97];
 		path = reader_token(&r, '\0', &len);
 		if (!path) {
 			gate_error(err, "git diff-tree output ended early");
