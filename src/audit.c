@@ -286,6 +286,22 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 		kv_str(b, "note", "the pusher is exempt from this check (exempt_users)");
 		gate_buf_addch(b, '}');
 	}
+	if (rv->bypassed && rv->rule) {
+		/* every check of the rule was skipped by the bypass */
+		for (j = 0; j < rv->rule->nchecks; j++) {
+			const struct gate_check_def *def = rv->rule->checks[j];
+			if (j || rv->njobs || rv->nexempted)
+				gate_buf_addch(b, ',');
+			gate_buf_addch(b, '{');
+			kv_str(b, "name", def->name);
+			kv_str(b, "type", def->type->name);
+			kv_str(b, "result", "skipped");
+			kv_seconds(b, "seconds", 0);
+			kv_int(b, "findings", 0);
+			kv_str(b, "note", "bypassed (-o gate.bypass)");
+			gate_buf_addch(b, '}');
+		}
+	}
 	gate_buf_addch(b, ']');
 	gate_buf_addch(b, '}');
 }

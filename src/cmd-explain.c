@@ -14,7 +14,9 @@ static const char usage[] =
 	"usage: git gate explain [--repo DIR] REF\n"
 	"\n"
 	"Show the rule that applies to REF (e.g. refs/heads/main), every\n"
-	"setting it has and where each is set (FILE:LINE, or the default).\n";
+	"setting it has and where each is set (FILE:LINE, or the default).\n"
+	"With a layered policy (system file and repository policy), a final\n"
+	"system rule is shown combined with the repository's rule.\n";
 
 static void src_line(const struct gate_config *cfg, const struct gate_source *s)
 {
@@ -30,6 +32,34 @@ static void print_bool(const struct gate_config *cfg, const char *key, int v, co
 {
 	printf("  %-18s %s", key, v ? "true" : "false");
 	src_line(cfg, s);
+}
+
+static void print_at(const struct gate_config *cfg, const struct gate_source *s)
+{
+	if (s->line > 0)
+		printf("%s:%d", s->file ? s->file : cfg->file, s->line);
+	else
+		printf("%s", s->file ? s->file : cfg->file ? cfg->file : "built-in default");
+}
+
+static const char *layer_name(const struct gate_rule *r)
+{
+	switch (r->layer) {
+	case GATE_LAYER_SYSTEM:
+		return "system file";
+	case GATE_LAYER_REPO:
+		return "repository";
+	default:
+		return NULL;
+	}
+}
+
+static void print_list(const struct gate_strvec *l)
+{
+	size_t k;
+
+	for (k = 0; k < l->nr; k++)
+		printf("%s%s", k ? ", " : " ", l->v[k]);
 }
 
 int cmd_explain(int argc, char **argv)
@@ -79,12 +109,36 @@ int cmd_explain(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	printf("rule:    #%zu of %zu", (size_t)(r - cfg->rules) + 1, cfg->nrules);
-	src_line(cfg, &r->src);
-	printf("  %-18s", "refs");
-	for (k = 0; k < r->refs.nr; k++)
-		printf("%s\"%s\"", k ? ", " : " ", r->refs.v[k]);
-	src_line(cfg, &r->src_refs);
+	if (r->layer == GATE_LAYER_COMBINED) {
+		printf("rule:    the system file's final rule (");
+		print_at(cfg, &r->final_rule->src);
+		printf(")\n         with the repository's rule (");
+		print_at(cfg, &r->repo_rule->src);
+		printf(") added to it:\n");
+		printf("         settings can only get stricter; exemptions and bypass come from the final rule\n");
+		printf("  %-18s", "refs");
+		for (k = 0; k < r->final_rule->refs.nr; k++)
+			printf("%s\"%s\"", k ? ", " : " ", r->final_rule->refs.v[k]);
+		src_line(cfg, &r->final_rule->src_refs);
+		printf("  %-18s", "");
+		for (k = 0; k < r->repo_rule->refs.nr; k++)
+			printf("%s\"%s\"", k ? ", " : " ", r->repo_rule->refs.v[k]);
+		src_line(cfg, &r->repo_rule->src_refs);
+	} else {
+		if (cfg->layered)
+			printf("rule:    #%zu of the %s's %zu", (size_t)(r - cfg->rules) + 1 -
+			       (r->layer == GATE_LAYER_REPO ? cfg->nsystem_rules : 0), layer_name(r),
+			       r->layer == GATE_LAYER_REPO ? cfg->nrepo_rules : cfg->nsystem_rules);
+		else
+			printf("rule:    #%zu of %zu", (size_t)(r - cfg->rules) + 1, cfg->nrules);
+		src_line(cfg, &r->src);
+		printf("  %-18s", "refs");
+		for (k = 0; k < r->refs.nr; k++)
+			printf("%s\"%s\"", k ? ", " : " ", r->refs.v[k]);
+		src_line(cfg, &r->src_refs);
+	}
+	if (r->final && r->layer != GATE_LAYER_REPO)
+		print_bool(cfg, "final", 1, &r->src_final);
 	printf("  %-18s %s", "mode", gate_mode_name(r->mode));
 	src_line(cfg, &r->src_mode);
 	print_bool(cfg, "allow_create", r->allow_create, &r->src_create);
@@ -104,21 +158,29 @@ int cmd_explain(int argc, char **argv)
 	}
 	if (r->exempt_users.nr) {
 		printf("  %-18s", "exempt_users");
-		for (k = 0; k < r->exempt_users.nr; k++)
-			printf("%s%s", k ? ", " : " ", r->exempt_users.v[k]);
-		if (r->exempt_checks.nr) {
-			printf(" from");
-			for (k = 0; k < r->exempt_checks.nr; k++)
-				printf("%s%s", k ? ", " : " ", r->exempt_checks.v[k]);
-		}
+		print_list(&r->exempt_users);
+		printf(r->exempt_checks.nr ? "" : " (from the whole rule)");
 		src_line(cfg, &r->src_exempt);
+		if (r->exempt_checks.nr) {
+			printf("  %-18s", "exempt_checks");
+			print_list(&r->exempt_checks);
+			src_line(cfg, &r->src_exempt_checks);
+		}
 	}
 	if (r->bypass_users.nr) {
 		printf("  %-18s", "bypass_users");
-		for (k = 0; k < r->bypass_users.nr; k++)
-			printf("%s%s", k ? ", " : " ", r->bypass_users.v[k]);
+		print_list(&r->bypass_users);
 		src_line(cfg, &r->src_bypass);
 	}
+	if (cfg->meta_ref) {
+		printf("policy ref: %s, changed only by", cfg->meta_ref);
+		print_list(&cfg->meta_users);
+		printf(" (%s)\n", cfg->system_file ? cfg->system_file : cfg->file);
+	}
+	for (k = 0; k < cfg->warnings.nr; k++)
+		printf("warning: %s\n", cfg->warnings.v[k]);
+	for (k = 0; k < cfg->notes.nr; k++)
+		printf("note: %s\n", cfg->notes.v[k]);
 	ret = 0;
 out:
 	gate_config_free(cfg);

@@ -11,58 +11,136 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: git gate validate [FILE]\n"
+	"usage: git gate validate [--repo DIR] [--layered | --meta] [FILE]\n"
 	"\n"
 	"Check a policy file and list every problem as FILE:LINE: message.\n"
-	"Without FILE: the policy the current repository would use\n"
-	"(GIT_GATE_CONFIG, else $GIT_DIR/git-gate.conf, else the system file).\n"
-	"Exit status: 0 valid, 1 invalid, 2 usage error.\n";
+	"Without FILE: the policy the repository (the current one, or DIR)\n"
+	"would use: GIT_GATE_CONFIG alone, else the system file with the\n"
+	"repository's policy layered over it.\n"
+	"\n"
+	"    --layered   FILE is a repository's git-gate.conf: check it layered\n"
+	"                over the system file\n"
+	"    --meta      FILE is the git-gate.conf to push to the policy ref\n"
+	"                (meta_ref): the same, with that ref's restrictions\n"
+	"\n"
+	"A repository policy that tries to weaken a final rule of the system file\n"
+	"is reported (FILE:LINE: ... weakens final rule at SYSFILE:LINE); such\n"
+	"settings never take effect.\n"
+	"Exit status: 0 valid, 1 invalid or weakening a final rule, 2 usage error.\n";
+
+static int load_layered(struct gate_config **out, const char *file, int meta, struct gate_repo *repo,
+			struct gate_diag *diag)
+{
+	struct gate_config *sys = NULL, *mine = NULL;
+	struct gate_policy_load_opts o;
+	const char *sys_file = gate_policy_system_file();
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.git_dir = repo ? repo->git_dir : NULL;
+	ret = gate_policy_load_file_opts(&sys, sys_file, &o, diag);
+	if (ret == GATE_ENOTFOUND) {
+		if (meta) {
+			fprintf(stderr, "git-gate: %s: no system file, so no policy ref is enabled\n", sys_file);
+			return GATE_ENOTFOUND;
+		}
+		sys = NULL;
+	} else if (ret < 0) {
+		return -1;
+	} else {
+		sys->system_file = gate_xstrdup(sys_file);
+	}
+	if (meta && !sys->meta_ref)
+		fprintf(stderr, "git-gate: warning: %s sets no meta_ref: no repository reads its policy from a ref\n",
+			sys_file);
+	o.system = sys;
+	o.in_repository = meta;
+	o.allow_commands = meta && sys->meta_allow_commands;
+	ret = gate_policy_load_file_opts(&mine, file, &o, diag);
+	if (ret < 0) {
+		gate_config_free(sys);
+		return ret;
+	}
+	return gate_policy_layer(out, sys, mine, diag);
+}
 
 int cmd_validate(int argc, char **argv)
 {
 	struct gate_config *cfg = NULL;
 	struct gate_diag diag = GATE_DIAG_INIT;
 	struct gate_repo *repo = NULL;
-	const char *file = NULL;
-	int ret, i;
+	struct gate_buf err = GATE_BUF_INIT;
+	const char *file = NULL, *repo_path = NULL;
+	int ret, i, layered = 0, meta = 0;
+	size_t k;
 
 	for (i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i]))
 			return cli_usage(usage, 0);
-		if (argv[i][0] == '-' && argv[i][1])
+		if (!strcmp(argv[i], "--layered"))
+			layered = 1;
+		else if (!strcmp(argv[i], "--meta"))
+			meta = layered = 1;
+		else if (!strcmp(argv[i], "--repo") && i + 1 < argc)
+			repo_path = argv[++i];
+		else if (!strncmp(argv[i], "--repo=", 7))
+			repo_path = argv[i] + 7;
+		else if (argv[i][0] == '-' && argv[i][1])
 			return cli_usage(usage, 1);
-		if (file)
+		else if (file)
 			return cli_usage(usage, 1);
-		file = argv[i];
+		else
+			file = argv[i];
 	}
-	if (file) {
+	if (layered && !file)
+		return cli_usage(usage, 1);
+	if ((gate_repo_open(&repo, repo_path, &err) < 0 && repo_path)) {
+		fprintf(stderr, "git-gate: %s\n", err.ptr);
+		ret = GATE_EXIT_USAGE;
+		goto out;
+	}
+	if (file && layered) {
+		ret = load_layered(&cfg, file, meta, repo, &diag);
+	} else if (file) {
 		ret = gate_policy_load_file(&cfg, file, &diag);
-		if (ret == GATE_ENOTFOUND) {
-			fprintf(stderr, "git-gate: %s: no such file\n", file);
-			return GATE_EXIT_USAGE;
-		}
 	} else {
-		struct gate_buf err = GATE_BUF_INIT;
-		const char *dir = NULL;
-		if (gate_repo_open(&repo, NULL, &err) == 0)
-			dir = repo->git_dir;
-		gate_buf_release(&err);
-		ret = gate_policy_find(&cfg, dir, repo ? repo->default_branch : NULL, &diag);
+		ret = gate_policy_find(&cfg, repo ? repo->git_dir : NULL, repo ? repo->default_branch : NULL, &diag);
 	}
-	for (i = 0; i < (int)diag.msgs.nr; i++)
-		fprintf(stderr, "%s\n", diag.msgs.v[i]);
+	if (ret == GATE_ENOTFOUND) {
+		if (file)
+			fprintf(stderr, "git-gate: %s: no such file\n", file);
+		ret = GATE_EXIT_USAGE;
+		goto out;
+	}
+	for (k = 0; k < diag.msgs.nr; k++)
+		fprintf(stderr, "%s\n", diag.msgs.v[k]);
 	if (ret < 0) {
 		fprintf(stderr, "git-gate: %zu problem%s found; the policy is invalid\n", diag.msgs.nr,
 			diag.msgs.nr == 1 ? "" : "s");
 		ret = GATE_EXIT_REJECT;
-	} else {
-		printf("git-gate: %s: valid (%zu rule%s, %zu check%s)\n",
-		       cfg->file ? cfg->file : "built-in default policy", cfg->nrules, cfg->nrules == 1 ? "" : "s",
-		       cfg->nchecks, cfg->nchecks == 1 ? "" : "s");
-		ret = 0;
+		goto out;
 	}
+	for (k = 0; k < cfg->notes.nr; k++)
+		fprintf(stderr, "note: %s\n", cfg->notes.v[k]);
+	for (k = 0; k < cfg->warnings.nr; k++)
+		fprintf(stderr, "%s\n", cfg->warnings.v[k]);
+	if (cfg->warnings.nr) {
+		fprintf(stderr,
+			"git-gate: %zu setting%s of the repository's policy cannot take effect (a final rule of "
+			"the system file or a server setting); %s ignored\n",
+			cfg->warnings.nr, cfg->warnings.nr == 1 ? "" : "s", cfg->warnings.nr == 1 ? "it is" : "they are");
+		ret = GATE_EXIT_REJECT;
+		goto out;
+	}
+	printf("git-gate: %s: valid (%zu rule%s, %zu check%s)\n", cfg->file ? cfg->file : "built-in default policy",
+	       cfg->layered ? cfg->nsystem_rules + cfg->nrepo_rules : cfg->nrules,
+	       (cfg->layered ? cfg->nsystem_rules + cfg->nrepo_rules : cfg->nrules) == 1 ? "" : "s", cfg->nchecks,
+	       cfg->nchecks == 1 ? "" : "s");
+	ret = 0;
+out:
 	gate_config_free(cfg);
 	gate_repo_free(repo);
 	gate_diag_release(&diag);
+	gate_buf_release(&err);
 	return ret;
 }
