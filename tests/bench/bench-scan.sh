@@ -1,0 +1,404 @@
+#!/bin/bash
+# git-gate's performance benchmark (issue 3, "Performance"): run by
+# `make bench`, or by hand:
+#
+#   GATE_BUILDDIR=/path/to/build tests/bench/bench-scan.sh
+#
+# Two workloads, each measured inside real `git push`es to a bare
+# repository whose pre-receive hook is a wrapper that times the contenders
+# on the same stdin and quarantined objects, then rejects the push so that
+# it can be repeated:
+#
+#  a. catch-up push: a repository holding git.git up to v2.30.0 receives
+#     v2.40.0 on main (8,071 commits, 42,785 new objects).  Timed in the
+#     same hook run:
+#       floor  git rev-list --objects NEW --not --all | git cat-file --batch
+#              (every new object's content read once: what any reader pays)
+#       gate   git-gate's pre-receive with every built-in check enabled
+#       peer   tests/bench/peer-pre-receive.sh, four checks per commit with
+#              git plumbing, the way admins write a hook by hand
+#     Targets: gate/floor <= 1.5, peer/gate >= 20, gate peak RSS <= 100 MiB.
+#
+#  b. small push: one new commit onto a repository holding git.git's whole
+#     history up to v2.40.0 and over 1,000 refs (its tags plus generated
+#     branches, packed).  Target: the hook decides in under 50 ms (median).
+#
+# Environment:
+#   GATE_BENCH_GIT_REPO   a clone of git.git (default /work/.mirror/git+git/repo);
+#                         when it is missing, a synthetic history of the same
+#                         shape is generated (tests/bench/gen-history.sh)
+#   GATE_BENCH_SYNTHETIC=1  use the synthetic history even when git.git is there
+#   GATE_BENCH_DIR        where workloads are built and kept between runs
+#                         (default $GATE_BUILDDIR/tests/bench/work)
+#   GATE_BENCH_REPS       catch-up pushes (default 3; medians are reported)
+#   GATE_BENCH_SMALL_REPS small pushes (default 20)
+#   GATE_BENCH_PEER       full (default: the peer runs over the whole push, in
+#                         the first repetition only), subset:N (over about N
+#                         commits, extrapolated per commit, and said so), off
+#   GATE_BENCH_ONLY       a or b: run one workload
+#   GATE_BENCH_RECORD     a file to write the results to as Markdown
+#                         (e.g. contrib/BENCHMARKS.md)
+set -eu -o pipefail
+
+: "${GATE_BUILDDIR:?set GATE_BUILDDIR to the build directory (or run make bench)}"
+: "${GATE_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+HOOK=$GATE_BUILDDIR/hooks/pre-receive
+GATE=$GATE_BUILDDIR/git-gate
+PEER=$GATE_SRCDIR/tests/bench/peer-pre-receive.sh
+GEN=$GATE_SRCDIR/tests/bench/gen-history.sh
+WORK=${GATE_BENCH_DIR:-$GATE_BUILDDIR/tests/bench/work}
+SRC=${GATE_BENCH_GIT_REPO:-/work/.mirror/git+git/repo}
+REPS=${GATE_BENCH_REPS:-3}
+SMALL_REPS=${GATE_BENCH_SMALL_REPS:-20}
+PEER_MODE=${GATE_BENCH_PEER:-full}
+ONLY=${GATE_BENCH_ONLY:-}
+
+for f in "$HOOK" "$GATE"; do
+	[ -x "$f" ] || { echo "bench: $f is missing: build first (make)" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time (GNU time) is needed for peak memory" >&2; exit 2; }
+
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+# a predictable git: nothing from the user's configuration
+export HOME=$WORK/home
+mkdir -p "$HOME"
+export XDG_CONFIG_HOME=$HOME/.config GIT_CONFIG_NOSYSTEM=1 LC_ALL=C TZ=UTC
+export GIT_AUTHOR_NAME='Bench Mark' GIT_AUTHOR_EMAIL='bench@example.com'
+export GIT_COMMITTER_NAME='Bench Mark' GIT_COMMITTER_EMAIL='bench@example.com'
+export GIT_GATE_USER=bench
+unset GIT_GATE_CONFIG GIT_DIR GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
+	GIT_QUARANTINE_PATH GIT_GATE_TRACE 2>/dev/null || true
+export GIT_GATE_SYSTEM_CONFIG=$WORK/no-system-policy.conf
+git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+
+say() { printf '%s\n' "$*"; }
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+fmt_s() { awk -v x="$1" 'BEGIN { printf "%.2f s", x }'; }
+fmt_ms() { awk -v x="$1" 'BEGIN { printf "%.1f ms", x * 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
+holds() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == "<=") ? v <= t : (op == ">=") ? v >= t : v < t; print ok ? "holds" : "MISSED" }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# ---- the source history -------------------------------------------------
+
+if [ "${GATE_BENCH_SYNTHETIC:-0}" != 1 ] && git -C "$SRC" rev-parse -q --verify 'refs/tags/v2.30.0^{commit}' >/dev/null 2>&1 &&
+	git -C "$SRC" rev-parse -q --verify 'refs/tags/v2.40.0^{commit}' >/dev/null 2>&1; then
+	SRC=$(cd "$SRC" && pwd)
+	SRC_NAME="git.git ($SRC)"
+	BASE_TAG=v2.30.0
+	NEW_TAG=v2.40.0
+else
+	SRC=$WORK/synthetic.git
+	SRC_NAME="synthetic history (tests/bench/gen-history.sh; no git.git at ${GATE_BENCH_GIT_REPO:-/work/.mirror/git+git/repo})"
+	BASE_TAG=synthetic-base
+	NEW_TAG=synthetic-new
+	if ! git -C "$SRC" rev-parse -q --verify "refs/tags/$NEW_TAG" >/dev/null 2>&1; then
+		log "generating a synthetic history in $SRC"
+		"$GEN" "$SRC"
+	fi
+fi
+BASE=$(git -C "$SRC" rev-parse "refs/tags/$BASE_TAG^{commit}")
+NEW=$(git -C "$SRC" rev-parse "refs/tags/$NEW_TAG^{commit}")
+ZERO=0000000000000000000000000000000000000000
+
+# ---- the policy: every built-in check type this build has ---------------
+
+# name, then the settings; the first form that validates is used, else the
+# bare type (a check type still being written may not know every key yet)
+CANDIDATES=(
+	'msg|type = "commit-message"; subject_max = 72; body_max = 100;'
+	'who|type = "identity"; author_email = "@"; committer_email = "@"; max_future = "10 min";'
+	'size|type = "max-file-size"; limit = "5 MiB";'
+	'paths|type = "forbidden-paths"; patterns = [ "*.pem", "**/id_rsa", ".env", "node_modules/**" ];'
+	'port|type = "portable-paths";'
+	'hyg|type = "text-hygiene"; whitespace = false;'
+	'sec|type = "secrets";'
+	'lin|type = "history"; linear = true; max_commits = 100000;'
+)
+policy_of() { # NAME=SETTINGS... -> a policy file on stdout
+	local names="" e
+	echo "checks = {"
+	for e in "$@"; do
+		printf '  %s = { %s };\n' "${e%%=*}" "${e#*=}"
+		names="$names${names:+, }\"${e%%=*}\""
+	done
+	echo "};"
+	printf 'rules = ( { refs = [ "refs/**" ]; checks = [ %s ]; } );\n' "$names"
+}
+ENABLED=()
+TYPES=()
+MISSING=()
+for c in "${CANDIDATES[@]}"; do
+	name=${c%%|*}
+	settings=${c#*|}
+	type=$(printf '%s' "$settings" | sed -n 's/^type = "\([^"]*\)".*/\1/p')
+	ok=
+	for s in "$settings" "type = \"$type\";"; do
+		policy_of "$name=$s" >"$WORK/probe.conf"
+		if "$GATE" validate "$WORK/probe.conf" >/dev/null 2>&1; then
+			ENABLED+=("$name=$s")
+			TYPES+=("$type")
+			ok=1
+			break
+		fi
+	done
+	[ -n "$ok" ] || MISSING+=("$type")
+done
+policy_of "${ENABLED[@]}" >"$WORK/policy.conf"
+"$GATE" validate "$WORK/policy.conf" >/dev/null
+log "checks enabled: ${TYPES[*]}${MISSING[*]:+ (not in this build: ${MISSING[*]})}"
+
+MACHINE="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(git --version)"
+START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- the wrapper hook ------------------------------------------------------
+
+# The wrapper times each contender in the order given by $BENCH_ORDER on
+# the stdin git gave it (saved to a file), writes "what start end status"
+# lines to $BENCH_OUT/times, and rejects the push.
+write_wrapper() { # HOOKFILE
+	cat >"$1" <<EOF
+#!/bin/bash
+o=\$BENCH_OUT
+mkdir -p "\$o"
+cat >"\$o/stdin"
+read -r old new ref <"\$o/stdin"
+floor() {
+	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
+		/usr/bin/time -f %M -o "\$o/floor.rss" git cat-file --batch >/dev/null
+}
+gate() {
+	/usr/bin/time -v -o "\$o/gate.rusage" "$HOOK" <"\$o/stdin" >"\$o/gate.out" 2>&1
+}
+peer() {
+	"$PEER" <"\${BENCH_PEER_STDIN:-\$o/stdin}" >"\$o/peer.out" 2>&1
+}
+sizes() {
+	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
+		git cat-file --batch-check='%(objecttype) %(objectsize)' >"\$o/objects"
+	du -sk "\$GIT_QUARANTINE_PATH" | cut -f1 >"\$o/quarantine.kb"
+}
+for what in \$BENCH_ORDER; do
+	t0=\$EPOCHREALTIME
+	\$what
+	rc=\$?
+	t1=\$EPOCHREALTIME
+	echo "\$what \$t0 \$t1 \$rc" >>"\$o/times"
+done
+echo "bench: rejected on purpose, so that the push can be repeated"
+exit 1
+EOF
+	chmod +x "$1"
+}
+
+# elapsed seconds of WHAT from a times file
+elapsed() { awk -v w="$2" '$1 == w { printf "%.6f\n", $3 - $2 }' "$1"; }
+rc_of() { awk -v w="$2" '$1 == w { print $4 }' "$1"; }
+
+RESULTS=$WORK/results.md
+: >"$RESULTS"
+out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+
+# ---- workload a: catch-up push -------------------------------------------------
+
+workload_a() {
+	local A=$WORK/a victim client stamp
+	victim=$A/victim.git
+	client=$A/client.git
+	stamp="$BASE $NEW"
+	if [ "$(cat "$A/stamp" 2>/dev/null)" != "$stamp" ]; then
+		log "building workload a in $A (a copy of the history up to $BASE_TAG; takes a minute)"
+		rm -rf "$A"
+		mkdir -p "$A"
+		git init -q --bare "$victim"
+		git -C "$victim" fetch -q --no-tags "$SRC" "+refs/tags/$BASE_TAG:refs/bench/base"
+		git -C "$victim" update-ref refs/heads/main "$BASE"
+		git -C "$victim" update-ref -d refs/bench/base
+		git -C "$victim" commit-graph write --reachable
+		git init -q --bare "$client"
+		echo "$SRC/objects" >"$client/objects/info/alternates"
+		git -C "$client" update-ref refs/heads/main "$NEW"
+		echo "$stamp" >"$A/stamp"
+	fi
+	cp "$WORK/policy.conf" "$victim/git-gate.conf"
+	write_wrapper "$victim/hooks/pre-receive"
+	local ncommits nrefs_a
+	ncommits=$(git -C "$client" rev-list --count "$NEW" --not "$BASE")
+	nrefs_a=$(git -C "$victim" for-each-ref | wc -l)
+
+	local peer_stdin="" peer_commits=$ncommits peer_note="over the whole push"
+	case $PEER_MODE in
+	subset:*)
+		local want=${PEER_MODE#subset:} old
+		old=$(git -C "$client" rev-list --first-parent "$NEW" --not "$BASE" | sed -n "$((want / 10 + 1))p")
+		[ -n "$old" ] || old=$BASE
+		# about `want` commits: walk back along the first parents until the range is that big
+		while [ "$(git -C "$client" rev-list --count "$old..$NEW")" -lt "$want" ] &&
+			git -C "$client" rev-parse -q --verify "$old^" >/dev/null && [ "$old" != "$BASE" ]; do
+			old=$(git -C "$client" rev-parse "$old~10")
+		done
+		peer_commits=$(git -C "$client" rev-list --count "$old..$NEW")
+		peer_stdin=$A/peer-stdin
+		echo "$old $NEW refs/heads/main" >"$peer_stdin"
+		peer_note="MEASURED ON A SUBSET of $peer_commits commits ($(git -C "$client" describe --always "$old" 2>/dev/null || echo "${old:0:12}")..$NEW_TAG) AND EXTRAPOLATED PER COMMIT to $ncommits"
+		;;
+	off) peer_note="not measured (GATE_BENCH_PEER=off)" ;;
+	esac
+
+	local i order
+	rm -rf "$A/runs"
+	for i in $(seq 1 "$REPS"); do
+		# rotate the order so that no contender always runs first
+		case $((i % 3)) in
+		1) order="floor gate" ;;
+		2) order="gate floor" ;;
+		0) order="floor gate" ;;
+		esac
+		[ "$i" = 1 ] && order="sizes $order"
+		[ "$i" = 1 ] && [ "$PEER_MODE" != off ] && order="$order peer"
+		log "catch-up push $i/$REPS: $order"
+		if BENCH_OUT=$A/runs/$i BENCH_ORDER=$order BENCH_PEER_STDIN=$peer_stdin \
+			git -C "$client" push -q "$victim" main:main >"$A/push.$i.log" 2>&1; then
+			log "the push was accepted: the wrapper hook did not run?"
+			cat "$A/push.$i.log" >&2
+			exit 1
+		fi
+		if [ ! -s "$A/runs/$i/times" ]; then
+			cat "$A/push.$i.log" >&2
+			exit 1
+		fi
+		grep -q 'rejected on purpose' "$A/push.$i.log" || { cat "$A/push.$i.log" >&2; exit 1; }
+	done
+
+	local floor gate peer peer_per gate_kb floor_kb nobj bytes qkb grc
+	floor=$(for i in $(seq 1 "$REPS"); do elapsed "$A/runs/$i/times" floor; done | median)
+	gate=$(for i in $(seq 1 "$REPS"); do elapsed "$A/runs/$i/times" gate; done | median)
+	gate_kb=$(for i in $(seq 1 "$REPS"); do awk -F': ' '/Maximum resident/ { print $2 }' "$A/runs/$i/gate.rusage"; done | sort -n | tail -1)
+	floor_kb=$(for i in $(seq 1 "$REPS"); do cat "$A/runs/$i/floor.rss"; done | sort -n | tail -1)
+	grc=$(rc_of "$A/runs/1/times" gate)
+	nobj=$(wc -l <"$A/runs/1/objects")
+	bytes=$(awk '{ s += $2 } END { printf "%.0f", s }' "$A/runs/1/objects")
+	qkb=$(cat "$A/runs/1/quarantine.kb")
+
+	out "### a. catch-up push: $BASE_TAG -> $NEW_TAG on main"
+	out ""
+	out "Workload: $ncommits new commits, $nobj new objects ($(awk '{ n[$1]++ } END { printf "%d commits, %d trees, %d blobs, %d tags", n["commit"], n["tree"], n["blob"], n["tag"] }' "$A/runs/1/objects")), $(awk -v b="$bytes" 'BEGIN { printf "%.2f GB", b / 1e9 }') inflated, a $(awk -v k="$qkb" 'BEGIN { printf "%.1f MiB", k / 1024 }') pack received; the repository had $nrefs_a ref(s)."
+	out "Checks enabled: ${TYPES[*]}${MISSING[*]:+ (not yet in this build: ${MISSING[*]})}. Each contender ran in the same pre-receive, on the same quarantined objects; medians of $REPS pushes."
+	out ""
+	out "| | wall | peak RSS |"
+	out "|---|---|---|"
+	out "| floor: \`git rev-list --objects NEW --not --all \\| git cat-file --batch\` | $(fmt_s "$floor") | $(mib "$floor_kb") (git cat-file) |"
+	out "| git-gate pre-receive (exit $grc) | $(fmt_s "$gate") | $(mib "$gate_kb") (with its git children) |"
+	if [ "$PEER_MODE" != off ]; then
+		local pt
+		pt=$(elapsed "$A/runs/1/times" peer)
+		peer_per=$(awk -v t="$pt" -v n="$peer_commits" 'BEGIN { printf "%.6f", t / n }')
+		peer=$(awk -v p="$peer_per" -v n="$ncommits" 'BEGIN { printf "%.6f", p * n }')
+		if [ -n "$peer_stdin" ]; then
+			out "| peer: tests/bench/peer-pre-receive.sh, extrapolated from $peer_commits commits ($(fmt_s "$pt")) | $(fmt_s "$peer") | |"
+		else
+			out "| peer: tests/bench/peer-pre-receive.sh (one run) | $(fmt_s "$peer") | |"
+		fi
+	fi
+	out ""
+	out "- gate/floor = $(ratio "$gate" "$floor") (target <= 1.5: $(holds "$(ratio "$gate" "$floor")" "<=" 1.5))"
+	if [ "$PEER_MODE" != off ]; then
+		out "- peer/gate = $(ratio "$peer" "$gate") (target >= 20: $(holds "$(ratio "$peer" "$gate")" ">=" 20)); the peer: $(fmt_ms "$peer_per") a commit, $peer_note"
+	fi
+	out "- gate peak memory = $(mib "$gate_kb") (target <= 100 MiB: $(holds "$(awk -v k="$gate_kb" 'BEGIN { print k / 1024 }')" "<=" 100)); /usr/bin/time counts the largest of the hook and its git children"
+	out ""
+	out "git-gate's report (first run): $(grep -c . "$A/runs/1/gate.out") lines; its last line: \`$(tail -1 "$A/runs/1/gate.out" | cut -c1-120)\`"
+	out ""
+}
+
+# ---- workload b: small push onto a big repository ---------------------------------
+
+workload_b() {
+	local B=$WORK/b victim client stamp
+	victim=$B/victim.git
+	client=$B/client.git
+	stamp="$BASE $NEW 2"
+	if [ "$(cat "$B/stamp" 2>/dev/null)" != "$stamp" ]; then
+		log "building workload b in $B (the full history up to $NEW_TAG and its tags; takes a minute)"
+		rm -rf "$B"
+		mkdir -p "$B"
+		git init -q --bare "$victim"
+		git -C "$SRC" tag --merged "$NEW" | sed 's|.*|+refs/tags/&:refs/tags/&|' >"$B/tags"
+		git -C "$victim" fetch -q --no-tags "$SRC" "+refs/tags/$NEW_TAG:refs/tags/$NEW_TAG" $(cat "$B/tags")
+		git -C "$victim" update-ref refs/heads/main "$NEW"
+		# branches on older first-parent commits, up to 1,200 refs in all
+		local have want
+		have=$(git -C "$victim" for-each-ref | wc -l)
+		want=$((1200 - have))
+		[ "$want" -gt 0 ] || want=0
+		git -C "$victim" rev-list --first-parent "$NEW" | awk -v n="$want" 'NR % 7 == 3 && c < n { c++; printf "create refs/heads/topic/%04d %s\n", c, $1 }' |
+			git -C "$victim" update-ref --stdin
+		git -C "$victim" pack-refs --all
+		git -C "$victim" commit-graph write --reachable
+		# the client: one new commit on top of NEW that changes two files and adds one
+		git init -q --bare "$client"
+		echo "$SRC/objects" >"$client/objects/info/alternates"
+		local idx=$B/index tree blob1 blob2 blob3 f1 f2 commit
+		f1=$(git -C "$SRC" ls-tree --name-only "$NEW" | grep -E '^(README|Makefile)' | head -1)
+		f2=$(git -C "$SRC" ls-tree -r --name-only "$NEW" | grep -E '\.c$' | head -1)
+		GIT_INDEX_FILE=$idx git -C "$client" read-tree "$NEW"
+		blob1=$( (git -C "$client" cat-file blob "$NEW:$f1"; echo "one more line for the benchmark") | git -C "$client" hash-object -w --stdin)
+		blob2=$( (git -C "$client" cat-file blob "$NEW:$f2"; printf '/* a comment for the benchmark */\n') | git -C "$client" hash-object -w --stdin)
+		blob3=$(printf 'int bench_new_file(void)\n{\n\treturn 42;\n}\n' | git -C "$client" hash-object -w --stdin)
+		GIT_INDEX_FILE=$idx git -C "$client" update-index --cacheinfo "100644,$blob1,$f1" \
+			--cacheinfo "100644,$blob2,$f2" --add --cacheinfo "100644,$blob3,bench/new-file.c"
+		tree=$(GIT_INDEX_FILE=$idx git -C "$client" write-tree)
+		commit=$(printf 'bench: one small change\n\nTwo files changed, one added.\n\nSigned-off-by: Bench Mark <bench@example.com>\n' |
+			GIT_AUTHOR_DATE='1700000000 +0000' GIT_COMMITTER_DATE='1700000000 +0000' git -C "$client" commit-tree "$tree" -p "$NEW")
+		git -C "$client" update-ref refs/heads/main "$commit"
+		rm -f "$idx"
+		echo "$stamp" >"$B/stamp"
+	fi
+	cp "$WORK/policy.conf" "$victim/git-gate.conf"
+	write_wrapper "$victim/hooks/pre-receive"
+	local nrefs ncommits i
+	nrefs=$(git -C "$victim" for-each-ref | wc -l)
+	ncommits=$(git -C "$victim" rev-list --count --all)
+	rm -rf "$B/runs"
+	log "small push: $SMALL_REPS pushes of one commit"
+	for i in $(seq 1 "$SMALL_REPS"); do
+		local order="gate"
+		[ "$i" = 1 ] && order="sizes gate"
+		if BENCH_OUT=$B/runs/$i BENCH_ORDER=$order \
+			git -C "$client" push -q "$victim" main:main >"$B/push.$i.log" 2>&1; then
+			log "the push was accepted: the wrapper hook did not run?"
+			exit 1
+		fi
+		grep -q 'rejected on purpose' "$B/push.$i.log" || { cat "$B/push.$i.log" >&2; exit 1; }
+	done
+	local med min max kb grc
+	med=$(for i in $(seq 1 "$SMALL_REPS"); do elapsed "$B/runs/$i/times" gate; done | median)
+	min=$(for i in $(seq 1 "$SMALL_REPS"); do elapsed "$B/runs/$i/times" gate; done | sort -g | head -1)
+	max=$(for i in $(seq 1 "$SMALL_REPS"); do elapsed "$B/runs/$i/times" gate; done | sort -g | tail -1)
+	kb=$(for i in $(seq 1 "$SMALL_REPS"); do awk -F': ' '/Maximum resident/ { print $2 }' "$B/runs/$i/gate.rusage"; done | sort -n | tail -1)
+	grc=$(rc_of "$B/runs/1/times" gate)
+	out "### b. small push: one commit onto the full history"
+	out ""
+	out "Workload: 1 new commit ($(wc -l <"$B/runs/1/objects") new objects, $(awk '{ s += $2 } END { printf "%d", s }' "$B/runs/1/objects") bytes) onto a repository of $ncommits commits and $nrefs refs (packed, with a commit-graph), every enabled check applying to every ref (refs/**)."
+	out ""
+	out "- git-gate pre-receive (exit $grc): median $(fmt_ms "$med") over $SMALL_REPS pushes (min $(fmt_ms "$min"), max $(fmt_ms "$max")), peak RSS $(mib "$kb")"
+	out "- target < 50 ms: $(holds "$med" "<" 0.050)"
+	out ""
+}
+
+out "## $(date -u '+%Y-%m-%d %H:%M UTC'): $SRC_NAME"
+out ""
+out "Machine: $MACHINE. Load average at the start: $START_LOAD."
+out ""
+[ "$ONLY" = b ] || workload_a
+[ "$ONLY" = a ] || workload_b
+out "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+if [ -n "${GATE_BENCH_RECORD:-}" ]; then
+	cp "$RESULTS" "$GATE_BENCH_RECORD"
+	log "results written to $GATE_BENCH_RECORD"
+fi
