@@ -885,8 +885,8 @@ static void report_unit(const struct cmd_ctx *cx, const struct unit *u, struct g
 		gate_findings_add(out, u->commit, NULL, 0,
 				  "remove or rename the path (git never creates such trees; check the tool "
 				  "that wrote this commit)",
-				  "%s%s%scannot be checked out safely: %s", u->commit ? "" : "commit ",
-				  u->commit ? "" : u->commit_id, u->commit ? "" : " ", u->message);
+				  "%s%s%snot checked out, nothing run: %s", u->commit ? "" : "commit ",
+				  u->commit ? "" : u->commit_id, u->commit ? "" : ": ", u->message);
 		return;
 	}
 	gate_buf_addch(&msg, '\'');

@@ -145,6 +145,29 @@ static int mkdirs_below(const char *base, const char *rel)
 	return ret;
 }
 
+struct tree_walk {
+	struct gate_strvec files; /* every entry that is not a tree */
+	char *bad;                /* the first unsafe path */
+};
+
+static int collect_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	struct tree_walk *w = payload;
+	char *path = gate_xstrfmt("%s%s", root, git_tree_entry_name(entry));
+
+	if (!gate_workspace_path_safe(path)) {
+		w->bad = path;
+		return -1; /* stop: one is enough */
+	}
+	if (git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		free(path);
+		return 0;
+	}
+	gate_strvec_push(&w->files, path);
+	free(path);
+	return 0;
+}
+
 int gate_workspace_open_repo(git_repository **out, const char *git_dir, struct gate_buf *err)
 {
 	git_repository *repo = NULL;
@@ -178,13 +201,13 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 	git_tree *tree = NULL;
 	git_index *idx = NULL;
 	git_checkout_options opts;
-	const char **paths = NULL;
+	struct tree_walk walk = { GATE_STRVEC_INIT, NULL };
 	struct gate_strvec gitlinks = GATE_STRVEC_INIT;
 	const char *why = NULL;
 	size_t i, n, count;
 	long bad;
 	git_oid oid;
-	int ret = -1;
+	int r, ret = -1;
 
 	if (!ws->path)
 		return gate_error(err, "no workspace to check out into");
@@ -196,24 +219,40 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 		gate_error(err, "cannot read tree %s: %s", tree_id, git_err());
 		goto out;
 	}
+	/*
+	 * Judge every path before anything is written (libgit2 would refuse
+	 * some, but with a message that does not say what to fix).
+	 */
+	r = git_tree_walk(tree, GIT_TREEWALK_PRE, collect_entry, &walk);
+	if (r < 0 && !walk.bad) {
+		gate_error(err, "cannot read tree %s: %s", tree_id, git_err());
+		goto out;
+	}
+	if (walk.bad) {
+		gate_buf_reset(err);
+		gate_buf_adds(err, "the tree holds the path '");
+		gate_buf_adds(err, walk.bad); /* raw: the report neutralises it */
+		gate_buf_adds(err, "', which is not a safe relative path (an empty, '.', '..' or '.git' component, "
+				   "or absolute)");
+		ret = GATE_EUNSAFE;
+		goto out;
+	}
+	qsort(walk.files.v, walk.files.nr, sizeof(*walk.files.v), cmp_str);
+	bad = gate_workspace_check_paths((const char *const *)walk.files.v, walk.files.nr, &why);
+	if (bad >= 0) {
+		gate_buf_reset(err);
+		gate_buf_adds(err, "the tree holds the path '");
+		gate_buf_adds(err, walk.files.v[bad]);
+		gate_buf_addf(err, "', which %s", why);
+		ret = GATE_EUNSAFE;
+		goto out;
+	}
 	/* An in-memory index: nothing is written to $GIT_DIR/index. */
 	if (git_index_new(&idx) < 0 || git_index_read_tree(idx, tree) < 0) {
 		gate_error(err, "cannot read tree %s: %s", tree_id, git_err());
 		goto out;
 	}
 	n = git_index_entrycount(idx);
-	paths = gate_xcalloc(n + 1, sizeof(*paths));
-	for (i = 0; i < n; i++)
-		paths[i] = git_index_get_byindex(idx, i)->path;
-	bad = gate_workspace_check_paths(paths, n, &why);
-	if (bad >= 0) {
-		gate_buf_reset(err);
-		gate_buf_adds(err, "the tree holds the path '");
-		gate_buf_adds(err, paths[bad]); /* raw: the report neutralises it */
-		gate_buf_addf(err, "', which %s", why);
-		ret = GATE_EUNSAFE;
-		goto out;
-	}
 	/* Submodules: no content here; an empty directory like git leaves. */
 	for (i = 0; i < n; i++) {
 		const git_index_entry *e = git_index_get_byindex(idx, i);
@@ -244,7 +283,8 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 		*nfiles = n;
 	ret = 0;
 out:
-	free(paths);
+	gate_strvec_clear(&walk.files);
+	free(walk.bad);
 	gate_strvec_clear(&gitlinks);
 	git_index_free(idx);
 	git_tree_free(tree);
