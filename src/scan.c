@@ -452,12 +452,71 @@ static struct gate_commit *add_commit(struct gate_scan *s, const char *id)
 	return c;
 }
 
+/*
+ * Sort the commits of one rev-list into the order `git rev-list
+ * --topo-order --reverse` gives without a commit-graph: git's
+ * sort_in_topological_order() in graph order (tips in walk order on a
+ * LIFO, a parent emitted once all its children are), then reversed.
+ *
+ * Why not ask git: with a commit-graph, --topo-order walks down to the
+ * generation of the oldest negative tip, however few commits are new:
+ * 65 ms for one new commit against git.git's 1,200 tags and branches,
+ * where the plain limited walk takes 5 ms.
+ *
+ * `ids` holds n ids in walk order, `par[i]` the parents of ids[i] as
+ * indexes into ids (-1: not in the list); `order` receives n indexes.
+ */
+static void topo_sort(size_t n, const long *par_start, const long *par, long *order)
+{
+	long *indeg = gate_xcalloc(n + 1, sizeof(*indeg));
+	long *stack = gate_xcalloc(n + 1, sizeof(*stack));
+	size_t i, nstack = 0, nout = 0;
+
+	for (i = 0; i < n; i++)
+		indeg[i] = 1;
+	for (i = 0; i < n; i++) {
+		long k;
+		for (k = par_start[i]; k < par_start[i + 1]; k++)
+			if (par[k] >= 0)
+				indeg[par[k]]++;
+	}
+	/* the tips, reversed so that the first one in walk order pops first */
+	for (i = n; i-- > 0;)
+		if (indeg[i] == 1)
+			stack[nstack++] = (long)i;
+	while (nstack) {
+		long c = stack[--nstack], k;
+		for (k = par_start[c]; k < par_start[c + 1]; k++) {
+			long p = par[k];
+			if (p < 0 || !indeg[p])
+				continue;
+			if (--indeg[p] == 1)
+				stack[nstack++] = p;
+		}
+		indeg[c] = 0;
+		order[nout++] = c;
+	}
+	/* oldest first, like --reverse */
+	for (i = 0; i < nout / 2; i++) {
+		long t = order[i];
+		order[i] = order[nout - 1 - i];
+		order[nout - 1 - i] = t;
+	}
+	free(indeg);
+	free(stack);
+}
+
 static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct gate_buf *err)
 {
-	static const char *const argv[] = { "git", "rev-list", "--topo-order", "--reverse", "--stdin", NULL };
+	/* --ignore-missing: a ref tip that names a missing object excludes nothing */
+	static const char *const argv[] = { "git", "rev-list", "--parents", "--ignore-missing", "--stdin", NULL };
 	struct gate_buf in = GATE_BUF_INIT, out = GATE_BUF_INIT, eo = GATE_BUF_INIT;
+	struct gate_oidmap pos = GATE_OIDMAP_INIT;
+	char **ids = NULL;
+	size_t *nparents = NULL;
+	long *par_start = NULL, *par = NULL, *order = NULL;
+	size_t n = 0, alloc = 0, alloc2 = 0, npar = 0, apar = 0, i;
 	int status, ret = -1;
-	size_t i;
 	char *line, *next;
 
 	gate_buf_addf(&in, "%s\n", g->new_id);
@@ -471,22 +530,58 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 			   gate_buf_cstr(&eo));
 		goto out;
 	}
+	/* "<id> <parent>...": ids first, parents resolved once all are known */
 	for (line = out.ptr; line && *line; line = next) {
-		struct gate_commit *c;
+		size_t len;
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		if (!gate_is_hex_oid(line)) {
+		len = strlen(line);
+		if (len < 40 || len % 41 != 40) {
 			gate_error(err, "unexpected output from git rev-list");
 			goto out;
 		}
-		c = add_commit(s, line);
+		for (i = 40; i < len; i += 41)
+			line[i] = '\0';
+		for (i = 0; i < len; i += 41)
+			if (!gate_is_hex_oid(line + i)) {
+				gate_error(err, "unexpected output from git rev-list");
+				goto out;
+			}
+		GATE_ALLOC_GROW(ids, n + 1, alloc);
+		GATE_ALLOC_GROW(nparents, n + 1, alloc2);
+		ids[n] = line;
+		nparents[n] = (len - 40) / 41;
+		gate_oidmap_put(&pos, line, (void *)(uintptr_t)(n + 1));
+		n++;
+	}
+	par_start = gate_xcalloc(n + 1, sizeof(*par_start));
+	for (i = 0; i < n; i++) {
+		size_t k;
+		par_start[i] = (long)npar;
+		for (k = 0; k < nparents[i]; k++) {
+			uintptr_t at = (uintptr_t)gate_oidmap_get(&pos, ids[i] + 41 * (k + 1));
+			GATE_ALLOC_GROW(par, npar + 1, apar);
+			par[npar++] = at ? (long)at - 1 : -1;
+		}
+	}
+	par_start[n] = (long)npar;
+	order = gate_xcalloc(n + 1, sizeof(*order));
+	topo_sort(n, par_start, par, order);
+	for (i = 0; i < n; i++) {
+		struct gate_commit *c = add_commit(s, ids[order[i]]);
 		if (!c->groups)
 			c->groups = gate_xcalloc(((size_t)s->ngroups + 7) / 8 + 1, 1);
 		c->groups[gi / 8] |= (unsigned char)(1u << (gi % 8));
 	}
 	ret = 0;
 out:
+	free(ids);
+	free(nparents);
+	free(par_start);
+	free(par);
+	free(order);
+	gate_oidmap_release(&pos);
 	gate_buf_release(&in);
 	gate_buf_release(&out);
 	gate_buf_release(&eo);
@@ -498,15 +593,81 @@ static int in_group(const struct gate_commit *c, int g)
 	return c->groups && (c->groups[g / 8] & (1u << (g % 8)));
 }
 
+/*
+ * Every ref's tip, peeled through annotated tags, into refs[].commit: the
+ * commits a check's exclusions start from.  `git show-ref -d` takes the
+ * peeled values packed-refs keeps, where for-each-ref's %(*objectname)
+ * reads every tag object (4 ms against 13 ms for git.git's 1,200 tags and
+ * branches).  A tip that is not a commit is passed on all the same: `git
+ * rev-list ^<tree>` excludes nothing, like skipping it did.
+ */
+static int list_ref_tips(struct gate_scan *s, struct gate_ref **out, size_t *nr, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "show-ref", "-d", NULL };
+	struct gate_buf o = GATE_BUF_INIT, e = GATE_BUF_INIT;
+	struct gate_ref *refs = NULL;
+	size_t n = 0, alloc = 0;
+	int status, ret = -1;
+	char *line, *next;
+
+	if (gate_run_capture(argv, gate_strvec_argv(&s->repo->env), NULL, NULL, 0, &o, &e, &status, err) < 0)
+		goto out;
+	/* exit status 1 with no output: no refs at all */
+	if (status && !(status == 1 && !o.len && !e.len)) {
+		gate_error(err, "git show-ref failed: %s", gate_buf_cstr(&e));
+		goto out;
+	}
+	for (line = o.ptr; line && *line; line = next) {
+		const char *name;
+		size_t len;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		len = strlen(line);
+		if (len < 42 || line[40] != ' ')
+			continue;
+		line[40] = '\0';
+		if (!gate_is_hex_oid(line))
+			continue;
+		name = line + 41;
+		/* "<peeled> <name>^{}" follows its ref's own line */
+		if (len > 44 && !strcmp(line + len - 3, "^{}")) {
+			if (n && !strncmp(refs[n - 1].name, name, len - 44) && !refs[n - 1].name[len - 44])
+				memcpy(refs[n - 1].commit, line, 41);
+			continue;
+		}
+		GATE_ALLOC_GROW(refs, n + 1, alloc);
+		refs[n].name = gate_xstrdup(name);
+		memcpy(refs[n].id, line, 41);
+		memcpy(refs[n].commit, line, 41);
+		n++;
+	}
+	*out = refs;
+	*nr = n;
+	refs = NULL;
+	ret = 0;
+out:
+	gate_refs_free(refs, n);
+	gate_buf_release(&o);
+	gate_buf_release(&e);
+	return ret;
+}
+
 int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
 {
 	struct gate_ref *refs = NULL;
 	size_t nrefs = 0, i, j, ngroups = 0;
 	struct group *groups = gate_xcalloc(n + 1, sizeof(*groups));
+	const struct gate_rule **ref_rules = NULL;
 	int ret = -1;
 
-	if (gate_repo_refs(s->repo, &refs, &nrefs, err) < 0)
+	if (list_ref_tips(s, &refs, &nrefs, err) < 0)
 		goto out;
+	/* each ref's rule, once: matching is not free with many refs */
+	ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
+	for (j = 0; j < nrefs; j++)
+		ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
 
 	/* Group jobs that share the same new tip and the same exclusions. */
 	for (i = 0; i < n; i++) {
@@ -526,7 +687,7 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		for (j = 0; j < nrefs; j++) {
 			if (!refs[j].commit[0])
 				continue;
-			if (gate_rule_runs(gate_config_rule_for(s->cfg, refs[j].name), jb->def))
+			if (gate_rule_runs(ref_rules[j], jb->def))
 				gate_strvec_push(&ex, refs[j].commit);
 		}
 		qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
@@ -585,6 +746,7 @@ out:
 	for (j = 0; j < ngroups; j++)
 		gate_strvec_clear(&groups[j].excludes);
 	free(groups);
+	free(ref_rules);
 	gate_refs_free(refs, nrefs);
 	return ret;
 }
