@@ -158,7 +158,7 @@ free_port() {
 # Run something when the script ends, even on failure.  Tests run in
 # subshells, so the commands are kept in a file, newest first.
 test_atexit() {
-	{ printf '%s\n' "$1"; cat "$TRASH/.atexit" 2>/dev/null; } >"$TRASH/.atexit.new" &&
+	{ printf '%s\n' "$1"; cat "$TRASH/.atexit" 2>/dev/null || :; } >"$TRASH/.atexit.new" &&
 	mv "$TRASH/.atexit.new" "$TRASH/.atexit"
 }
 
