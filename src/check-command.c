@@ -321,7 +321,7 @@ static void bwrap_args(struct gate_strvec *argv, const char *bwrap, const char *
 	}
 	gate_strvec_pushv(argv, (const char *const[]){ "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev",
 						       "/dev", "--tmpfs", "/tmp", "--bind", workspace, workspace,
-						       "--chdir", workspace, NULL });
+						       "--chdir", workspace, "--setenv", "HOME", "/tmp", NULL });
 }
 
 /* Can bwrap make its namespaces here?  -1 with the reason when not. */
