@@ -48,9 +48,31 @@ const char *gate_policy_system_file(void)
 	return env && *env ? env : GATE_SYSCONFDIR "/git-gate.conf";
 }
 
-static const char *src_file(const struct gate_diag *d, const config_setting_t *s)
+/*
+ * libconfig names a setting from an @include file by the name written
+ * after @include, resolved against the include directory (the including
+ * file's): say where it really is.  `top` is the file read first.
+ */
+static const char *resolve_file(const char *f, const char *top, const char *dir, struct gate_buf *tmp)
 {
-	const char *f = config_setting_source_file(s);
+	if (!f || *f == '/' || !dir || !*dir || (top && !strcmp(f, top)))
+		return f;
+	gate_buf_reset(tmp);
+	gate_buf_addf(tmp, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", f);
+	return tmp->ptr;
+}
+
+static const char *setting_file(const config_setting_t *s, struct gate_buf *tmp)
+{
+	const config_t *c = s->config;
+
+	return resolve_file(config_setting_source_file(s), c && c->root ? c->root->file : NULL,
+			    c ? config_get_include_dir(c) : NULL, tmp);
+}
+
+static const char *src_file(const struct gate_diag *d, const config_setting_t *s, struct gate_buf *tmp)
+{
+	const char *f = setting_file(s, tmp);
 
 	if (f)
 		return f;
@@ -81,11 +103,12 @@ static const char *type_name(int type)
 
 static void diag_at(struct gate_diag *d, const config_setting_t *s, const char *fmt, va_list ap)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, tmp = GATE_BUF_INIT;
 
 	gate_buf_vaddf(&b, fmt, ap);
-	gate_diag_addf(d, src_file(d, s), (int)config_setting_source_line(s), "%s", b.ptr);
+	gate_diag_addf(d, src_file(d, s, &tmp), (int)config_setting_source_line(s), "%s", b.ptr);
 	gate_buf_release(&b);
+	gate_buf_release(&tmp);
 }
 
 static void diagf(struct gate_diag *d, const config_setting_t *s, const char *fmt, ...)
@@ -459,8 +482,11 @@ static const char *intern_file(struct gate_config *cfg, const char *f)
 
 static void set_src(struct gate_config *cfg, struct gate_source *src, const config_setting_t *s)
 {
-	src->file = intern_file(cfg, config_setting_source_file(s));
+	struct gate_buf tmp = GATE_BUF_INIT;
+
+	src->file = intern_file(cfg, setting_file(s, &tmp));
 	src->line = (int)config_setting_source_line(s);
+	gate_buf_release(&tmp);
 }
 
 static void parse_checks(struct gate_config *cfg, config_setting_t *checks, struct gate_diag *diag,
@@ -817,9 +843,11 @@ static void init_libconfig(config_t *c, const char *file)
 
 static void syntax_error(config_t *c, const char *name, struct gate_diag *diag)
 {
-	const char *f = config_error_file(c);
+	struct gate_buf tmp = GATE_BUF_INIT;
+	const char *f = resolve_file(config_error_file(c), name, config_get_include_dir(c), &tmp);
 
 	gate_diag_addf(diag, f ? f : name, config_error_line(c), "%s", config_error_text(c));
+	gate_buf_release(&tmp);
 }
 
 /*
