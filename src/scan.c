@@ -690,7 +690,8 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			if (gate_rule_runs(ref_rules[j], jb->def))
 				gate_strvec_push(&ex, refs[j].commit);
 		}
-		qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
+		if (ex.nr) /* qsort(NULL, 0) is undefined */
+			qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
 		for (j = 0; j < ex.nr; j++) {
 			if (prev && !strcmp(prev, ex.v[j]))
 				continue;
