@@ -28,6 +28,16 @@ static void meta_finding(struct gate_ref_verdict *rv, const char *hint, const ch
 	rv->meta_bad = 1;
 }
 
+static void meta_refusal(struct gate_ref_verdict *rv, const char *ref, const char *user)
+{
+	gate_findings_add(&rv->protection, NULL, NULL, 0,
+			  "ask one of them to push the change (see 'git gate explain' for who they are)",
+			  "'%s' holds this repository's policy: only the users named by meta_users in the system "
+			  "policy may change it, and '%s' is not one of them",
+			  ref, user);
+	rv->meta_bad = 1;
+}
+
 /*
  * A push to the ref that holds the repository's policy: only meta_users
  * may change it, and the new git-gate.conf must be valid and, layered
@@ -48,10 +58,7 @@ static int judge_meta(struct gate_ref_verdict *rv, struct gate_repo *repo, const
 
 	rv->meta = 1;
 	if (!gate_config_user_in(cfg, &cfg->meta_users, push->user)) {
-		rv->refusal = gate_xstrfmt("'%s' holds this repository's policy: only the users named by meta_users "
-					   "in the system policy may change it, and '%s' is not one of them",
-					   u->ref, push->user);
-		rv->meta_bad = 1;
+		meta_refusal(rv, u->ref, push->user);
 		return 0;
 	}
 	if (u->kind == GATE_UPDATE_DELETE)
