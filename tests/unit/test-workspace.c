@@ -1,0 +1,285 @@
+#include "unit.h"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "workspace.h"
+
+struct fixture {
+	char *dir;
+	git_repository *repo; /* a bare repository in dir/repo.git */
+	char *git_dir;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = gate_xcalloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/test-workspace-XXXXXX";
+
+	git_libgit2_init();
+	if (!mkdtemp(tmpl))
+		return -1;
+	f->dir = gate_xstrdup(tmpl);
+	f->git_dir = gate_xstrfmt("%s/repo.git", tmpl);
+	if (git_repository_init(&f->repo, f->git_dir, 1) < 0)
+		return -1;
+	unsetenv("GIT_QUARANTINE_PATH");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	unsetenv("GIT_QUARANTINE_PATH");
+	git_repository_free(f->repo);
+	gate_remove_tree(f->dir, NULL);
+	free(f->dir);
+	free(f->git_dir);
+	free(f);
+	git_libgit2_shutdown();
+	return 0;
+}
+
+static void blob(git_repository *repo, git_oid *out, const char *text)
+{
+	assert_int_equal(git_blob_create_from_buffer(out, repo, text, strlen(text)), 0);
+}
+
+/* A tree: README, run.sh (executable), link -> README, src/main.c, vendor/lib (a submodule). */
+static void sample_tree(git_repository *repo, char out[41])
+{
+	git_treebuilder *tb = NULL, *sub = NULL, *vendor = NULL;
+	git_oid readme, script, link, mainc, src, vend, tree, gitlink;
+
+	blob(repo, &readme, "hello\n");
+	blob(repo, &script, "#!/bin/sh\necho run\n");
+	blob(repo, &link, "README");
+	blob(repo, &mainc, "int main(void) { return 0; }\n");
+	assert_int_equal(git_oid_fromstr(&gitlink, "0123456789abcdef0123456789abcdef01234567"), 0);
+	assert_int_equal(git_treebuilder_new(&sub, repo, NULL), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, sub, "main.c", &mainc, GIT_FILEMODE_BLOB), 0);
+	assert_int_equal(git_treebuilder_write(&src, sub), 0);
+	assert_int_equal(git_treebuilder_new(&vendor, repo, NULL), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, vendor, "lib", &gitlink, GIT_FILEMODE_COMMIT), 0);
+	assert_int_equal(git_treebuilder_write(&vend, vendor), 0);
+	assert_int_equal(git_treebuilder_new(&tb, repo, NULL), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, "README", &readme, GIT_FILEMODE_BLOB), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, "run.sh", &script, GIT_FILEMODE_BLOB_EXECUTABLE), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, "link", &link, GIT_FILEMODE_LINK), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, "src", &src, GIT_FILEMODE_TREE), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, "vendor", &vend, GIT_FILEMODE_TREE), 0);
+	assert_int_equal(git_treebuilder_write(&tree, tb), 0);
+	git_oid_tostr(out, 41, &tree);
+	git_treebuilder_free(tb);
+	git_treebuilder_free(sub);
+	git_treebuilder_free(vendor);
+}
+
+static char *read_text(const char *dir, const char *rel)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	char *p = gate_xstrfmt("%s/%s", dir, rel);
+
+	assert_int_equal(gate_read_file(&b, p, NULL), 0);
+	free(p);
+	return gate_buf_detach(&b);
+}
+
+static void test_workspace__checkout_writes_the_tree_with_modes_links_and_submodules(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_workspace ws = GATE_WORKSPACE_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+	char tree[41], target[64], *p, *text, *root = gate_xstrfmt("%s/root", f->dir);
+	struct stat st;
+	size_t n = 0;
+	ssize_t len;
+
+	sample_tree(f->repo, tree);
+	assert_int_equal(gate_workspace_create(&ws, root, &err), 0);
+	assert_int_equal(gate_workspace_checkout(&ws, f->git_dir, tree, &n, &err), 0);
+	assert_int_equal(n, 5);
+	text = read_text(ws.path, "README");
+	assert_string_equal(text, "hello\n");
+	free(text);
+	text = read_text(ws.path, "src/main.c");
+	assert_string_equal(text, "int main(void) { return 0; }\n");
+	free(text);
+	p = gate_xstrfmt("%s/run.sh", ws.path);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(st.st_mode & S_IXUSR);
+	free(p);
+	p = gate_xstrfmt("%s/link", ws.path);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	len = readlink(p, target, sizeof(target) - 1);
+	assert_int_equal(len, 6);
+	target[len] = '\0';
+	assert_string_equal(target, "README");
+	free(p);
+	p = gate_xstrfmt("%s/vendor/lib", ws.path);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(rmdir(p), 0); /* empty */
+	free(p);
+	/* the repository got no index (git forbids writing one in pre-receive) */
+	p = gate_xstrfmt("%s/index", f->git_dir);
+	assert_int_equal(access(p, F_OK), -1);
+	free(p);
+	assert_int_equal(gate_workspace_remove(&ws, &err), 0);
+	assert_null(ws.path);
+	free(root);
+	gate_buf_release(&err);
+}
+
+static void test_workspace__quarantined_objects_are_visible(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_workspace ws = GATE_WORKSPACE_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+	git_repository *incoming = NULL;
+	char tree[41], *qdir = gate_xstrfmt("%s/incoming.git", f->dir), *objects, *text;
+
+	/* the pushed objects exist only in the "quarantine" object directory */
+	assert_int_equal(git_repository_init(&incoming, qdir, 1), 0);
+	sample_tree(incoming, tree);
+	git_repository_free(incoming);
+	objects = gate_xstrfmt("%s/objects", qdir);
+	assert_int_equal(gate_workspace_create(&ws, f->dir, &err), 0);
+	assert_int_equal(gate_workspace_checkout(&ws, f->git_dir, tree, NULL, &err), -1);
+	assert_non_null(strstr(err.ptr, tree));
+	setenv("GIT_QUARANTINE_PATH", objects, 1);
+	gate_buf_reset(&err);
+	assert_int_equal(gate_workspace_checkout(&ws, f->git_dir, tree, NULL, &err), 0);
+	text = read_text(ws.path, "README");
+	assert_string_equal(text, "hello\n");
+	free(text);
+	assert_int_equal(gate_workspace_remove(&ws, &err), 0);
+	free(objects);
+	free(qdir);
+	gate_buf_release(&err);
+}
+
+static void test_workspace__each_workspace_is_new_and_private(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_workspace a = GATE_WORKSPACE_INIT, b = GATE_WORKSPACE_INIT;
+	char *root = gate_xstrfmt("%s/not/yet/there", f->dir);
+	struct stat st;
+
+	assert_int_equal(gate_workspace_create(&a, root, NULL), 0);
+	assert_int_equal(gate_workspace_create(&b, root, NULL), 0);
+	assert_string_not_equal(a.path, b.path);
+	assert_int_equal(strncmp(a.path, f->dir, strlen(f->dir)), 0);
+	assert_int_equal(stat(a.path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(gate_workspace_remove(&a, NULL), 0);
+	assert_int_equal(gate_workspace_remove(&b, NULL), 0);
+	free(root);
+}
+
+static void test_workspace__unsafe_paths_are_recognised(void **state)
+{
+	(void)state;
+	assert_true(gate_workspace_path_safe("a"));
+	assert_true(gate_workspace_path_safe("a/b/c.txt"));
+	assert_true(gate_workspace_path_safe(".gitignore"));
+	assert_true(gate_workspace_path_safe("..."));
+	assert_true(gate_workspace_path_safe("a/.git-hooks/x"));
+	assert_true(gate_workspace_path_safe("new\nline"));
+	assert_false(gate_workspace_path_safe(""));
+	assert_false(gate_workspace_path_safe("/etc/passwd"));
+	assert_false(gate_workspace_path_safe("a//b"));
+	assert_false(gate_workspace_path_safe("a/"));
+	assert_false(gate_workspace_path_safe("."));
+	assert_false(gate_workspace_path_safe(".."));
+	assert_false(gate_workspace_path_safe("../x"));
+	assert_false(gate_workspace_path_safe("a/../../x"));
+	assert_false(gate_workspace_path_safe("a/./b"));
+	assert_false(gate_workspace_path_safe(".git"));
+	assert_false(gate_workspace_path_safe(".GIT/config"));
+	assert_false(gate_workspace_path_safe("sub/.Git/hooks/pre-commit"));
+}
+
+static void test_workspace__entries_below_a_symlink_file_or_submodule_are_refused(void **state)
+{
+	const char *escape[] = { "README", "escape", "escape/evil" };
+	const char *prefix_like[] = { "a", "a-b", "a.c", "a/b" };
+	const char *fine[] = { "a-b", "ab/c", "abc", "b/a" };
+	const char *bad_name[] = { "ok", "x/../y" };
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(gate_workspace_check_paths(escape, 3, &why), 2);
+	assert_non_null(strstr(why, "below another entry"));
+	/* "a-b" and "a.c" sort between "a" and "a/b": still found */
+	assert_int_equal(gate_workspace_check_paths(prefix_like, 4, &why), 3);
+	assert_int_equal(gate_workspace_check_paths(fine, 4, &why), -1);
+	assert_int_equal(gate_workspace_check_paths(bad_name, 2, &why), 1);
+	assert_non_null(strstr(why, "not a safe relative path"));
+}
+
+static void test_workspace__removal_never_follows_symlinks(void **state)
+{
+	struct fixture *f = *state;
+	char *outside = gate_xstrfmt("%s/outside", f->dir), *keep = gate_xstrfmt("%s/outside/keep", f->dir);
+	char *ws = gate_xstrfmt("%s/ws", f->dir), *p;
+	int fd;
+
+	assert_int_equal(mkdir(outside, 0755), 0);
+	fd = open(keep, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mkdir(ws, 0755), 0);
+	p = gate_xstrfmt("%s/link-to-dir", ws);
+	assert_int_equal(symlink(outside, p), 0);
+	free(p);
+	p = gate_xstrfmt("%s/deep", ws);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	p = gate_xstrfmt("%s/deep/link-to-file", ws);
+	assert_int_equal(symlink(keep, p), 0);
+	free(p);
+	/* a read-only directory with content */
+	p = gate_xstrfmt("%s/ro", ws);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	p = gate_xstrfmt("%s/ro/f", ws);
+	fd = open(p, O_WRONLY | O_CREAT, 0444);
+	assert_true(fd >= 0);
+	close(fd);
+	free(p);
+	p = gate_xstrfmt("%s/ro", ws);
+	assert_int_equal(chmod(p, 0555), 0);
+	free(p);
+
+	assert_int_equal(gate_remove_tree(ws, NULL), 0);
+	assert_int_equal(access(ws, F_OK), -1);
+	assert_int_equal(access(keep, F_OK), 0);
+	/* removing what is already gone is fine; "/" and "" never */
+	assert_int_equal(gate_remove_tree(ws, NULL), 0);
+	assert_int_equal(gate_remove_tree("/", NULL), -1);
+	assert_int_equal(gate_remove_tree("", NULL), -1);
+	free(outside);
+	free(keep);
+	free(ws);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_workspace__checkout_writes_the_tree_with_modes_links_and_submodules,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__quarantined_objects_are_visible, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__each_workspace_is_new_and_private, setup, teardown),
+		cmocka_unit_test(test_workspace__unsafe_paths_are_recognised),
+		cmocka_unit_test(test_workspace__entries_below_a_symlink_file_or_submodule_are_refused),
+		cmocka_unit_test_setup_teardown(test_workspace__removal_never_follows_symlinks, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
