@@ -105,4 +105,9 @@ test_expect_success 'a bad pattern or an unknown key is a policy error' '
 	test_grep "committer_is_pusher" out
 '
 
+test_expect_success 'the sample content policy in contrib is valid' '
+	git gate validate "$GATE_SRCDIR/contrib/policies/content.conf" >out &&
+	test_grep "valid (2 rules, 5 checks)" out
+'
+
 test_done
