@@ -290,6 +290,14 @@ int cmd_replay(int argc, char **argv)
 	} else if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0) {
 		goto bad_policy;
 	}
+	/*
+	 * Command logs and the verdict cache of the repository itself, not of
+	 * the throw-away view: the logs named in the report must outlive it.
+	 */
+	if (with_commands && !cfg->log_dir)
+		cfg->log_dir = gate_xstrfmt("%s/git-gate/logs", repo->git_dir);
+	if (with_commands && !cfg->cache_dir)
+		cfg->cache_dir = gate_xstrfmt("%s/git-gate/cache", repo->git_dir);
 	if (resolve_ref(repo, refarg, &ref, &tip) < 0 || first_parents(repo, &tip, max, &ids, &ncommits) < 0)
 		goto out;
 
@@ -349,7 +357,7 @@ int cmd_replay(int argc, char **argv)
 		gate_buf_adds(&out, strlen(subject) > 60 ? "...\"" : "\"");
 		if (gate_evaluate_ext(&v, view, cfg, &push,
 				      GATE_EVAL_NO_PROTECTION | GATE_EVAL_NO_META |
-					      (with_commands ? 0 : GATE_EVAL_SKIP_EXPENSIVE),
+					      (with_commands ? GATE_EVAL_RUN_ALL : GATE_EVAL_SKIP_EXPENSIVE),
 				      &err) < 0) {
 			gate_buf_adds(&out, ": could not be judged: ");
 			gate_buf_add_safes(&out, gate_buf_cstr(&err));

@@ -315,7 +315,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 				mark_skipped(jb, GATE_EVAL_SKIPPED_NOTE);
 				continue;
 			}
-			if (rejected_cheap && !run_dear_anyway && !v->dry_run) {
+			if (rejected_cheap && !run_dear_anyway && !v->dry_run && !(flags & GATE_EVAL_RUN_ALL)) {
 				mark_skipped(jb, "not started: the push is already rejected by the checks above");
 				continue;
 			}

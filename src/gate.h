@@ -56,6 +56,7 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 #define GATE_EVAL_NO_PROTECTION 1u  /* skip create/delete/update/force rules */
 #define GATE_EVAL_NO_META 2u        /* do not judge pushes to the meta_ref */
 #define GATE_EVAL_SKIP_EXPENSIVE 4u /* do not run expensive (command) checks */
+#define GATE_EVAL_RUN_ALL 8u        /* run expensive checks even after a cheap one rejected */
 
 int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		      const struct gate_push *push, unsigned flags, struct gate_buf *err);
