@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "policy.h"
+#include "scan.h"
 #include "signature.h"
 
 #include "banned.h"
@@ -236,7 +237,9 @@ static int sig_commit(const struct gate_check_run *run, const struct gate_commit
 	const struct sig_check *s = run->data;
 	struct gate_buf payload = GATE_BUF_INIT, sig = GATE_BUF_INIT;
 	struct gate_sig_verdict v = GATE_SIG_VERDICT_INIT;
-	struct gate_sig_store store = { s->allowed_signers, s->keyring, s->gnupg_home };
+	struct gate_sig_store store = { s->allowed_signers, s->keyring, s->gnupg_home,
+					s->signer_is_pusher || s->signer_is_committer };
+	struct gate_sig_cache *cache = NULL;
 	enum gate_sig_format f;
 	int ret = 0;
 
@@ -251,7 +254,14 @@ static int sig_commit(const struct gate_check_run *run, const struct gate_commit
 		report_format(s, c, f, out);
 		goto out;
 	}
-	if (gate_signature_verify(&v, &store, f, payload.ptr, payload.len, sig.ptr, sig.len, run->err) < 0) {
+	if (run->scan) {
+		cache = gate_scan_check_state(run->scan, run->def);
+		if (!cache) {
+			cache = gate_sig_cache_new();
+			gate_scan_set_check_state(run->scan, run->def, cache, gate_sig_cache_free);
+		}
+	}
+	if (gate_signature_verify(&v, &store, cache, f, payload.ptr, payload.len, sig.ptr, sig.len, run->err) < 0) {
 		ret = -1;
 		goto out;
 	}

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -314,24 +315,151 @@ static int readable(const char *what, const char *path, int want_dir, struct gat
 	return 0;
 }
 
-static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, const char *sigfile, const char *payload,
+/* --- what find-principals said about each key, for the length of a push --- */
+
+struct sig_cache_entry {
+	char *key;        /* the signing public key, hex */
+	char *principals; /* find-principals' output, one a line; "" for none */
+};
+
+struct gate_sig_cache {
+	struct sig_cache_entry *v;
+	size_t nr, alloc;
+};
+
+struct gate_sig_cache *gate_sig_cache_new(void)
+{
+	return gate_xcalloc(1, sizeof(struct gate_sig_cache));
+}
+
+void gate_sig_cache_free(void *p)
+{
+	struct gate_sig_cache *c = p;
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nr; i++) {
+		free(c->v[i].key);
+		free(c->v[i].principals);
+	}
+	free(c->v);
+	free(c);
+}
+
+static int b64_value(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * The public key inside an armoured SSH signature (PROTOCOL.sshsig:
+ * "SSHSIG", uint32 version, string publickey, ...), as hex; NULL when
+ * the signature does not parse (then nothing is cached for it).
+ */
+char *gate_signature_ssh_key(const char *sig, size_t len)
+{
+	static const char begin[] = "-----BEGIN SSH SIGNATURE-----";
+	struct gate_buf raw = GATE_BUF_INIT, hex = GATE_BUF_INIT;
+	const char *p = sig + sizeof(begin) - 1, *end = sig + len;
+	unsigned acc = 0;
+	int bits = 0;
+	uint32_t klen;
+	char *ret = NULL;
+	size_t i;
+
+	if (len < sizeof(begin) - 1 || memcmp(sig, begin, sizeof(begin) - 1))
+		return NULL;
+	for (; p < end && *p != '-' && *p != '='; p++) {
+		int v = b64_value((unsigned char)*p);
+		if (v < 0) {
+			if (*p == '\n' || *p == '\r' || *p == ' ')
+				continue;
+			goto out;
+		}
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			gate_buf_addch(&raw, (int)((acc >> bits) & 0xff));
+		}
+	}
+	if (raw.len < 6 + 4 + 4 || memcmp(raw.ptr, "SSHSIG", 6))
+		goto out;
+	klen = get_u32((const unsigned char *)raw.ptr + 10);
+	if (!klen || klen > raw.len - 14)
+		goto out;
+	for (i = 0; i < klen; i++)
+		gate_buf_addf(&hex, "%02x", (unsigned char)raw.ptr[14 + i]);
+	ret = gate_buf_detach(&hex);
+out:
+	gate_buf_release(&raw);
+	gate_buf_release(&hex);
+	return ret;
+}
+
+static const struct sig_cache_entry *cache_find(const struct gate_sig_cache *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; c && key && i < c->nr; i++)
+		if (!strcmp(c->v[i].key, key))
+			return &c->v[i];
+	return NULL;
+}
+
+static void cache_add(struct gate_sig_cache *c, const char *key, const char *principals)
+{
+	if (!c || !key)
+		return;
+	GATE_ALLOC_GROW(c->v, c->nr + 1, c->alloc);
+	c->v[c->nr].key = gate_xstrdup(key);
+	c->v[c->nr].principals = gate_xstrdup(principals);
+	c->nr++;
+}
+
+static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, int all, struct gate_sig_cache *cache,
+		      const char *sig, size_t sig_len, const char *sigfile, const char *payload,
 		      size_t payload_len, struct gate_buf *err)
 {
 	struct gate_buf out = GATE_BUF_INIT, errout = GATE_BUF_INIT;
-	char *principal = NULL, *key = NULL;
+	char *principal = NULL, *key = NULL, *keyhex = NULL;
+	const struct sig_cache_entry *hit;
 	const char *line;
 	int status, ret = -1, tried = 0;
 
 	if (readable("allowed signers file", allowed, 0, err) < 0)
 		return -1;
-	{
+	keyhex = cache ? gate_signature_ssh_key(sig, sig_len) : NULL;
+	hit = cache_find(cache, keyhex);
+	if (hit) {
+		status = 0;
+		gate_buf_adds(&out, hit->principals);
+	} else {
 		const char *argv[] = { "ssh-keygen", "-Y", "find-principals", "-f", allowed, "-s", sigfile, NULL };
 		if (gate_run_capture(argv, clean_env, NULL, NULL, 0, &out, &errout, &status, err) < 0)
 			goto out;
-	}
-	if (status && strstr(gate_buf_cstr(&errout), "usage:")) {
-		gate_error(err, "ssh-keygen cannot verify signatures (OpenSSH 8.2p1 or later is needed)");
-		goto out;
+		if (status && strstr(gate_buf_cstr(&errout), "usage:")) {
+			gate_error(err, "ssh-keygen cannot verify signatures (OpenSSH 8.2p1 or later is needed)");
+			goto out;
+		}
+		/* the key's principals do not change during a push */
+		cache_add(cache, keyhex, status ? "" : gate_buf_cstr(&out));
 	}
 	if (status || !out.len) {
 		/* No principal holds this key: is it a good signature by an unknown key? */
@@ -357,7 +485,7 @@ static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, const cha
 		struct gate_buf principals = GATE_BUF_INIT;
 		gate_buf_add(&principals, out.ptr, out.len);
 		v->result = GATE_SIG_BAD;
-		for (line = principals.ptr; *line && tried < MAX_PRINCIPALS;) {
+		for (line = principals.ptr; *line && tried < MAX_PRINCIPALS && (all || v->result != GATE_SIG_GOOD);) {
 			size_t n = strcspn(line, "\n");
 			char *p = gate_xstrndup(line, n);
 			const char *argv[] = { "ssh-keygen", "-Y", "verify", "-n", "git", "-f", allowed,
@@ -406,6 +534,7 @@ static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, const cha
 out:
 	free(principal);
 	free(key);
+	free(keyhex);
 	gate_buf_release(&out);
 	gate_buf_release(&errout);
 	return ret;
@@ -479,7 +608,7 @@ out:
 }
 
 int gate_signature_verify(struct gate_sig_verdict *v, const struct gate_sig_store *store,
-			  enum gate_sig_format format, const char *payload, size_t payload_len, const char *sig,
+			  struct gate_sig_cache *cache, enum gate_sig_format format, const char *payload, size_t payload_len, const char *sig,
 			  size_t sig_len, struct gate_buf *err)
 {
 	char *dir = NULL, *sigfile = NULL;
@@ -497,7 +626,7 @@ int gate_signature_verify(struct gate_sig_verdict *v, const struct gate_sig_stor
 	if (write_private_file(sigfile, sig, sig_len, err) < 0)
 		goto out;
 	if (format == GATE_SIG_FORMAT_SSH)
-		ret = verify_ssh(v, store->allowed_signers, sigfile, payload, payload_len, err);
+		ret = verify_ssh(v, store->allowed_signers, store->all_principals, cache, sig, sig_len, sigfile, payload, payload_len, err);
 	else
 		ret = verify_gpg(v, store, dir, sigfile, payload, payload_len, err);
 out:

@@ -75,15 +75,27 @@ struct gate_sig_store {
 	const char *allowed_signers; /* ssh-keygen's ALLOWED SIGNERS file */
 	const char *keyring;         /* a gpg keyring file (gpg --export output, or a .kbx) */
 	const char *gnupg_home;      /* a GnuPG home directory whose public keys are trusted */
+	int all_principals;          /* ssh: try every principal of the key (to list all who
+					verify), not only up to the first that verifies */
 };
 
 /*
+ * What `ssh-keygen -Y find-principals` said about each signing key, kept
+ * for one push (the allowed-signers file does not change meanwhile): a
+ * push of many commits signed by one key asks once.  Not thread-safe.
+ */
+struct gate_sig_cache;
+struct gate_sig_cache *gate_sig_cache_new(void);
+void gate_sig_cache_free(void *cache);
+
+/*
  * Verify `sig` over `payload` with the tool for `format` (SSH or GPG).
- * Returns 0 with `v` filled when the tool gave a verdict, -1 with `err`
- * when it could not be run or its store could not be read (fail closed).
+ * `cache` may be NULL.  Returns 0 with `v` filled when the tool gave a
+ * verdict, -1 with `err` when it could not be run or its store could not
+ * be read (fail closed).
  */
 int gate_signature_verify(struct gate_sig_verdict *v, const struct gate_sig_store *store,
-			  enum gate_sig_format format, const char *payload, size_t payload_len, const char *sig,
+			  struct gate_sig_cache *cache, enum gate_sig_format format, const char *payload, size_t payload_len, const char *sig,
 			  size_t sig_len, struct gate_buf *err);
 
 /*
@@ -104,5 +116,8 @@ void gate_signature_parse_gpg(struct gate_sig_verdict *v, const char *status, in
  * named, and *key likewise), 0 otherwise.
  */
 int gate_signature_parse_ssh(const char *out, char **principal, char **key);
+
+/* The public key of an armoured SSH signature as hex, or NULL (caller frees). */
+char *gate_signature_ssh_key(const char *sig, size_t len);
 
 #endif

@@ -111,6 +111,23 @@ test_expect_success 'a missing allowed signers file rejects the push (fail close
 	mv victim.git/allowed_signers.away victim.git/allowed_signers
 '
 
+test_expect_success 'one key signing many commits is looked up once, each commit verified once' '
+	real=$(command -v ssh-keygen) &&
+	mkdir -p bin &&
+	printf "#!/bin/sh\necho \"\$2\" >>\"%s/keygen.log\"\nexec \"%s\" \"\$@\"\n" "$TRASH" "$real" >bin/ssh-keygen &&
+	chmod +x bin/ssh-keygen &&
+	cat >victim.git/git-gate.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "signed" ]; } );
+	checks = { signed = { type = "signature"; allowed_signers = "allowed_signers"; }; };
+	EOF
+	(cd work && git reset -q --hard victim/main &&
+	 ssh_commit ../alice h1 h1 "Add h1" && ssh_commit ../alice h2 h2 "Add h2" && ssh_commit ../alice h3 h3 "Add h3" &&
+	 rm -f ../keygen.log && PATH="$TRASH/bin:$PATH" git push victim main 2>../err) &&
+	test "$(ref_of victim.git main)" = "$(git -C work rev-parse HEAD)" &&
+	test "$(grep -c "^find-principals$" keygen.log)" = 1 &&
+	test "$(grep -c "^verify$" keygen.log)" = 3
+'
+
 test_expect_success 'signatures never reach a command line: no temporary files are left' '
 	ls "${TMPDIR:-/tmp}" | grep "^git-gate-sig\." >leftover || true &&
 	test_must_fail test -s leftover

@@ -209,6 +209,29 @@ static void test_signature__ssh_output_names_principal_and_key(void **state)
 	assert_int_equal(gate_signature_parse_ssh("", &p, &k), 0);
 }
 
+static void test_signature__the_public_key_is_read_from_an_ssh_signature(void **state)
+{
+	/* ssh-keygen -Y sign -n git with an ed25519 key; its public key in hex */
+	static const char sig[] = "-----BEGIN SSH SIGNATURE-----\n"
+				  "U1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgTfjuWfAvLOyxVwakOUJkQy9TIh\n"
+				  "L8Tm3BPjG19CutJmwAAAADZ2l0AAAAAAAAAAZzaGE1MTIAAABTAAAAC3NzaC1lZDI1NTE5\n"
+				  "AAAAQM3dW6JjQR69Dgl0lp7hXtV1tvMVf4vkXDxM0CMsA1alXC5INDHsytrZdoSROcgxMg\n"
+				  "2ddtEGsZ8Y9RGteDP4Bg4=\n"
+				  "-----END SSH SIGNATURE-----\n";
+	char *key = gate_signature_ssh_key(sig, strlen(sig));
+
+	(void)state;
+	assert_non_null(key);
+	assert_string_equal(key, "0000000b7373682d65643235353139000000204df8ee59f02f2cecb15706a4394264432f53"
+				 "2212fc4e6dc13e31b5f42bad266c");
+	free(key);
+	/* garbage, a truncated blob, another armour: no key (nothing cached) */
+	assert_null(gate_signature_ssh_key("-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n", 39));
+	assert_null(gate_signature_ssh_key("-----BEGIN SSH SIGNATURE-----\n!!!!\n", 36));
+	assert_null(gate_signature_ssh_key("-----BEGIN PGP SIGNATURE-----\nU1NIU0lH\n", 39));
+	assert_null(gate_signature_ssh_key("", 0));
+}
+
 #define POLICY(keys) "checks = { s = { type = \"signature\"; " keys " }; };\n"
 
 static struct gate_findings run_sig(const char *policy, const char *raw, int want_ret)
@@ -326,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_signature__gpg_good_signature_gives_fingerprint_and_user_id),
 		cmocka_unit_test(test_signature__gpg_bad_missing_key_expired_revoked_and_double),
 		cmocka_unit_test(test_signature__ssh_output_names_principal_and_key),
+		cmocka_unit_test(test_signature__the_public_key_is_read_from_an_ssh_signature),
 		cmocka_unit_test(test_signature__unsigned_commits_are_reported_with_how_to_sign),
 		cmocka_unit_test(test_signature__unsigned_merges_pass_only_when_allowed),
 		cmocka_unit_test(test_signature__a_signature_of_the_wrong_kind_is_reported_without_running_tools),
