@@ -135,11 +135,13 @@ test_expect_success 'signatures never reach a command line: no temporary files a
 
 # --- GnuPG -----------------------------------------------------------------
 if command -v gpg >/dev/null 2>&1; then
-	GNUPGHOME="$TRASH/gnupg"
+	# a short path: gpg-agent's socket must fit in a sockaddr_un (108 bytes),
+	# which a build directory deep inside make distcheck does not
+	GNUPGHOME=$(mktemp -d "${TMPDIR:-/tmp}/gate-gpg.XXXXXX")
 	export GNUPGHOME
-	test_atexit 'gpgconf --kill gpg-agent'
+	test_atexit 'gpgconf --kill gpg-agent; rm -rf "$GNUPGHOME"'
 	test_expect_success 'gpg setup: a key, its public keyring on the server' '
-		mkdir -m 700 "$GNUPGHOME" &&
+		chmod 700 "$GNUPGHOME" &&
 		gpg --batch --passphrase "" --quick-gen-key "Alice <alice@example.com>" ed25519 sign never 2>/dev/null &&
 		gpg --batch --passphrase "" --quick-gen-key "Mallory <mallory@example.com>" ed25519 sign never 2>/dev/null &&
 		gpg --batch --export alice@example.com >victim.git/trusted.gpg &&
