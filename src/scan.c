@@ -107,8 +107,45 @@ static int reader_bytes(struct reader *r, char *dst, uint64_t n)
 	return 0;
 }
 
+/*
+ * Strings kept for the whole scan (occurrence paths) in large chunks:
+ * one malloc per 64 KiB instead of one per path.
+ */
+struct arena {
+	char **chunks;
+	size_t nr, alloc, used, size;
+};
+
+static const char *arena_strdup(struct arena *a, const char *str, size_t len)
+{
+	char *p;
+
+	if (!a->nr || a->size - a->used < len + 1) {
+		size_t size = len + 1 > 65536 ? len + 1 : 65536;
+		GATE_ALLOC_GROW(a->chunks, a->nr + 1, a->alloc);
+		a->chunks[a->nr++] = gate_xmalloc(size);
+		a->size = size;
+		a->used = 0;
+	}
+	p = a->chunks[a->nr - 1] + a->used;
+	memcpy(p, str, len);
+	p[len] = '\0';
+	a->used += len + 1;
+	return p;
+}
+
+static void arena_release(struct arena *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr; i++)
+		free(a->chunks[i]);
+	free(a->chunks);
+	memset(a, 0, sizeof(*a));
+}
+
 struct occurrence {
-	char *path;
+	const char *path; /* in the scan's arena */
 	size_t commit;
 	char old_id[41];
 	unsigned mode;
@@ -148,12 +185,17 @@ struct gate_scan {
 	struct gate_findings *findings;
 	char **def_error;
 	int *def_active;  /* some job runs it */
+	unsigned char **def_groups; /* the groups its jobs are in, a bitmap of group_bytes */
+	size_t group_bytes;
 	struct gate_oidmap blob_map;
+	struct arena paths;         /* occurrence paths */
 	struct blob_entry **blobs;
 	size_t nblobs, alloc_blobs;
 	/* GIT_GATE_TRACE=1: counters printed to stderr, for tests and tuning */
 	size_t blobs_read;
 	uint64_t bytes_read;
+	/* seconds spent per phase, printed with the counters */
+	double t_refs, t_revlist, t_commits, t_commit_hooks, t_changes, t_blob_wait, t_reports;
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely */
 	pthread_mutex_t progress_lock;
 	/* per check def: state its main-thread hooks keep for this push */
@@ -210,6 +252,19 @@ void gate_commit_release(struct gate_commit *c)
 	free(c->groups);
 }
 
+/* This process's peak resident set (VmHWM), without its children; -1 if unknown. */
+static long peak_rss_kib(void)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	const char *p;
+	long kib = -1;
+
+	if (gate_read_file(&b, "/proc/self/status", NULL) == 0 && (p = strstr(gate_buf_cstr(&b), "VmHWM:")))
+		kib = strtol(p + 6, NULL, 10);
+	gate_buf_release(&b);
+	return kib;
+}
+
 void gate_scan_free(struct gate_scan *s)
 {
 	size_t i, j;
@@ -222,6 +277,13 @@ void gate_scan_free(struct gate_scan *s)
 		char line[200];
 		int len = snprintf(line, sizeof(line), "git-gate: trace: %zu commits, %zu blobs read (%llu bytes)\n",
 				   s->ncommits, s->blobs_read, (unsigned long long)s->bytes_read);
+		if (len > 0)
+			(void)gate_write_all(2, line, (size_t)len);
+		len = snprintf(line, sizeof(line),
+			       "git-gate: trace: ms: refs %.1f, rev-list %.1f, commits %.1f, commit hooks %.1f, "
+			       "changes %.1f, blob wait %.1f, blob reports %.1f; peak RSS %ld KiB\n",
+			       s->t_refs * 1e3, s->t_revlist * 1e3, s->t_commits * 1e3, s->t_commit_hooks * 1e3,
+			       s->t_changes * 1e3, s->t_blob_wait * 1e3, s->t_reports * 1e3, peak_rss_kib());
 		if (len > 0)
 			(void)gate_write_all(2, line, (size_t)len);
 	}
@@ -238,14 +300,13 @@ void gate_scan_free(struct gate_scan *s)
 			if (b->results && b->results[j] && t->blob_result_free)
 				t->blob_result_free(b->results[j]);
 		}
-		for (j = 0; j < b->nocc; j++)
-			free(b->occs[j].path);
 		free(b->occs);
 		free(b->results);
 		free(b);
 	}
 	free(s->blobs);
 	gate_oidmap_release(&s->blob_map);
+	arena_release(&s->paths);
 	for (i = 0; i < s->cfg->nchecks; i++) {
 		gate_findings_release(&s->findings[i]);
 		pthread_mutex_destroy(s->findings[i].lock);
@@ -259,6 +320,10 @@ void gate_scan_free(struct gate_scan *s)
 	free(s->findings);
 	free(s->def_error);
 	free(s->def_active);
+	if (s->def_groups)
+		for (i = 0; i < s->cfg->nchecks; i++)
+			free(s->def_groups[i]);
+	free(s->def_groups);
 	pthread_mutex_destroy(&s->repo_lock);
 	pthread_mutex_destroy(&s->progress_lock);
 	free(s);
@@ -661,9 +726,12 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct group *groups = gate_xcalloc(n + 1, sizeof(*groups));
 	const struct gate_rule **ref_rules = NULL;
 	int ret = -1;
+	double t0 = gate_now();
 
 	if (list_ref_tips(s, &refs, &nrefs, err) < 0)
 		goto out;
+	s->t_refs += gate_now() - t0;
+	t0 = gate_now();
 	/* each ref's rule, once: matching is not free with many refs */
 	ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
 	for (j = 0; j < nrefs; j++)
@@ -742,7 +810,16 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			jb->job.commits[jb->job.ncommits++] = s->commits[k];
 		}
 	}
+	s->group_bytes = ((size_t)s->ngroups + 7) / 8 + 1;
+	s->def_groups = gate_xcalloc(s->cfg->nchecks + 1, sizeof(*s->def_groups));
+	for (i = 0; i < s->cfg->nchecks; i++)
+		s->def_groups[i] = gate_xcalloc(s->group_bytes, 1);
+	for (i = 0; i < n; i++)
+		if (jobs[i].group >= 0)
+			s->def_groups[def_index(s, jobs[i].def)][jobs[i].group / 8] |=
+				(unsigned char)(1u << (jobs[i].group % 8));
 	ret = 0;
+	s->t_revlist += gate_now() - t0;
 out:
 	for (j = 0; j < ngroups; j++)
 		gate_strvec_clear(&groups[j].excludes);
@@ -752,13 +829,16 @@ out:
 	return ret;
 }
 
-/* Whether some job of `def` includes commit c. */
-static int needed(struct gate_scan_job *jobs, size_t n, const struct gate_check_def *def, const struct gate_commit *c)
+/* Whether some job of check def k includes commit c: O(groups / 8), not O(jobs). */
+static int needed(const struct gate_scan *s, size_t k, const struct gate_commit *c)
 {
-	size_t i;
+	const unsigned char *dg = s->def_groups ? s->def_groups[k] : NULL;
+	size_t b;
 
-	for (i = 0; i < n; i++)
-		if (jobs[i].def == def && jobs[i].group >= 0 && in_group(c, jobs[i].group))
+	if (!c->groups || !dg)
+		return 0;
+	for (b = 0; b < s->group_bytes; b++)
+		if (c->groups[b] & dg[b])
 			return 1;
 	return 0;
 }
@@ -807,14 +887,18 @@ static void *catfile_writer(void *arg)
 	return NULL;
 }
 
-static void catfile_request(struct catfile *cf, struct blob_entry *e)
+static void catfile_request_many(struct catfile *cf, struct blob_entry **e, size_t n)
 {
+	if (!n)
+		return;
 	pthread_mutex_lock(&cf->lock);
-	GATE_ALLOC_GROW(cf->items, cf->nr + 1, cf->alloc);
-	cf->items[cf->nr++] = e;
+	GATE_ALLOC_GROW(cf->items, cf->nr + n, cf->alloc);
+	memcpy(cf->items + cf->nr, e, n * sizeof(*e));
+	cf->nr += n;
 	pthread_cond_broadcast(&cf->cond);
 	pthread_mutex_unlock(&cf->lock);
 }
+
 
 static void catfile_close(struct catfile *cf)
 {
@@ -999,7 +1083,7 @@ static void set_def_error(struct gate_scan *s, size_t i, const struct gate_buf *
 
 static int read_commits(struct gate_scan *s, struct gate_buf *err)
 {
-	static const char *const argv[] = { "git", "cat-file", "--batch", NULL };
+	static const char *const argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
 	struct gate_child c = GATE_CHILD_INIT;
 	struct gate_buf in = GATE_BUF_INIT, e2 = GATE_BUF_INIT;
 	struct catfile cf;
@@ -1026,8 +1110,8 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 	for (i = 0; i < s->ncommits; i++) {
 		fake[i] = gate_xcalloc(1, sizeof(**fake));
 		memcpy(fake[i]->id, s->commits[i]->id, 41);
-		catfile_request(&cf, fake[i]);
 	}
+	catfile_request_many(&cf, fake, s->ncommits);
 	catfile_close(&cf);
 	pthread_create(&writer, NULL, catfile_writer, &cf);
 	reader_init(&r, cf.child.out);
@@ -1096,6 +1180,9 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct gate_commit **list = NULL;
 	size_t nlist = 0, alloc = 0, i, j, k;
 	int want_changes = 0, want_blobs = 0, want_content = 0, ret = -1, status;
+	double t0;
+	struct blob_entry *pending[64];
+	size_t npending = 0;
 	struct gate_child dt = GATE_CHILD_INIT;
 	struct catfile cf;
 	struct scan_thread st;
@@ -1129,21 +1216,27 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				want_content = 1;
 		}
 	}
+	t0 = gate_now();
 	if (read_commits(s, err) < 0)
 		goto out;
+	s->t_commits += gate_now() - t0;
+	t0 = gate_now();
 
 	/* commit hooks: cheap, here on this thread */
 	for (i = 0; i < nlist; i++) {
 		for (k = 0; k < cfg->nchecks; k++) {
 			const struct gate_check_def *def = &cfg->checks[k];
 			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
-			if (!s->def_active[k] || !def->type->commit || !needed(jobs, n, def, list[i]))
+			if (!s->def_active[k] || !def->type->commit || !needed(s, k, list[i]))
 				continue;
 			gate_buf_reset(&herr);
 			if (def->type->commit(&run, list[i], &s->findings[k]) < 0)
 				set_def_error(s, k, &herr, "commit check failed");
 		}
 	}
+
+	s->t_commit_hooks += gate_now() - t0;
+	t0 = gate_now();
 
 	if (!nlist || (!want_changes && !want_blobs)) {
 		ret = 0;
@@ -1164,8 +1257,9 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	dt_started = 1;
 
 	if (want_blobs) {
-		static const char *const cf_argv[] = { "git", "cat-file", "--batch", NULL };
-		static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", NULL };
+		/* --buffer: no flush per object; all is read once stdin is closed */
+		static const char *const cf_argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
+		static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", "--buffer", NULL };
 		cf.child = (struct gate_child)GATE_CHILD_INIT;
 		cf.child.argv = want_content ? cf_argv : cfc_argv;
 		cf.child.env = gate_strvec_argv(&s->repo->env);
@@ -1197,7 +1291,9 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		if (!tok)
 			break;
 		if (*tok != ':') {
-			/* a commit header: "<id>" */
+			/* a commit header: "<id>"; what the last one brought goes to cat-file now */
+			catfile_request_many(&cf, pending, npending);
+			npending = 0;
 			if (len < 40 || !(cur = gate_oidmap_get(&s->commit_map, tok))) {
 				gate_error(err, "unexpected output from git diff-tree");
 				goto fail_stream;
@@ -1231,7 +1327,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		for (k = 0; k < cfg->nchecks && want_changes; k++) {
 			const struct gate_check_def *def = &cfg->checks[k];
 			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
-			if (!s->def_active[k] || !def->type->change || !needed(jobs, n, def, cur))
+			if (!s->def_active[k] || !def->type->change || !needed(s, k, cur))
 				continue;
 			gate_buf_reset(&herr);
 			if (def->type->change(&run, cur, &ch, &s->findings[k]) < 0)
@@ -1248,12 +1344,21 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				gate_oidmap_put(&s->blob_map, new_id, e);
 				GATE_ALLOC_GROW(s->blobs, s->nblobs + 1, s->alloc_blobs);
 				s->blobs[s->nblobs++] = e;
-				catfile_request(&cf, e);
+				/* handed over in batches: one lock and wakeup per batch, not per blob */
+				pending[npending++] = e;
+				if (npending == GATE_ARRAY_SIZE(pending)) {
+					catfile_request_many(&cf, pending, npending);
+					npending = 0;
+				}
 			}
 			/* occurrences are only read after the scan thread is joined */
-			GATE_ALLOC_GROW(e->occs, e->nocc + 1, e->alloc);
+			/* most blobs have one occurrence: grow from 1, not 16 */
+			if (e->nocc == e->alloc) {
+				e->alloc = e->alloc ? 2 * e->alloc : 1;
+				e->occs = gate_xrealloc(e->occs, e->alloc * sizeof(*e->occs));
+			}
 			o = &e->occs[e->nocc++];
-			o->path = gate_xstrdup(path);
+			o->path = arena_strdup(&s->paths, path, len);
 			o->commit = cur->index;
 			o->mode = ch.new_mode;
 			if (GATE_MODE_IS_BLOB(ch.old_mode) || GATE_MODE_IS_LINK(ch.old_mode))
@@ -1262,7 +1367,11 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				o->old_id[0] = '\0';
 		}
 	}
+	catfile_request_many(&cf, pending, npending);
+	npending = 0;
 	ret = 0;
+	s->t_changes += gate_now() - t0;
+	t0 = gate_now();
 fail_stream:
 	/* on failure keep reading so the writer thread can finish */
 	while (ret < 0 && !r.eof && reader_fill(&r) >= 0)
@@ -1299,6 +1408,8 @@ fail_stream:
 	}
 	if (ret < 0)
 		goto out;
+	s->t_blob_wait += gate_now() - t0;
+	t0 = gate_now();
 
 	/* blob reports, per occurrence, now that every path is known */
 	for (i = 0; i < s->nblobs; i++) {
@@ -1323,12 +1434,12 @@ fail_stream:
 			for (o = 0; o < e->nocc; o++) {
 				struct gate_occurrence occ;
 				const struct gate_commit *c = s->commits[e->occs[o].commit];
-				if (!needed(jobs, n, def, c))
+				if (!needed(s, k, c))
 					continue;
 				/* the same path again in a later commit: reported once */
 				for (p = 0; p < o; p++)
 					if (!strcmp(e->occs[p].path, e->occs[o].path) &&
-					    needed(jobs, n, def, s->commits[e->occs[p].commit]))
+					    needed(s, k, s->commits[e->occs[p].commit]))
 						break;
 				if (p < o)
 					continue;
@@ -1344,6 +1455,7 @@ fail_stream:
 			}
 		}
 	}
+	s->t_reports += gate_now() - t0;
 
 distribute:
 	for (j = 0; j < n; j++) {
