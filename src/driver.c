@@ -79,6 +79,40 @@ static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *
 	return code;
 }
 
+/*
+ * When the policy stored in the meta_ref is what makes the policy invalid
+ * (say the system file changed under it), a push that only changes that
+ * ref must still be possible, or nobody could repair it: judge such a
+ * push by the system file alone, which also validates the new policy.
+ * Returns the system policy, or NULL when this is not such a push.
+ */
+static struct gate_config *system_for_meta_push(const struct gate_push *push, const char *git_dir)
+{
+	struct gate_config *sys = NULL;
+	struct gate_diag diag = GATE_DIAG_INIT;
+	struct gate_policy_load_opts lo;
+	const char *file = gate_policy_system_file();
+	size_t i;
+
+	if (getenv("GIT_GATE_CONFIG") && *getenv("GIT_GATE_CONFIG"))
+		return NULL;
+	memset(&lo, 0, sizeof(lo));
+	lo.git_dir = git_dir;
+	if (gate_policy_load_file_opts(&sys, file, &lo, &diag) < 0)
+		sys = NULL;
+	gate_diag_release(&diag);
+	if (!sys || !sys->meta_ref || !push->nr)
+		goto no;
+	for (i = 0; i < push->nr; i++)
+		if (strcmp(push->updates[i].ref, sys->meta_ref))
+			goto no;
+	sys->system_file = gate_xstrdup(file);
+	return sys;
+no:
+	gate_config_free(sys);
+	return NULL;
+}
+
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 {
 	struct gate_repo *repo = NULL;
@@ -99,7 +133,13 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		sayf(fd, "push rejected (git-gate fails closed); tell the repository's admin");
 		goto out;
 	}
-	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0) {
+	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
+	    (cfg = system_for_meta_push(push, repo->git_dir)) != NULL) {
+		for (i = 0; i < diag.msgs.nr; i++)
+			sayf(fd, "%s", diag.msgs.v[i]);
+		sayf(fd, "the policy stored in '%s' is invalid (above); this push changes only that ref, so it "
+			 "is judged by the system policy alone", cfg->meta_ref);
+	} else if (!cfg) {
 		for (i = 0; i < diag.msgs.nr; i++)
 			sayf(fd, "%s", diag.msgs.v[i]);
 		sayf(fd, "the gate's policy is invalid, so every push is rejected until it is fixed");

@@ -146,4 +146,26 @@ test_expect_success 'someone else cannot delete the policy ref either, and a met
 	(cd work && commit_file b b "WIP b" && git push -q origin main)
 '
 
+test_expect_success 'a stored policy the system file no longer allows can still be repaired' '
+	cp "$SYS" sys.orig &&
+	echo "meta_allow_commands = true;" >>"$SYS" &&
+	printf "rules = ( { refs = [ \"refs/heads/**\" ]; checks = [ \"t\" ]; } );\nchecks = { t = { type = \"command\"; run = \"true\"; }; };\n" >policy.conf &&
+	push_policy alice 2>err &&
+	test -n "$(ref_of victim.git refs/meta/gate)" &&
+	cp sys.orig "$SYS" &&
+	before=$(ref_of victim.git main) &&
+	(cd work && commit_file c c "Add c" && test_must_fail git push origin main 2>../err) &&
+	test_grep "remote: git-gate: refs/meta/gate:git-gate.conf:2: check .t.: checks of type command" err &&
+	test_grep "policy is invalid" err &&
+	test "$(ref_of victim.git main)" = "$before" &&
+	printf "rules = ( { refs = [ \"refs/heads/**\" ]; } );\n" >policy.conf &&
+	test_must_fail push_policy bob 2>err &&
+	test_grep "is not one of them" err &&
+	push_policy alice 2>err &&
+	test_grep "this push changes only that ref, so it is judged by the system policy alone" err &&
+	test "$(ref_of victim.git refs/meta/gate)" = "$(git -C work rev-parse gate)" &&
+	(cd work && git push -q origin main) &&
+	test "$(ref_of victim.git main)" = "$(git -C work rev-parse main)"
+'
+
 test_done

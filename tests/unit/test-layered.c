@@ -280,7 +280,7 @@ static void test_layered__a_policy_in_the_repository_cannot_steer_the_server(voi
 	assert_non_null(strstr(errs, "refs/meta/gate:git-gate.conf:2: @include is not allowed"));
 	free(errs);
 	if (gate_check_type_find("command")) {
-		errs = load_errors("checks = { run = { type = \"command\"; command = [ \"true\" ]; }; };\n",
+		errs = load_errors("checks = { run = { type = \"command\"; run = \"true\"; }; };\n",
 				   "refs/meta/gate:git-gate.conf", NULL, 1);
 		assert_non_null(strstr(errs, "check 'run': checks of type command run programs on the server"));
 		free(errs);
