@@ -647,7 +647,7 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 	struct gate_buf err = GATE_BUF_INIT, key = GATE_BUF_INIT, res = GATE_BUF_INIT;
 	const char *name = cx->run->def->name;
 	char sid[8];
-	double t0 = gate_now(), t_co = 0, t_run = 0;
+	double t0 = gate_now(), t_co = 0, t_run = 0, t_cache = 0, t_setup = 0;
 	size_t nfiles = 0;
 	int r, log_fd = -1;
 
@@ -661,6 +661,8 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 		u->error = gate_buf_detach(&err);
 		goto out;
 	}
+	t_setup = gate_now() - t0;
+	t0 = gate_now();
 	r = gate_workspace_checkout(&ws, cx->git_dir, u->tree_id, &nfiles, &err);
 	t_co = gate_now() - t0;
 	if (r == GATE_EUNSAFE) {
@@ -673,6 +675,7 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 		u->error = gate_buf_detach(&err);
 		goto out;
 	}
+	t0 = gate_now();
 	log_fd = open_log(cx, u);
 	if (log_fd >= 0) {
 		char stamp[64];
@@ -686,6 +689,7 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 			   name, cx->c->run, cx->job->ref, cx->job->old_id, cx->job->new_id, u->commit_id, u->tree_id,
 			   cx->run->pusher, ws.path, nfiles, stamp);
 	}
+	t_setup += gate_now() - t0;
 	t0 = gate_now();
 	if (run_command(cx, u, ws.path, log_fd, &err) < 0) {
 		u->error = gate_buf_detach(&err);
@@ -697,12 +701,14 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 	if (!u->timed_out && u->status == 0) {
 		gate_scan_progress(cx->run->scan, "%s: passed on %s in %.1f s", name, sid, u->seconds);
 		if (cx->cache_dir) {
+			double tc = gate_now();
 			char *info = gate_xstrfmt("passed on commit %s in %.1f s", u->commit_id, u->seconds);
 			gate_cache_key(&key, u->tree_id, cx->run->def->digest);
 			if (gate_cache_store(cx->cache_dir, key.ptr, key.len, info, &err) < 0)
 				gate_scan_progress(cx->run->scan, "%s: warning: the pass could not be cached: %s", name,
 						   err.ptr);
 			free(info);
+			t_cache = gate_now() - tc;
 		}
 	} else {
 		gate_scan_progress(cx->run->scan, "%s: FAILED on %s (%s) after %.1f s", name, sid, res.ptr, u->seconds);
@@ -712,12 +718,14 @@ out:
 		close(log_fd);
 	t0 = gate_now();
 	gate_buf_reset(&err);
-	if (ws.path && gate_workspace_remove(&ws, &err) < 0)
+	/* removed by a detached process: the verdict need not wait for it */
+	if (ws.path && gate_workspace_remove_detached(&ws, &err) < 0)
 		gate_scan_progress(cx->run->scan, "%s: warning: %s", name, err.ptr);
 	if (trace_on())
 		gate_scan_progress(cx->run->scan,
-				   "trace: %s: %s checkout %.3f s (%zu files), command %.3f s, cleanup %.3f s", name, sid,
-				   t_co, nfiles, t_run, gate_now() - t0);
+				   "trace: %s: %s setup %.3f s, checkout %.3f s (%zu files), command %.3f s, cache %.3f s, "
+				   "cleanup %.3f s",
+				   name, sid, t_setup, t_co, nfiles, t_run, t_cache, gate_now() - t0);
 	gate_buf_release(&err);
 	gate_buf_release(&key);
 	gate_buf_release(&res);

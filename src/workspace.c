@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -382,4 +385,59 @@ int gate_workspace_remove(struct gate_workspace *ws, struct gate_buf *err)
 	free(ws->path);
 	ws->path = NULL;
 	return ret;
+}
+
+/* Every descriptor from `low` up closed (in a child about to work alone). */
+static void close_from(int low)
+{
+	long max, fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)low, ~0u, 0u) == 0)
+		return;
+#endif
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = low; fd < max; fd++)
+		close((int)fd);
+}
+
+int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *err)
+{
+	pid_t pid, r;
+	int status = -1;
+
+	if (!ws->path)
+		return 0;
+	pid = fork();
+	if (pid < 0)
+		return gate_workspace_remove(ws, err);
+	if (pid == 0) {
+		/* the middle process: start the remover and leave at once */
+		pid_t remover = fork();
+		int null;
+
+		if (remover != 0)
+			_exit(remover < 0 ? 1 : 0);
+		setsid();
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		/* no pipe of git's or of ours stays open in here */
+		close_from(3);
+		(void)setpriority(PRIO_PROCESS, 0, 10);
+		_exit(gate_remove_tree(ws->path, NULL) < 0 ? 1 : 0);
+	}
+	do {
+		r = waitpid(pid, &status, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return gate_workspace_remove(ws, err);
+	free(ws->path);
+	ws->path = NULL;
+	return 0;
 }

@@ -61,6 +61,14 @@ int gate_workspace_open_repo(struct git_repository **out, const char *git_dir, s
 int gate_workspace_remove(struct gate_workspace *ws, struct gate_buf *err);
 
 /*
+ * Remove the workspace in a detached background process (stdin, stdout
+ * and stderr on /dev/null, no other descriptor kept), so that a push does
+ * not wait for thousands of unlinks; when no process can be started it
+ * is removed here instead.  ws->path is freed.
+ */
+int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *err);
+
+/*
  * Whether `path` (a path from a tree, raw bytes) may be written below a
  * directory: relative, without empty, ".", ".." or ".git" components
  * (".git" in any letter case).

@@ -19,10 +19,26 @@ push_tree() {
 	(cd work && git push origin main 2>../err)
 }
 
+# ws_empty: no workspace left behind (they are removed by a detached
+# process after the verdict: give it a moment)
+ws_empty() {
+	i=0
+	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null)"; do
+		i=$((i + 1))
+		if test $i -gt 100; then
+			echo "workspaces left behind:" >&2
+			ls -la "$TRASH/ws" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	test -d "$TRASH/ws"
+}
+
 # nothing_escaped: no "evil" anywhere around the test, nothing left in ws/
 nothing_escaped() {
 	test -z "$(ls -A "$TRASH/outside")" &&
-	test -z "$(ls -A "$TRASH/ws")" &&
+	ws_empty &&
 	! test -e "$TRASH/../evil" &&
 	! test -e "$TRASH/evil" &&
 	test -z "$(find "$GATE_BUILDDIR/tests" -name evil 2>/dev/null)"
@@ -125,7 +141,7 @@ test_expect_success 'symlinks are written as symlinks, submodules as empty direc
 	test_grep "build: passed on" err &&
 	test -f links-ok &&
 	test -z "$(ls -A outside)" &&
-	test -z "$(ls -A ws)"
+	ws_empty
 '
 
 test_expect_success 'the workspace is removed even when the command leaves read-only directories and symlinks to outside' '
@@ -138,7 +154,7 @@ test_expect_success 'the workspace is removed even when the command leaves read-
 	EOF
 	(cd work && commit_file x x "More" && test_must_fail git push origin main 2>../err) &&
 	test_grep "exit status 1" err &&
-	test -z "$(ls -A ws)" &&
+	ws_empty &&
 	test "$(cat outside/keep)" = keep
 '
 
@@ -169,7 +185,7 @@ test_expect_success 'two pushes to two repositories at once do not interfere' '
 	test "$(cat pwd.a)" != "$(cat pwd.b)" &&
 	# they really ran at the same time
 	awk -v a="$(cat start.a)" -v b="$(cat start.b)" "BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2) }" &&
-	test -z "$(ls -A ws)"
+	ws_empty
 '
 
 test_done

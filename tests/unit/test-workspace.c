@@ -269,6 +269,28 @@ static void test_workspace__removal_never_follows_symlinks(void **state)
 	free(ws);
 }
 
+static void test_workspace__detached_removal_finishes_in_the_background(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_workspace ws = GATE_WORKSPACE_INIT;
+	char *path, *p;
+	int i, fd;
+
+	assert_int_equal(gate_workspace_create(&ws, f->dir, NULL), 0);
+	path = gate_xstrdup(ws.path);
+	p = gate_xstrfmt("%s/file", ws.path);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	free(p);
+	assert_int_equal(gate_workspace_remove_detached(&ws, NULL), 0);
+	assert_null(ws.path);
+	for (i = 0; i < 100 && access(path, F_OK) == 0; i++)
+		usleep(50000);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +301,8 @@ int main(void)
 		cmocka_unit_test(test_workspace__unsafe_paths_are_recognised),
 		cmocka_unit_test(test_workspace__entries_below_a_symlink_file_or_submodule_are_refused),
 		cmocka_unit_test_setup_teardown(test_workspace__removal_never_follows_symlinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__detached_removal_finishes_in_the_background, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
