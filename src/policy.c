@@ -604,7 +604,10 @@ static void check_group_refs(struct gate_conf_group *g, const struct gate_config
 		if (!e[1])
 			gate_conf_error(g, key, "'@' must be followed by a group name");
 		else if (!has_group(cfg, e + 1) && !has_group(outer, e + 1))
-			gate_conf_error(g, key, "no group '%s' is defined under 'groups'", e + 1);
+			gate_conf_error(g, key, "no group '%s' is defined under 'groups'%s", e + 1,
+					outer ? ""
+					      : " (for a repository's file naming the system file's groups: "
+						"git gate validate --layered FILE)");
 	}
 }
 
