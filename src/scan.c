@@ -2,6 +2,7 @@
 #include "scan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,20 @@ static void reader_init(struct reader *r, int fd)
 	r->buf = gate_xmalloc(r->alloc);
 	r->start = r->end = 0;
 	r->eof = 0;
+}
+
+/*
+ * Give a pipe from a git child 1 MiB instead of 64 KiB (Linux, when the
+ * limit in /proc/sys/fs/pipe-max-size allows): a blob stream of 700 MB
+ * then wakes each side about 700 times instead of 11,000.  Best effort.
+ */
+static void widen_pipe(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+#else
+	(void)fd;
+#endif
 }
 
 static void reader_release(struct reader *r)
@@ -91,6 +106,19 @@ static int reader_bytes(struct reader *r, char *dst, uint64_t n)
 	while (n) {
 		size_t have = r->end - r->start;
 		size_t take;
+		if (!have && dst && n >= 65536) {
+			/* a large blob: read straight into its buffer, not through ours */
+			ssize_t got = read(r->fd, dst, n < ((size_t)1 << 30) ? (size_t)n : ((size_t)1 << 30));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				r->eof = 1;
+				return -1;
+			}
+			dst += got;
+			n -= (uint64_t)got;
+			continue;
+		}
 		if (!have) {
 			if (r->eof || reader_fill(r) <= 0)
 				return -1;
@@ -1114,6 +1142,7 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 	catfile_request_many(&cf, fake, s->ncommits);
 	catfile_close(&cf);
 	pthread_create(&writer, NULL, catfile_writer, &cf);
+	widen_pipe(cf.child.out);
 	reader_init(&r, cf.child.out);
 	for (i = 0; i < s->ncommits; i++) {
 		struct gate_commit *cm = s->commits[i];
@@ -1275,11 +1304,13 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		st.jobs = jobs;
 		st.njobs = n;
 		st.content = want_content;
+		widen_pipe(cf.child.out);
 		reader_init(&st.r, cf.child.out);
 		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
 		cf_started = 1;
 	}
 
+	widen_pipe(dt.out);
 	reader_init(&r, dt.out);
 	for (;;) {
 		size_t len;
