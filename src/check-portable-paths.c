@@ -1,8 +1,9 @@
 #include "config.h"
 
-#include <git2.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "glob.h"
@@ -10,6 +11,7 @@
 #include "paths.h"
 #include "policy.h"
 #include "repo.h"
+#include "run-command.h"
 #include "scan.h"
 
 #include "banned.h"
@@ -28,10 +30,10 @@
  * the directory's other entries are compared with it after case folding.
  * A collision that already existed in the parent is not reported again.
  *
- * The trees are read with libgit2, through a repository handle of this
- * check's own, opened on first use and used by the change hook alone,
- * which runs on the main thread only: no lock is shared with the hooks
- * that run on the blob thread.
+ * The trees are read by a `git cat-file --batch` of this check's own,
+ * started on first use and used by the change hook alone, which runs on
+ * the main thread only: nothing is shared with the hooks that run on the
+ * blob thread.  Only the directories that receive a new name are read.
  */
 
 struct port_check {
@@ -82,25 +84,34 @@ static int port_parse(void **data, struct gate_conf_group *g)
 
 /* ---- case collisions ---- */
 
-/* A tree's entries sorted by folded name, built when first needed. */
-struct folded_entry {
-	char *folded;
-	const char *name; /* owned by the git_tree */
+/*
+ * Trees are read through a `git cat-file --batch` of this check's own,
+ * started on first use: git resolves deltas several times faster than
+ * libgit2 1.5, the pack pages it touches count against its memory rather
+ * than the hook's, and nothing is shared with the hooks on the blob thread.
+ */
+
+struct tree_entry {
+	const char *name; /* NUL-terminated inside the node's data */
+	size_t len;
+	unsigned mode;
+	char id[41];
 };
 
 struct tree_node {
-	git_tree *tree;
-	struct folded_entry *fold;
-	size_t nfold;
-	int folded;
+	char *data;
+	struct tree_entry *e;
+	size_t n;
 };
 
-/* Per push: trees of the commit being judged, what was reported for it. */
+/* Per push: the reader, the trees of the commit being judged, what was reported for it. */
 struct port_state {
-	struct gate_repo *repo;
-	char commit[41];            /* the commit the maps below are about */
-	char parent_tree[41];       /* its first parent's tree, "" for a root commit */
-	struct gate_oidmap trees;   /* tree id -> struct tree_node */
+	struct gate_child cf;
+	struct gate_buf in; /* buffered output of git cat-file */
+	size_t pos;
+	char commit[41];      /* the commit the maps below are about */
+	char parent_tree[41]; /* its first parent's tree, "" for a root commit */
+	struct gate_oidmap trees; /* tree id -> struct tree_node */
 	struct tree_node **nodes;
 	size_t nnodes, alloc;
 	struct gate_oidmap reported; /* "DIR/FOLDED" keys reported for this commit */
@@ -108,15 +119,12 @@ struct port_state {
 
 static void clear_commit(struct port_state *st)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < st->nnodes; i++) {
-		struct tree_node *n = st->nodes[i];
-		for (j = 0; j < n->nfold; j++)
-			free(n->fold[j].folded);
-		free(n->fold);
-		git_tree_free(n->tree);
-		free(n);
+		free(st->nodes[i]->data);
+		free(st->nodes[i]->e);
+		free(st->nodes[i]);
 	}
 	st->nnodes = 0;
 	gate_oidmap_release(&st->trees);
@@ -127,99 +135,239 @@ static void clear_commit(struct port_state *st)
 static void port_state_free(void *data)
 {
 	struct port_state *st = data;
+	int status;
 
 	clear_commit(st);
 	free(st->nodes);
-	gate_repo_free(st->repo);
+	close(st->cf.in);
+	close(st->cf.out);
+	gate_child_finish(&st->cf, &status, NULL);
+	gate_buf_release(&st->in);
 	free(st);
 }
 
-static int load_tree(struct port_state *st, const git_oid *oid, struct tree_node **out, struct gate_buf *err)
+static int state_get(const struct gate_check_run *run, struct port_state **out)
 {
-	char hex[41];
-	struct tree_node *n;
+	static const char *const argv[] = { "git", "cat-file", "--batch", NULL };
+	struct port_state *st = gate_scan_check_state(run->scan, run->def);
 
-	git_oid_tostr(hex, sizeof(hex), oid);
-	if ((n = gate_oidmap_get(&st->trees, hex))) {
+	if (!st) {
+		st = gate_xcalloc(1, sizeof(*st));
+		st->cf = (struct gate_child)GATE_CHILD_INIT;
+		st->cf.argv = argv;
+		st->cf.env = gate_strvec_argv(&gate_scan_repo(run->scan)->env);
+		st->cf.in = -1;
+		st->cf.out = -1;
+		if (gate_child_start(&st->cf, run->err) < 0) {
+			free(st);
+			return -1;
+		}
+		gate_scan_set_check_state(run->scan, run->def, st, port_state_free);
+	}
+	*out = st;
+	return 0;
+}
+
+static int cf_fill(struct port_state *st)
+{
+	ssize_t r;
+
+	if (st->pos) {
+		memmove(st->in.ptr, st->in.ptr + st->pos, st->in.len - st->pos);
+		st->in.len -= st->pos;
+		st->pos = 0;
+	}
+	gate_buf_grow(&st->in, 65536);
+	do {
+		r = read(st->cf.out, st->in.ptr + st->in.len, 65536);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -1;
+	st->in.len += (size_t)r;
+	return 0;
+}
+
+/* Read object `id`, which must be of type `type`, into `out`. */
+static int cf_read(struct port_state *st, const char *id, const char *type, struct gate_buf *out,
+		   struct gate_buf *err)
+{
+	char req[41], *nl, *sp, *e;
+	size_t tl = strlen(type);
+	unsigned long long size;
+
+	memcpy(req, id, 40);
+	req[40] = '\n';
+	if (gate_write_all(st->cf.in, req, sizeof(req)) < 0)
+		return gate_error(err, "cannot read %s %s: git cat-file: %s", type, id, strerror(errno));
+	for (;;) {
+		if (st->in.len > st->pos && (nl = memchr(st->in.ptr + st->pos, '\n', st->in.len - st->pos)))
+			break;
+		if (cf_fill(st) < 0)
+			return gate_error(err, "cannot read %s %s: git cat-file ended early", type, id);
+	}
+	/* "<id> <type> <size>", or "<id> missing" */
+	sp = st->in.ptr + st->pos + 40;
+	if (nl - (st->in.ptr + st->pos) < 42 || memcmp(st->in.ptr + st->pos, id, 40) || *sp != ' ' ||
+	    strncmp(sp + 1, type, tl) || sp[1 + tl] != ' ')
+		return gate_error(err, "cannot read %s %s: not found or not a %s", type, id, type);
+	size = strtoull(sp + 2 + tl, &e, 10);
+	if (e != nl)
+		return gate_error(err, "cannot read %s %s: unexpected output from git cat-file", type, id);
+	st->pos = (size_t)(nl + 1 - st->in.ptr);
+	while (st->in.len - st->pos < size + 1)
+		if (cf_fill(st) < 0)
+			return gate_error(err, "cannot read %s %s: git cat-file ended early", type, id);
+	gate_buf_reset(out);
+	gate_buf_add(out, st->in.ptr + st->pos, (size_t)size);
+	st->pos += (size_t)size + 1;
+	return 0;
+}
+
+static void hex20(char out[41], const unsigned char *raw)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[40] = '\0';
+}
+
+/* Entries "<octal mode> <name>\0<20-byte id>". */
+static int parse_tree(struct tree_node *n, size_t len)
+{
+	const char *p = n->data, *end = n->data + len;
+	size_t alloc = 0;
+
+	while (p < end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p)), *nul;
+		struct tree_entry *te;
+		unsigned mode = 0;
+
+		if (!sp || sp == p || !(nul = memchr(sp + 1, '\0', (size_t)(end - sp - 1))) || end - nul < 21)
+			return -1;
+		for (; p < sp; p++) {
+			if (*p < '0' || *p > '7')
+				return -1;
+			mode = mode * 8 + (unsigned)(*p - '0');
+		}
+		GATE_ALLOC_GROW(n->e, n->n + 1, alloc);
+		te = &n->e[n->n++];
+		te->name = sp + 1;
+		te->len = (size_t)(nul - sp - 1);
+		te->mode = mode;
+		hex20(te->id, (const unsigned char *)nul + 1);
+		p = nul + 21;
+	}
+	return 0;
+}
+
+static int load_tree(struct port_state *st, const char *id, struct tree_node **out, struct gate_buf *err)
+{
+	struct gate_buf data = GATE_BUF_INIT;
+	struct tree_node *n;
+	size_t len;
+
+	if ((n = gate_oidmap_get(&st->trees, id))) {
 		*out = n;
 		return 0;
 	}
-	n = gate_xcalloc(1, sizeof(*n));
-	if (git_tree_lookup(&n->tree, st->repo->git, oid) < 0) {
-		free(n);
-		return gate_error(err, "cannot read tree %s: %s", hex, gate_git_error());
+	if (cf_read(st, id, "tree", &data, err) < 0) {
+		gate_buf_release(&data);
+		return -1;
 	}
-	gate_oidmap_put(&st->trees, hex, n);
+	n = gate_xcalloc(1, sizeof(*n));
+	len = data.len;
+	n->data = gate_buf_detach(&data);
+	if (parse_tree(n, len) < 0) {
+		free(n->data);
+		free(n->e);
+		free(n);
+		return gate_error(err, "tree %s is malformed", id);
+	}
+	gate_oidmap_put(&st->trees, id, n);
 	GATE_ALLOC_GROW(st->nodes, st->nnodes + 1, st->alloc);
 	st->nodes[st->nnodes++] = n;
 	*out = n;
 	return 0;
 }
 
-static int cmp_folded(const void *a, const void *b)
+static const struct tree_entry *entry_byname(const struct tree_node *n, const char *name, size_t len)
 {
-	return strcmp(((const struct folded_entry *)a)->folded, ((const struct folded_entry *)b)->folded);
+	size_t i;
+
+	for (i = 0; i < n->n; i++)
+		if (n->e[i].len == len && !memcmp(n->e[i].name, name, len))
+			return &n->e[i];
+	return NULL;
 }
 
-static void fold_tree(struct tree_node *n)
-{
-	size_t i, count = git_tree_entrycount(n->tree);
-	struct gate_buf b = GATE_BUF_INIT;
-
-	n->fold = gate_xcalloc(count + 1, sizeof(*n->fold));
-	for (i = 0; i < count; i++) {
-		const char *name = git_tree_entry_name(git_tree_entry_byindex(n->tree, i));
-		gate_buf_reset(&b);
-		gate_path_fold(&b, name, strlen(name));
-		n->fold[i].folded = gate_xstrdup(gate_buf_cstr(&b));
-		n->fold[i].name = name;
-	}
-	n->nfold = count;
-	qsort(n->fold, count, sizeof(*n->fold), cmp_folded);
-	n->folded = 1;
-	gate_buf_release(&b);
-}
+#define MODE_IS_TREE(m) (((m) & 0170000) == 0040000)
 
 /* Start judging commit `c`: forget the previous commit's trees, find the parent's tree. */
 static int begin_commit(const struct gate_check_run *run, struct port_state *st, const struct gate_commit *c)
 {
 	const struct gate_commit *pc;
-	git_commit *gc = NULL;
-	git_oid oid;
+	struct gate_buf data = GATE_BUF_INIT;
 
 	clear_commit(st);
-	memcpy(st->commit, c->id, 41);
 	st->parent_tree[0] = '\0';
-	if (!c->nparents)
-		return 0;
-	pc = gate_scan_commit(run->scan, c->parents[0]);
-	if (pc && pc->tree[0]) {
-		memcpy(st->parent_tree, pc->tree, 41);
-		return 0;
+	if (c->nparents) {
+		pc = gate_scan_commit(run->scan, c->parents[0]);
+		if (pc && pc->tree[0]) {
+			memcpy(st->parent_tree, pc->tree, 41);
+		} else {
+			if (cf_read(st, c->parents[0], "commit", &data, run->err) < 0) {
+				gate_buf_release(&data);
+				return -1;
+			}
+			if (data.len < 46 || memcmp(data.ptr, "tree ", 5) || data.ptr[45] != '\n') {
+				gate_buf_release(&data);
+				return gate_error(run->err, "commit %s has no tree line", c->parents[0]);
+			}
+			memcpy(st->parent_tree, data.ptr + 5, 40);
+			st->parent_tree[40] = '\0';
+			gate_buf_release(&data);
+		}
 	}
-	if (git_oid_fromstr(&oid, c->parents[0]) < 0 || git_commit_lookup(&gc, st->repo->git, &oid) < 0) {
-		st->commit[0] = '\0';
-		return gate_error(run->err, "cannot read commit %s: %s", c->parents[0], gate_git_error());
-	}
-	git_oid_tostr(st->parent_tree, sizeof(st->parent_tree), git_commit_tree_id(gc));
-	git_commit_free(gc);
+	memcpy(st->commit, c->id, 41);
 	return 0;
 }
 
-static void report_collision(const struct gate_commit *c, const char *path, size_t plen, const struct tree_node *n,
-			     size_t lo, size_t hi, const char *name, struct gate_findings *out)
+/*
+ * The other entries of `n` whose names fold like `name` (len bytes), whose
+ * folded form is in `folded`.  Folding keeps lengths (paths.h), so only
+ * names of the same length are folded and compared: no directory is
+ * folded or sorted as a whole.
+ */
+static void case_twins(const struct tree_node *n, const char *name, size_t len, const char *folded,
+		       struct gate_strvec *out, struct gate_buf *tmp)
+{
+	size_t i;
+
+	for (i = 0; i < n->n; i++) {
+		const struct tree_entry *e = &n->e[i];
+		if (e->len != len || !memcmp(e->name, name, len))
+			continue;
+		gate_buf_reset(tmp);
+		gate_path_fold(tmp, e->name, len);
+		if (tmp->len == len && !memcmp(tmp->ptr, folded, len))
+			gate_strvec_push(out, e->name);
+	}
+}
+
+static void report_collision(const struct gate_commit *c, const char *path, size_t plen, size_t dirlen,
+			     const struct gate_strvec *twins, struct gate_findings *out)
 {
 	struct gate_buf msg = GATE_BUF_INIT, self = GATE_BUF_INIT;
-	size_t dirlen = plen - strlen(name), k, others = 0;
+	size_t k;
 
 	gate_buf_add(&self, path, plen);
 	gate_buf_addf(&msg, "'%s' and ", self.ptr);
-	for (k = lo; k < hi; k++) {
-		if (!strcmp(n->fold[k].name, name))
-			continue;
-		gate_buf_addf(&msg, "%s'%.*s%s'", others ? ", " : "", (int)dirlen, path, n->fold[k].name);
-		others++;
-	}
+	for (k = 0; k < twins->nr; k++)
+		gate_buf_addf(&msg, "%s'%.*s%s'", k ? ", " : "", (int)dirlen, path, twins->v[k]);
 	gate_buf_adds(&msg, " differ only in case: a case-insensitive file system (Windows, macOS) keeps only one");
 	gate_findings_add(out, c, self.ptr, 0,
 			  "rename one of them (git mv) and rewrite the commit that adds it (git commit --amend, or "
@@ -229,93 +377,63 @@ static void report_collision(const struct gate_commit *c, const char *path, size
 	gate_buf_release(&self);
 }
 
-/* Find the entries of `n` that fold like `name`: [lo, hi) in n->fold. */
-static size_t fold_range(struct tree_node *n, const char *folded, size_t *lo)
-{
-	size_t a = 0, b, hi;
-
-	if (!n->folded)
-		fold_tree(n);
-	b = n->nfold;
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-		if (strcmp(n->fold[mid].folded, folded) < 0)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	for (hi = a; hi < n->nfold && !strcmp(n->fold[hi].folded, folded); hi++)
-		;
-	*lo = a;
-	return hi;
-}
-
 static int case_check(const struct gate_check_run *run, const struct gate_commit *c, const char *path,
 		      struct gate_findings *out)
 {
-	struct port_state *st = gate_scan_check_state(run->scan, run->def);
+	struct port_state *st;
 	struct tree_node *cur = NULL, *old = NULL;
-	struct gate_buf comp = GATE_BUF_INIT, key = GATE_BUF_INIT;
-	git_oid oid;
+	struct gate_buf key = GATE_BUF_INIT, tmp = GATE_BUF_INIT;
+	struct gate_strvec twins = GATE_STRVEC_INIT;
 	const char *p = path;
 	int ret = -1;
 
-	if (!st) {
-		st = gate_xcalloc(1, sizeof(*st));
-		if (gate_repo_open(&st->repo, gate_scan_repo(run->scan)->git_dir, run->err) < 0) {
-			free(st);
-			return -1;
-		}
-		gate_scan_set_check_state(run->scan, run->def, st, port_state_free);
-	}
+	if (state_get(run, &st) < 0)
+		return -1;
 	if (strcmp(st->commit, c->id) && begin_commit(run, st, c) < 0)
 		return -1;
-	if (git_oid_fromstr(&oid, c->tree) < 0 || load_tree(st, &oid, &cur, run->err) < 0)
+	if (load_tree(st, c->tree, &cur, run->err) < 0)
 		goto out;
-	if (st->parent_tree[0] &&
-	    (git_oid_fromstr(&oid, st->parent_tree) < 0 || load_tree(st, &oid, &old, run->err) < 0))
+	if (st->parent_tree[0] && load_tree(st, st->parent_tree, &old, run->err) < 0)
 		goto out;
 
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		const git_tree_entry *ne, *oe = NULL;
+		size_t dirlen = (size_t)(p - path);
+		const struct tree_entry *ne, *oe = old ? entry_byname(old, p, n) : NULL;
 
-		gate_buf_reset(&comp);
-		gate_buf_add(&comp, p, n);
-		if (old)
-			oe = git_tree_entry_byname(old->tree, comp.ptr);
 		if (!oe) {
 			/* a name new in this directory: does it fold like a sibling? */
-			size_t lo, hi;
 			gate_buf_reset(&key);
-			gate_buf_add(&key, path, (size_t)(p - path));
-			gate_path_fold(&key, comp.ptr, comp.len);
-			hi = fold_range(cur, key.ptr + (p - path), &lo);
-			if (hi - lo > 1 && !gate_oidmap_get(&st->reported, key.ptr)) {
+			gate_buf_add(&key, path, dirlen);
+			gate_path_fold(&key, p, n);
+			gate_strvec_clear(&twins);
+			case_twins(cur, p, n, key.ptr + dirlen, &twins, &tmp);
+			if (twins.nr && !gate_oidmap_get(&st->reported, key.ptr)) {
 				gate_oidmap_put(&st->reported, key.ptr, st);
-				report_collision(c, path, (size_t)(p - path) + n, cur, lo, hi, comp.ptr, out);
+				report_collision(c, path, dirlen + n, dirlen, &twins, out);
 			}
 		}
 		if (!slash)
 			break;
-		ne = git_tree_entry_byname(cur->tree, comp.ptr);
-		if (!ne || git_tree_entry_type(ne) != GIT_OBJECT_TREE) {
-			gate_error(run->err, "commit %s: '%s' is not a directory in its tree", c->id, comp.ptr);
+		ne = entry_byname(cur, p, n);
+		if (!ne || !MODE_IS_TREE(ne->mode)) {
+			gate_error(run->err, "commit %s: '%.*s' is not a directory in its tree", c->id, (int)(dirlen + n),
+				   path);
 			goto out;
 		}
-		if (load_tree(st, git_tree_entry_id(ne), &cur, run->err) < 0)
+		if (load_tree(st, ne->id, &cur, run->err) < 0)
 			goto out;
 		old = NULL;
-		if (oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE &&
-		    load_tree(st, git_tree_entry_id(oe), &old, run->err) < 0)
+		if (oe && MODE_IS_TREE(oe->mode) && load_tree(st, oe->id, &old, run->err) < 0)
 			goto out;
 		p = slash + 1;
 	}
 	ret = 0;
 out:
-	gate_buf_release(&comp);
 	gate_buf_release(&key);
+	gate_buf_release(&tmp);
+	gate_strvec_clear(&twins);
 	return ret;
 }
 

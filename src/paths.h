@@ -71,6 +71,9 @@ size_t gate_utf8_seq(const unsigned char *s, size_t len);
  * Cyrillic and fullwidth Latin letters are lowercased (final sigma as
  * sigma).  Bytes that are not valid UTF-8 are copied unchanged.  Full
  * Unicode case folding and normalization (macOS's NFD) are not done.
+ * The folded name has exactly as many bytes as `name` (every mapping
+ * stays within its UTF-8 length), so names of different lengths never
+ * fold alike.
  */
 void gate_path_fold(struct gate_buf *out, const char *name, size_t len);
 

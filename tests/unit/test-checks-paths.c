@@ -184,6 +184,39 @@ static void assert_fold(const char *a, const char *b, int same)
 	free(fb);
 }
 
+static void test_paths__fold_keeps_the_length_of_every_mapped_letter(void **state)
+{
+	struct gate_buf in = GATE_BUF_INIT, out = GATE_BUF_INIT;
+	unsigned cp;
+
+	(void)state;
+	/* every code point below U+10000, encoded, folds to as many bytes */
+	for (cp = 1; cp < 0x10000; cp++) {
+		char b[3];
+		size_t n;
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		if (cp < 0x80) {
+			b[0] = (char)cp;
+			n = 1;
+		} else if (cp < 0x800) {
+			b[0] = (char)(0xc0 | (cp >> 6));
+			b[1] = (char)(0x80 | (cp & 0x3f));
+			n = 2;
+		} else {
+			b[0] = (char)(0xe0 | (cp >> 12));
+			b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			b[2] = (char)(0x80 | (cp & 0x3f));
+			n = 3;
+		}
+		gate_buf_reset(&out);
+		gate_path_fold(&out, b, n);
+		assert_int_equal(out.len, n);
+	}
+	gate_buf_release(&in);
+	gate_buf_release(&out);
+}
+
 static void test_paths__fold_matches_what_case_insensitive_systems_merge(void **state)
 {
 	(void)state;
@@ -352,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_paths__invalid_utf8_is_found_at_its_offset),
 		cmocka_unit_test(test_paths__lengths_count_bytes),
 		cmocka_unit_test(test_paths__problems_come_in_enum_order_one_per_kind),
+		cmocka_unit_test(test_paths__fold_keeps_the_length_of_every_mapped_letter),
 		cmocka_unit_test(test_paths__fold_matches_what_case_insensitive_systems_merge),
 		cmocka_unit_test(test_forbidden_paths__patterns_match_at_any_depth_or_from_the_root),
 		cmocka_unit_test(test_forbidden_paths__deleting_is_always_fine),
