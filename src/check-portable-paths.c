@@ -104,30 +104,50 @@ struct tree_node {
 	size_t n;
 };
 
-/* Per push: the reader, the trees of the commit being judged, what was reported for it. */
+/* Trees read for one commit, by id. */
+struct tree_set {
+	struct gate_oidmap map; /* tree id -> struct tree_node */
+	struct tree_node **nodes;
+	size_t nr, alloc;
+};
+
+/*
+ * Per push: the reader, the trees of the commit being judged and of the
+ * one before (in a linear series its trees are this commit's parent
+ * trees), and what was reported for the commit.
+ */
 struct port_state {
 	struct gate_child cf;
 	struct gate_buf in; /* buffered output of git cat-file */
 	size_t pos;
-	char commit[41];      /* the commit the maps below are about */
+	char commit[41];      /* the commit `cur` and `reported` are about */
 	char parent_tree[41]; /* its first parent's tree, "" for a root commit */
-	struct gate_oidmap trees; /* tree id -> struct tree_node */
-	struct tree_node **nodes;
-	size_t nnodes, alloc;
+	struct tree_set sets[2];
+	struct tree_set *cur, *prev;
 	struct gate_oidmap reported; /* "DIR/FOLDED" keys reported for this commit */
 };
 
-static void clear_commit(struct port_state *st)
+static void tree_set_clear(struct tree_set *ts)
 {
 	size_t i;
 
-	for (i = 0; i < st->nnodes; i++) {
-		free(st->nodes[i]->data);
-		free(st->nodes[i]->e);
-		free(st->nodes[i]);
+	for (i = 0; i < ts->nr; i++) {
+		free(ts->nodes[i]->data);
+		free(ts->nodes[i]->e);
+		free(ts->nodes[i]);
 	}
-	st->nnodes = 0;
-	gate_oidmap_release(&st->trees);
+	ts->nr = 0;
+	gate_oidmap_release(&ts->map);
+}
+
+/* A new commit: its trees become the previous ones, the older ones go. */
+static void next_commit(struct port_state *st)
+{
+	struct tree_set *t = st->prev;
+
+	tree_set_clear(t);
+	st->prev = st->cur;
+	st->cur = t;
 	gate_oidmap_release(&st->reported);
 	st->commit[0] = '\0';
 }
@@ -137,8 +157,11 @@ static void port_state_free(void *data)
 	struct port_state *st = data;
 	int status;
 
-	clear_commit(st);
-	free(st->nodes);
+	tree_set_clear(&st->sets[0]);
+	tree_set_clear(&st->sets[1]);
+	free(st->sets[0].nodes);
+	free(st->sets[1].nodes);
+	gate_oidmap_release(&st->reported);
 	close(st->cf.in);
 	close(st->cf.out);
 	gate_child_finish(&st->cf, &status, NULL);
@@ -153,6 +176,8 @@ static int state_get(const struct gate_check_run *run, struct port_state **out)
 
 	if (!st) {
 		st = gate_xcalloc(1, sizeof(*st));
+		st->cur = &st->sets[0];
+		st->prev = &st->sets[1];
 		st->cf = (struct gate_child)GATE_CHILD_INIT;
 		st->cf.argv = argv;
 		st->cf.env = gate_strvec_argv(&gate_scan_repo(run->scan)->env);
@@ -270,8 +295,8 @@ static int load_tree(struct port_state *st, const char *id, struct tree_node **o
 	struct tree_node *n;
 	size_t len;
 
-	if ((n = gate_oidmap_get(&st->trees, id))) {
-		*out = n;
+	if ((n = gate_oidmap_get(&st->cur->map, id)) || (n = gate_oidmap_get(&st->prev->map, id))) {
+		*out = n; /* a previous commit's tree lives until the next commit starts */
 		return 0;
 	}
 	if (cf_read(st, id, "tree", &data, err) < 0) {
@@ -287,9 +312,9 @@ static int load_tree(struct port_state *st, const char *id, struct tree_node **o
 		free(n);
 		return gate_error(err, "tree %s is malformed", id);
 	}
-	gate_oidmap_put(&st->trees, id, n);
-	GATE_ALLOC_GROW(st->nodes, st->nnodes + 1, st->alloc);
-	st->nodes[st->nnodes++] = n;
+	gate_oidmap_put(&st->cur->map, id, n);
+	GATE_ALLOC_GROW(st->cur->nodes, st->cur->nr + 1, st->cur->alloc);
+	st->cur->nodes[st->cur->nr++] = n;
 	*out = n;
 	return 0;
 }
@@ -312,7 +337,7 @@ static int begin_commit(const struct gate_check_run *run, struct port_state *st,
 	const struct gate_commit *pc;
 	struct gate_buf data = GATE_BUF_INIT;
 
-	clear_commit(st);
+	next_commit(st);
 	st->parent_tree[0] = '\0';
 	if (c->nparents) {
 		pc = gate_scan_commit(run->scan, c->parents[0]);
