@@ -161,6 +161,13 @@ static int id_parse(void **data, struct gate_conf_group *g)
 	r = gate_conf_duration(g, "max_future", &m->max_future);
 	bad |= r < 0;
 	m->check_future = r > 0;
+	if (!bad && !m->author_email.code && !m->author_name.code && !m->committer_email.code &&
+	    !m->committer_name.code && !m->committer_is_pusher && !m->check_future) {
+		gate_conf_error(g, NULL,
+				"an identity check needs something to check: author_email, author_name, "
+				"committer_email, committer_name, committer_is_pusher or max_future");
+		bad = 1;
+	}
 	if (m->nmap && !m->committer_is_pusher) {
 		gate_conf_error(g, "pusher_emails", "has no effect without committer_is_pusher = true");
 		bad = 1;

@@ -157,6 +157,12 @@ static void test_identity__bad_pusher_emails_are_policy_errors(void **state)
 	e = unit_policy_errors(POLICY("pusher_emails = { a = \"a@b\"; };"));
 	assert_non_null(strstr(e, "committer_is_pusher"));
 	free(e);
+	e = unit_policy_errors(POLICY(""));
+	assert_non_null(strstr(e, "needs something to check"));
+	free(e);
+	e = unit_policy_errors(POLICY("committer_is_pusher = false;"));
+	assert_non_null(strstr(e, "needs something to check"));
+	free(e);
 	e = unit_policy_errors(POLICY("committer_email = \"(\";"));
 	assert_non_null(strstr(e, "committer_email"));
 	free(e);
@@ -186,7 +192,7 @@ static void test_identity__dates_beyond_max_future_are_reported(void **state)
 	gate_findings_release(&f);
 
 	/* no max_future: dates are not judged */
-	f = run_id(POLICY(""), "tester", author, committer);
+	f = run_id(POLICY("author_name = \"\";"), "tester", author, committer);
 	assert_int_equal(f.nr, 0);
 	gate_findings_release(&f);
 }
