@@ -13,6 +13,8 @@ const struct gate_check_type *const gate_check_types[] = {
 	&gate_check_max_file_size,
 	&gate_check_forbidden_paths,
 	&gate_check_portable_paths,
+	&gate_check_text_hygiene,
+	&gate_check_secrets,
 	&gate_check_history,
 	&gate_check_signature,
 	&gate_check_ci_status,
