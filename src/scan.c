@@ -208,6 +208,8 @@ struct gate_scan {
 	struct gate_commit **commits;
 	size_t ncommits, alloc_commits;
 	struct gate_oidmap commit_map;
+	char (*first_parents)[41]; /* per commit index, from rev-list; "" for a root */
+	size_t alloc_fp;
 	int ngroups;
 	/* per check def (index into cfg->checks): */
 	struct gate_findings *findings;
@@ -320,6 +322,7 @@ void gate_scan_free(struct gate_scan *s)
 		free(s->commits[i]);
 	}
 	free(s->commits);
+	free(s->first_parents);
 	gate_oidmap_release(&s->commit_map);
 	for (i = 0; i < s->nblobs; i++) {
 		struct blob_entry *b = s->blobs[i];
@@ -663,6 +666,11 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 	topo_sort(n, par_start, par, order);
 	for (i = 0; i < n; i++) {
 		struct gate_commit *c = add_commit(s, ids[order[i]]);
+		GATE_ALLOC_GROW(s->first_parents, s->ncommits, s->alloc_fp);
+		if (nparents[order[i]])
+			memcpy(s->first_parents[c->index], ids[order[i]] + 41, 41);
+		else
+			s->first_parents[c->index][0] = '\0';
 		if (!c->groups)
 			c->groups = gate_xcalloc(((size_t)s->ngroups + 7) / 8 + 1, 1);
 		c->groups[gi / 8] |= (unsigned char)(1u << (gi % 8));
@@ -1073,33 +1081,21 @@ short_read:
 
 /* ---- diff-tree ---- */
 
+/*
+ * diff-tree's input, "<commit> <first parent>" lines prepared before the
+ * thread starts: the commits themselves are being read meanwhile.
+ */
 struct dt_writer {
 	int fd;
-	struct gate_scan *s;
-	struct gate_commit **list;
-	size_t n;
+	struct gate_buf in;
 };
 
 static void *difftree_writer(void *arg)
 {
 	struct dt_writer *w = arg;
-	struct gate_buf b = GATE_BUF_INIT;
-	size_t i;
 
-	for (i = 0; i < w->n; i++) {
-		const struct gate_commit *c = w->list[i];
-		if (c->nparents)
-			gate_buf_addf(&b, "%s %s\n", c->id, c->parents[0]);
-		else
-			gate_buf_addf(&b, "%s\n", c->id);
-		if (b.len > 65536 || i + 1 == w->n) {
-			if (gate_write_all(w->fd, b.ptr, b.len) < 0)
-				break;
-			gate_buf_reset(&b);
-		}
-	}
+	(void)gate_write_all(w->fd, w->in.ptr, w->in.len);
 	close(w->fd);
-	gate_buf_release(&b);
 	return NULL;
 }
 
@@ -1217,7 +1213,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct scan_thread st;
 	struct dt_writer dw;
 	pthread_t dt_thread, cf_thread, scan_tid;
-	int dt_started = 0, cf_started = 0;
+	int dt_started = 0, cf_started = 0, streaming;
 	struct reader r;
 	struct gate_commit *cur = NULL;
 
@@ -1246,46 +1242,35 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		}
 	}
 	t0 = gate_now();
-	if (read_commits(s, err) < 0)
-		goto out;
-	s->t_commits += gate_now() - t0;
-	t0 = gate_now();
-
-	/* commit hooks: cheap, here on this thread */
-	for (i = 0; i < nlist; i++) {
-		for (k = 0; k < cfg->nchecks; k++) {
-			const struct gate_check_def *def = &cfg->checks[k];
-			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
-			if (!s->def_active[k] || !def->type->commit || !needed(s, k, list[i]))
-				continue;
-			gate_buf_reset(&herr);
-			if (def->type->commit(&run, list[i], &s->findings[k]) < 0)
-				set_def_error(s, k, &herr, "commit check failed");
+	streaming = nlist && (want_changes || want_blobs);
+	memset(&dw, 0, sizeof(dw));
+	if (streaming) {
+		/*
+		 * Start diff-tree (and the blob cat-file) before reading the
+		 * commits: they need only ids and first parents (known from
+		 * rev-list), and get a head start into their 1 MiB pipes.
+		 */
+		for (i = 0; i < nlist; i++) {
+			const char *fp = s->first_parents[list[i]->index];
+			gate_buf_add(&dw.in, list[i]->id, 40);
+			if (*fp) {
+				gate_buf_addch(&dw.in, ' ');
+				gate_buf_add(&dw.in, fp, 40);
+			}
+			gate_buf_addch(&dw.in, '\n');
 		}
+		dt.argv = dt_argv;
+		dt.env = gate_strvec_argv(&s->repo->env);
+		dt.in = -1;
+		dt.out = -1;
+		if (gate_child_start(&dt, err) < 0)
+			goto out;
+		widen_pipe(dt.out);
+		dw.fd = dt.in;
+		pthread_create(&dt_thread, NULL, difftree_writer, &dw);
+		dt_started = 1;
 	}
-
-	s->t_commit_hooks += gate_now() - t0;
-	t0 = gate_now();
-
-	if (!nlist || (!want_changes && !want_blobs)) {
-		ret = 0;
-		goto distribute;
-	}
-
-	dt.argv = dt_argv;
-	dt.env = gate_strvec_argv(&s->repo->env);
-	dt.in = -1;
-	dt.out = -1;
-	if (gate_child_start(&dt, err) < 0)
-		goto out;
-	dw.fd = dt.in;
-	dw.s = s;
-	dw.list = list;
-	dw.n = nlist;
-	pthread_create(&dt_thread, NULL, difftree_writer, &dw);
-	dt_started = 1;
-
-	if (want_blobs) {
+	if (streaming && want_blobs) {
 		/* --buffer: no flush per object; all is read once stdin is closed */
 		static const char *const cf_argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
 		static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", "--buffer", NULL };
@@ -1309,8 +1294,32 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
 		cf_started = 1;
 	}
+	if (read_commits(s, err) < 0)
+		goto out;
+	s->t_commits += gate_now() - t0;
+	t0 = gate_now();
 
-	widen_pipe(dt.out);
+	/* commit hooks: cheap, here on this thread */
+	for (i = 0; i < nlist; i++) {
+		for (k = 0; k < cfg->nchecks; k++) {
+			const struct gate_check_def *def = &cfg->checks[k];
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			if (!s->def_active[k] || !def->type->commit || !needed(s, k, list[i]))
+				continue;
+			gate_buf_reset(&herr);
+			if (def->type->commit(&run, list[i], &s->findings[k]) < 0)
+				set_def_error(s, k, &herr, "commit check failed");
+		}
+	}
+
+	s->t_commit_hooks += gate_now() - t0;
+	t0 = gate_now();
+
+	if (!streaming) {
+		ret = 0;
+		goto distribute;
+	}
+
 	reader_init(&r, dt.out);
 	for (;;) {
 		size_t len;
@@ -1534,6 +1543,7 @@ out:
 	}
 	gate_buf_release(&st.err);
 	gate_buf_release(&herr);
+	gate_buf_release(&dw.in);
 	free(list);
 	return ret;
 }
