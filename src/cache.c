@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,13 +121,13 @@ static int mkdir_p(const char *path)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
 			ret = -1;
 		*s = '/';
 		if (ret)
 			break;
 	}
-	if (!ret && mkdir(p, 0755) < 0 && errno != EEXIST)
+	if (!ret && mkdir(p, 0777) < 0 && errno != EEXIST)
 		ret = -1;
 	free(p);
 	return ret;
@@ -137,7 +138,7 @@ int gate_cache_store(const char *dir, const char *key, size_t key_len, const cha
 	struct gate_buf body = GATE_BUF_INIT;
 	char hex[2 * GATE_SHA256_LEN + 1];
 	char *path = NULL, *tmp = NULL;
-	int fd = -1, ret = -1, dfd;
+	int fd = -1, ret = -1, dfd, tries;
 
 	if (!dir || !*dir)
 		return gate_error(err, "no cache directory");
@@ -150,13 +151,20 @@ int gate_cache_store(const char *dir, const char *key, size_t key_len, const cha
 	gate_buf_addf(&body, "sum %s\n", hex);
 
 	path = gate_cache_entry_path(dir, key, key_len);
-	tmp = gate_xstrfmt("%s/.tmp-XXXXXX", dir);
-	fd = mkstemp(tmp);
+	/* a unique temporary name; mode 0666 less the umask, like git's files */
+	for (tries = 0; tries < 100; tries++) {
+		free(tmp);
+		tmp = gate_xstrfmt("%s/.tmp-%ld-%lx-%d", dir, (long)getpid(), (unsigned long)pthread_self(), tries);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
 	if (fd < 0) {
 		gate_error(err, "cannot create a file in '%s': %s", dir, strerror(errno));
+		free(tmp);
+		tmp = NULL;
 		goto out;
 	}
-	(void)fchmod(fd, 0644);
 	if (gate_write_all(fd, body.ptr, body.len) < 0 || fsync(fd) < 0) {
 		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;

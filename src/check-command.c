@@ -392,7 +392,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 	size_t base;
 	int fd = -1, k;
 
-	if (mkdir_p(cx->log_dir, 0750) < 0) {
+	if (mkdir_p(cx->log_dir, 0777) < 0) {
 		u->log_error = gate_xstrfmt("cannot create the log directory '%s': %s", cx->log_dir, strerror(errno));
 		return -1;
 	}
@@ -409,7 +409,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 		if (k > 1)
 			gate_buf_addf(&name, "-%d", k);
 		gate_buf_adds(&name, ".log");
-		fd = open(name.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+		fd = open(name.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}

@@ -53,7 +53,7 @@ int gate_workspace_create(struct gate_workspace *ws, const char *root, struct ga
 		root = getenv("TMPDIR");
 	if (!root || !*root)
 		root = "/tmp";
-	if (mkdir_p(root, 0755) < 0)
+	if (mkdir_p(root, 0777) < 0)
 		return gate_error(err, "cannot create the workspace root '%s': %s", root, strerror(errno));
 	tmpl = gate_xstrfmt("%s/git-gate-XXXXXX", root);
 	if (!mkdtemp(tmpl)) {
