@@ -215,6 +215,13 @@ static int secrets_parse(void **data, struct gate_conf_group *g)
 				bad |= parse_pattern(c->set, g, config_setting_get_elem(s, (unsigned)k)) < 0;
 		}
 	}
+	for (i = 0; i < disabled.nr; i++) {
+		if (!gate_secret_builtin(disabled.v[i])) {
+			gate_conf_error(g, "disable_rules", "no built-in rule is called '%s' (git-gate.conf(5) lists them)",
+					disabled.v[i]);
+			bad = 1;
+		}
+	}
 	if (!strcmp(rules, "all")) {
 		if (!bad && gate_secrets_add_builtins(c->set, &disabled, &err) < 0) {
 			gate_conf_error(g, "disable_rules", "%s", gate_buf_cstr(&err));

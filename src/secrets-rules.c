@@ -35,23 +35,23 @@
 #define ASSIGN "['\"]?[ \\t]{0,5}(?::=|=>|\\?=|=(?!=)|:(?!:))[ \\t]{0,5}['\"`]?"
 
 /* a line break in a file or inside a string literal ("...\n" + "...") */
-#define NL "[ \\t]*(?:\\\\r?\\\\n)?[\"' \\t+.,]{0,8}(?:\\r?\\n|\\\\r?\\\\n)[ \\t\"'+]{0,8}"
+#define NL "[ \\t]*(?:(?:\\\\r)?\\\\n)?[\"' \\t+.,]{0,8}(?:\\r?\\n|(?:\\\\r)?\\\\n)[ \\t\"'+]{0,8}"
 
 #define P GATE_SECRET_PLACEHOLDERS
 
 const struct gate_secret_rule gate_secret_builtin_rules[] = {
 	/* ---- private keys ---- */
 	{ "gcp-service-account-key", "Google Cloud service account key (JSON \"private_key\")", KW("private_key"),
-	  "\"private_key\"\\s*:\\s*\"(-----BEGIN[ A-Z]{0,40}PRIVATE KEY-----\\\\n[A-Za-z0-9+/=\\\\]{64,})", 0, 0 },
+	  "\"private_key\"\\s*:\\s*\"(-----BEGIN[ A-Z]{0,40}PRIVATE KEY-----\\\\n[A-Za-z0-9+/=\\\\]{64,})", 3.0, 0 },
 	{ "private-key", "private key block (RSA, DSA, EC, OpenSSH, PGP, PKCS#8)", KW("private key"),
 	  "-----BEGIN[ A-Z0-9]{0,40} PRIVATE KEY(?: BLOCK)?-----" NL "(?:[A-Za-z-]{1,40}:[^\\r\\n\\\\]{0,200}" NL
 	  ")*(?:" NL ")?([A-Za-z0-9+/=]{32,}(?:" NL "[A-Za-z0-9+/=]{4,})*)",
-	  0, GATE_SECRET_MULTILINE },
+	  3.0, GATE_SECRET_MULTILINE },
 	{ "putty-private-key", "PuTTY private key file", KW("private-lines:"),
-	  "Private-Lines: [0-9]+\\r?\\n([A-Za-z0-9+/=]{32,}(?:\\r?\\n[A-Za-z0-9+/=]{4,})*)", 0,
+	  "Private-Lines: [0-9]+\\r?\\n([A-Za-z0-9+/=]{32,}(?:\\r?\\n[A-Za-z0-9+/=]{4,})*)", 3.0,
 	  GATE_SECRET_MULTILINE },
 	{ "age-secret-key", "age encryption secret key", KW("age-secret-key-1"),
-	  "AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", 0, 0 },
+	  "AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", 3.0, 0 },
 
 	/* ---- cloud providers ---- */
 	{ "aws-access-key-id", "AWS access key id", KW("akia", "asia", "abia", "acca", "[^a-z0-9]a3t"),
@@ -119,7 +119,7 @@ const struct gate_secret_rule gate_secret_builtin_rules[] = {
 	  B_ "glagent-[A-Za-z0-9_-]{50,300}", 3.0, P },
 	{ "npm-token", "npm access token", KW("npm_"), "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", 3.5,
 	  P },
-	{ "pypi-token", "PyPI upload token", KW("pypi-ageichlwas5vcmc"), "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 0,
+	{ "pypi-token", "PyPI upload token", KW("pypi-ageichlwas5vcmc"), "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 3.0,
 	  P },
 	{ "rubygems-token", "RubyGems API key", KW("rubygems_"), B_ "rubygems_[a-f0-9]{48}" E_, 3.0, P },
 	{ "docker-hub-token", "Docker Hub personal or organisation access token", KW("dckr_pat_", "dckr_oat_"),

@@ -247,10 +247,11 @@ static int add_keyword(struct gate_secrets *set, const char *word, unsigned rule
 	if (!k) {
 		struct keyword nk;
 		memset(&nk, 0, sizeof(nk));
-		if (parse_keyword(&nk, word) < 0 || nk.len < 3) {
+		int bad = parse_keyword(&nk, word) < 0;
+		if (bad || nk.len < 3) {
 			free(nk.set);
 			return gate_error(err, "keyword \"%s\" is %s", word,
-					  nk.len < 3 ? "shorter than 3 characters" : "not well formed");
+					  bad ? "not well formed" : "shorter than 3 characters");
 		}
 		nk.text = gate_xstrdup(word);
 		GATE_ALLOC_GROW(set->kws, set->nkws + 1, set->kwalloc);
@@ -790,6 +791,8 @@ static void settle(struct gate_secret_hits *hits, size_t first)
 {
 	size_t i, out = first;
 
+	if (hits->nr - first < 2)
+		return;
 	qsort(hits->v + first, hits->nr - first, sizeof(*hits->v), hit_cmp);
 	for (i = first; i < hits->nr; i++) {
 		struct gate_secret_hit *h = &hits->v[i];
