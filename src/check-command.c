@@ -1089,6 +1089,18 @@ static int cmd_job(const struct gate_check_run *run, const struct gate_job *job,
 			last->commit_index = u->commit ? u->commit->index : (size_t)-1;
 		}
 	}
+	{
+		/* say in the report (and the audit log) when the pass came from the cache */
+		size_t ncached = 0;
+		for (i = 0; i < n; i++)
+			if (units[i].cached)
+				ncached++;
+		if (ncached && run->note && !*run->note)
+			*run->note = ncached == n && n == 1
+					     ? gate_xstrfmt("tree %.7s already passed (cached): not run", units[0].tree_id)
+					     : gate_xstrfmt("%zu of %zu trees already passed (cached): not run again",
+							    ncached, n);
+	}
 	ret = failed ? -1 : 0;
 out:
 	for (i = 0; units && i < n; i++)

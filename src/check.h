@@ -110,6 +110,9 @@ struct gate_check_run {
 	struct gate_scan *scan;
 	const char *pusher;      /* who pushed (never NULL) */
 	struct gate_buf *err;    /* where a negative return leaves its message */
+	/* job hooks only: a note for the report, e.g. "cached pass"; the hook
+	 * stores a malloc'd string (it is freed with the verdict) */
+	char **note;
 };
 
 struct gate_finding {

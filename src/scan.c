@@ -1006,7 +1006,7 @@ static void blob_analyse(struct scan_thread *t, struct blob_entry *e, const char
 	b.binary = e->binary;
 	for (i = 0; i < s->cfg->nchecks; i++) {
 		const struct gate_check_def *def = &s->cfg->checks[i];
-		struct gate_check_run run = { def, def->data, s, s->pusher, &t->err };
+		struct gate_check_run run = { def, def->data, s, s->pusher, &t->err, NULL };
 		if (!s->def_active[i] || !def->type->blob_scan)
 			continue;
 		gate_buf_reset(&t->err);
@@ -1303,7 +1303,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	for (i = 0; i < nlist; i++) {
 		for (k = 0; k < cfg->nchecks; k++) {
 			const struct gate_check_def *def = &cfg->checks[k];
-			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
 			if (!s->def_active[k] || !def->type->commit || !needed(s, k, list[i]))
 				continue;
 			gate_buf_reset(&herr);
@@ -1366,7 +1366,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		ch.new_id = new_id;
 		for (k = 0; k < cfg->nchecks && want_changes; k++) {
 			const struct gate_check_def *def = &cfg->checks[k];
-			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
 			if (!s->def_active[k] || !def->type->change || !needed(s, k, cur))
 				continue;
 			gate_buf_reset(&herr);
@@ -1467,7 +1467,7 @@ fail_stream:
 		b.binary = e->binary;
 		for (k = 0; k < cfg->nchecks; k++) {
 			const struct gate_check_def *def = &cfg->checks[k];
-			struct gate_check_run run = { def, def->data, s, s->pusher, &herr };
+			struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
 			size_t o, p;
 			if (!s->def_active[k] || !def->type->blob_report || s->def_error[k])
 				continue;
@@ -1560,7 +1560,7 @@ struct job_pool {
 static void run_one_job(struct gate_scan *s, struct gate_scan_job *jb)
 {
 	struct gate_buf herr = GATE_BUF_INIT;
-	struct gate_check_run run = { jb->def, jb->def->data, s, s->pusher, &herr };
+	struct gate_check_run run = { jb->def, jb->def->data, s, s->pusher, &herr, &jb->note };
 	double t0 = gate_now();
 
 	if (jb->update->kind != GATE_UPDATE_DELETE && jb->def->type->job) {

@@ -134,7 +134,10 @@ test_expect_success 'a tree that already passed is not built again (cached)' '
 	test_grep "remote: git-gate: build: tree $tree already passed (cached) -- not run" err &&
 	test_grep ! "build: running" err &&
 	test "$(runs)" = $n &&
-	test "$(ref_of victim.git feature)" = "$(git -C work rev-parse HEAD)"
+	test "$(ref_of victim.git feature)" = "$(git -C work rev-parse HEAD)" &&
+	tail -n 1 victim.git/git-gate/audit.log >last &&
+	test_grep "\"name\":\"build\",\"type\":\"command\",\"result\":\"cached\"" last &&
+	test_grep "\"note\":\"tree $tree already passed (cached): not run\"" last
 '
 
 test_expect_success 'changing the check definition invalidates the cache' '
