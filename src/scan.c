@@ -1469,6 +1469,9 @@ fail_stream:
 			const struct gate_check_def *def = &cfg->checks[k];
 			struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
 			size_t o, p;
+			/* a blob under many paths (an empty file in every directory): a set, not O(n^2) */
+			struct gate_oidmap seen = GATE_OIDMAP_INIT;
+			int many = e->nocc > 16;
 			if (!s->def_active[k] || !def->type->blob_report || s->def_error[k])
 				continue;
 			for (o = 0; o < e->nocc; o++) {
@@ -1477,12 +1480,17 @@ fail_stream:
 				if (!needed(s, k, c))
 					continue;
 				/* the same path again in a later commit: reported once */
-				for (p = 0; p < o; p++)
-					if (!strcmp(e->occs[p].path, e->occs[o].path) &&
-					    needed(s, k, s->commits[e->occs[p].commit]))
-						break;
-				if (p < o)
-					continue;
+				if (many) {
+					if (gate_oidmap_put(&seen, e->occs[o].path, e))
+						continue;
+				} else {
+					for (p = 0; p < o; p++)
+						if (!strcmp(e->occs[p].path, e->occs[o].path) &&
+						    needed(s, k, s->commits[e->occs[p].commit]))
+							break;
+					if (p < o)
+						continue;
+				}
 				occ.path = e->occs[o].path;
 				occ.commit = c;
 				occ.old_id = e->occs[o].old_id[0] ? e->occs[o].old_id : NULL;
@@ -1493,6 +1501,7 @@ fail_stream:
 					break;
 				}
 			}
+			gate_oidmap_release(&seen);
 		}
 	}
 	s->t_reports += gate_now() - t0;
