@@ -89,12 +89,12 @@ static int install_one(const char *path, const char *hook, int force)
 	struct stat st;
 	int ret = GATE_EXIT_USAGE;
 
+	if (gate_repo_check_format(path, &err) < 0) {
+		fprintf(stderr, "git-gate: %s; not installing\n", err.ptr);
+		goto out;
+	}
 	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		if (strstr(gate_git_error(), "objectformat"))
-			fprintf(stderr, "git-gate: '%s' uses the sha256 object format, which git-gate cannot judge "
-					"yet (libgit2 1.5 reads only SHA-1 repositories); not installing\n", path);
-		else
-			fprintf(stderr, "git-gate: '%s' is not a git repository: %s\n", path, gate_git_error());
+		fprintf(stderr, "git-gate: '%s' is not a git repository: %s\n", path, gate_git_error());
 		goto out;
 	}
 	if (!git_repository_is_bare(repo))

@@ -29,13 +29,24 @@ static int refuse_sha256(const char *git_dir, struct gate_buf *err)
 	    git_config_get_string_buf(&val, cfg, "extensions.objectformat") == 0 &&
 	    strcmp(val.ptr, "sha1"))
 		ret = gate_error(err,
-				 "repository '%s' uses the %s object format, which git-gate cannot read yet; "
-				 "refusing the push",
+				 "repository '%s' uses the %s object format, which git-gate cannot read yet "
+				 "(libgit2 1.5 reads only SHA-1 repositories)",
 				 git_dir, val.ptr);
 	git_buf_dispose(&val);
 	git_config_free(cfg);
 	free(path);
 	git_error_clear();
+	return ret;
+}
+
+int gate_repo_check_format(const char *path, struct gate_buf *err)
+{
+	char *dotgit = gate_xstrfmt("%s/.git", path);
+	int ret = refuse_sha256(path, err);
+
+	if (!ret)
+		ret = refuse_sha256(dotgit, err);
+	free(dotgit);
 	return ret;
 }
 
@@ -55,17 +66,14 @@ int gate_repo_open(struct gate_repo **out, const char *path, struct gate_buf *er
 		if (env_dir && *env_dir)
 			flags |= GIT_REPOSITORY_OPEN_NO_SEARCH;
 	}
+	/*
+	 * Look before libgit2 does: its failed open of a SHA-256 repository
+	 * leaks, and its message does not say what is wrong.
+	 */
+	if (gate_repo_check_format(path, err) < 0)
+		goto out;
 	if (git_repository_open_ext(&repo->git, path, flags, NULL) < 0) {
-		const char *msg = gate_git_error();
-		if (strstr(msg, "objectformat") || strstr(msg, "extension")) {
-			char *dir = realpath(path, NULL);
-			if (refuse_sha256(dir ? dir : path, err) < 0) {
-				free(dir);
-				goto out;
-			}
-			free(dir);
-		}
-		gate_error(err, "cannot open repository '%s': %s", path, msg);
+		gate_error(err, "cannot open repository '%s': %s", path, gate_git_error());
 		goto out;
 	}
 	p = git_repository_path(repo->git);

@@ -35,6 +35,12 @@ struct gate_repo {
 int gate_repo_open(struct gate_repo **out, const char *path, struct gate_buf *err);
 void gate_repo_free(struct gate_repo *repo);
 
+/*
+ * -1 with a clear message when the repository at `path` (a git directory,
+ * or a work tree with .git) uses an object format git-gate cannot read.
+ */
+int gate_repo_check_format(const char *path, struct gate_buf *err);
+
 struct gate_ref {
 	char *name;
 	char id[41];     /* what the ref points at */
