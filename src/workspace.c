@@ -430,7 +430,13 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 		/* no pipe of git's or of ours stays open in here */
 		close_from(3);
 		(void)setpriority(PRIO_PROCESS, 0, 10);
-		_exit(gate_remove_tree(ws->path, NULL) < 0 ? 1 : 0);
+		/*
+		 * Only exec after fork in a threaded process: another thread may
+		 * hold malloc's lock.  rm -rf does not follow symlinks, and the
+		 * path is our own mkdtemp directory, never pushed data.
+		 */
+		execl("/bin/rm", "rm", "-rf", "--", ws->path, (char *)NULL);
+		_exit(1);
 	}
 	do {
 		r = waitpid(pid, &status, 0);
