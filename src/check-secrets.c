@@ -23,6 +23,12 @@
  * gate was installed can still be edited.
  */
 
+/*
+ * Findings kept per blob by the scan (the results wait in memory for the
+ * reports); a blob with more is read and scanned again when reported.
+ */
+#define MAX_KEPT 512
+
 struct secrets_check {
 	struct gate_secrets *set;
 	struct gate_strvec allow_paths;
@@ -270,7 +276,7 @@ static int secrets_blob_scan(const struct gate_check_run *run, const struct gate
 	if (b->binary || !b->data)
 		return 0;
 	hits = gate_xcalloc(1, sizeof(*hits));
-	if (gate_secrets_scan(c->set, b->data, b->len, hits, run->err) < 0) {
+	if (gate_secrets_scan(c->set, b->data, b->len, MAX_KEPT, hits, run->err) < 0) {
 		free(hits);
 		return -1;
 	}
@@ -318,7 +324,7 @@ static int old_secrets(const struct gate_check_run *run, const char *old_id, str
 	}
 	if (ret < 0 || looks_binary(old.ptr ? old.ptr : "", old.len))
 		goto out;
-	ret = gate_secrets_scan(c->set, gate_buf_cstr(&old), old.len, &hits, run->err);
+	ret = gate_secrets_scan(c->set, gate_buf_cstr(&old), old.len, 0, &hits, run->err);
 	for (i = 0; !ret && i < hits.nr; i++)
 		gate_text_lineset_add(out, secret_key(hits.v[i].rule, hits.v[i].secret, hits.v[i].secret_len));
 out:
@@ -332,18 +338,29 @@ static int secrets_blob_report(const struct gate_check_run *run, const struct ga
 {
 	const struct secrets_check *c = run->data;
 	const struct gate_secret_hits *hits = result;
+	struct gate_secret_hits all = GATE_SECRET_HITS_INIT;
 	struct gate_text_lineset before = GATE_TEXT_LINESET_INIT;
-	struct gate_buf hint = GATE_BUF_INIT;
+	struct gate_buf hint = GATE_BUF_INIT, cur = GATE_BUF_INIT;
 	size_t i;
+	int ret = 0;
 
 	if (!hits)
 		return 0;
 	for (i = 0; i < c->allow_paths.nr; i++)
 		if (gate_glob_match_path(c->allow_paths.v[i], occ->path, 0))
 			return 0;
+	if (hits->truncated && run->scan) {
+		/* more than the scan kept: all of them, from the blob again */
+		if (gate_scan_read_blob(run->scan, b->id, &cur, run->err) < 0 ||
+		    gate_secrets_scan(c->set, gate_buf_cstr(&cur), cur.len, 0, &all, run->err) < 0) {
+			ret = -1;
+			goto out;
+		}
+		hits = &all;
+	}
 	if (occ->old_id && old_secrets(run, occ->old_id, &before) < 0) {
-		gate_text_lineset_release(&before);
-		return -1;
+		ret = -1;
+		goto out;
 	}
 	for (i = 0; i < hits->nr; i++) {
 		const struct gate_secret_hit *h = &hits->v[i];
@@ -365,9 +382,12 @@ static int secrets_blob_report(const struct gate_check_run *run, const struct ga
 				  "possible %s (rule '%s', fingerprint %s)", gate_secrets_rule_description(c->set, h->rule),
 				  id, fp);
 	}
+out:
 	gate_buf_release(&hint);
+	gate_buf_release(&cur);
+	gate_secret_hits_release(&all);
 	gate_text_lineset_release(&before);
-	return 0;
+	return ret;
 }
 
 const struct gate_check_type gate_check_secrets = {

@@ -47,12 +47,14 @@
 /* Most anchors one keyword may expand to (classes multiply). */
 #define MAX_KEYWORD_ANCHORS 4096
 
-/* Longest line a single-line rule sees whole; longer lines get a window around the keyword. */
-#define LONG_LINE 4096
-#define WINDOW_BEFORE 1024
-#define WINDOW_AFTER 1024
-/* How far a multi-line rule (private key blocks) may reach. */
-#define MULTILINE_LINES 200
+/*
+ * Where a rule's match may start around a keyword: on a long (minified)
+ * line, from WINDOW_BEFORE bytes before it to WINDOW_AFTER after.  A JSON
+ * Web Token's keyword (".eyJ") comes after its whole first part.
+ */
+#define WINDOW_BEFORE 4096
+#define WINDOW_AFTER 4096
+/* How far past the keyword's line a multi-line rule (private key blocks) may reach. */
 #define MULTILINE_BYTES (64 * 1024)
 
 struct rule {
@@ -266,6 +268,33 @@ static int add_keyword(struct gate_secrets *set, const char *word, unsigned rule
 	return 0;
 }
 
+/*
+ * Like gate_regex_compile, with PCRE2_USE_OFFSET_LIMIT: a search for a
+ * rule may only find matches that start on the keyword's line, even when
+ * the pattern may continue over the following lines, and must not go
+ * looking for starts further on (a file of a million "BEGIN" lines would
+ * otherwise cost a million searches of the next 200 lines).
+ */
+static int compile_pattern(struct gate_regex *re, const char *pattern, struct gate_buf *err)
+{
+	PCRE2_SIZE off;
+	pcre2_code *c;
+	int code;
+
+	memset(re, 0, sizeof(*re));
+	c = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT, &code, &off, NULL);
+	if (!c) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		return gate_error(err, "bad pattern \"%s\": %s (at offset %zu)", pattern, (const char *)msg,
+				  (size_t)off);
+	}
+	pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+	re->code = c;
+	re->pattern = gate_xstrdup(pattern);
+	return 0;
+}
+
 int gate_secrets_add(struct gate_secrets *set, const struct gate_secret_rule *r, struct gate_buf *err)
 {
 	struct rule *nr;
@@ -280,7 +309,7 @@ int gate_secrets_add(struct gate_secrets *set, const struct gate_secret_rule *r,
 	GATE_ALLOC_GROW(set->rules, set->nrules + 1, set->alloc);
 	nr = &set->rules[set->nrules];
 	memset(nr, 0, sizeof(*nr));
-	if (gate_regex_compile(&nr->re, r->regex, 0, err) < 0)
+	if (compile_pattern(&nr->re, r->regex, err) < 0)
 		return -1;
 	for (i = 0; r->keywords && r->keywords[i]; i++) {
 		if (add_keyword(set, r->keywords[i], (unsigned)set->nrules, err) < 0) {
@@ -574,15 +603,22 @@ void gate_secret_fingerprint(char out[GATE_SECRET_FINGERPRINT_LEN + 1], const ch
 
 /* ---- scanning ---- */
 
+struct cover {
+	size_t line;  /* start of the line + 1, 0: none */
+	size_t until; /* starts before this offset were tried */
+};
+
 struct scan {
 	const struct gate_secrets *set;
 	const char *data;
 	size_t len;
 	struct gate_text_locator loc;
-	size_t *last_window; /* per rule: start of the last window searched */
+	struct cover *cover;  /* per rule: where match starts were tried already */
 	pcre2_match_data *md;
+	pcre2_match_context *mctx;
 	struct gate_secret_hits *hits;
 	size_t first;        /* hits of this scan start here */
+	size_t max;          /* keep at most this many (0: all) */
 	struct gate_buf *err;
 };
 
@@ -590,7 +626,7 @@ static void add_hit(struct scan *sc, unsigned rule, long line, size_t start, siz
 {
 	const struct rule *r = &sc->set->rules[rule];
 	const char *secret = sc->data + start;
-	size_t len = end - start, i;
+	size_t len = end - start;
 	struct gate_secret_hit *h;
 
 	if (!len)
@@ -601,12 +637,9 @@ static void add_hit(struct scan *sc, unsigned rule, long line, size_t start, siz
 		return;
 	if ((r->flags & GATE_SECRET_ASSIGNMENT) && is_not_a_value(secret, len))
 		return;
-	for (i = sc->hits->nr; i > sc->first; i--) {
-		h = &sc->hits->v[i - 1];
-		if (h->line != line)
-			break;
-		if (h->rule == rule && h->start == start)
-			return; /* found again through another keyword */
+	if (sc->max && sc->hits->nr - sc->first >= sc->max) {
+		sc->hits->truncated = 1;
+		return;
 	}
 	GATE_ALLOC_GROW(sc->hits->v, sc->hits->nr + 1, sc->hits->alloc);
 	h = &sc->hits->v[sc->hits->nr++];
@@ -628,12 +661,15 @@ static int search(struct scan *sc, unsigned ri, size_t ws, size_t we, size_t lim
 	const struct rule *r = &sc->set->rules[ri];
 	size_t start = ws;
 
-	if (!sc->md)
+	if (!sc->md) {
 		sc->md = pcre2_match_data_create(16, NULL);
-	while (start <= we) {
+		sc->mctx = pcre2_match_context_create(NULL);
+	}
+	pcre2_set_offset_limit(sc->mctx, limit > we ? PCRE2_UNSET : limit - 1);
+	while (start <= we && start < limit) {
 		PCRE2_SIZE *ov;
 		size_t s, e;
-		int rc = pcre2_match(r->re.code, (PCRE2_SPTR)sc->data, we, start, 0, sc->md, NULL);
+		int rc = pcre2_match(r->re.code, (PCRE2_SPTR)sc->data, we, start, 0, sc->md, sc->mctx);
 
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
@@ -659,39 +695,36 @@ static int search(struct scan *sc, unsigned ri, size_t ws, size_t we, size_t lim
 
 /*
  * Keyword `kw` occurs at `at` (-1: its first position matched the
- * virtual newline before the content): run its rules over the line around
- * it, the line of the keyword's last byte.
+ * virtual newline before the content): run its rules around it, on the
+ * line of the keyword's last byte.  Each rule tries each start offset of
+ * a line at most once, however many keywords the line holds, and never
+ * starts a match on another line; matches may run to the end of the line
+ * (multi-line rules: up to MULTILINE_BYTES further).  So the work stays
+ * linear in the size of the content, whatever it holds.
  */
 static int keyword_hit(struct scan *sc, const struct keyword *kw, ptrdiff_t at)
 {
 	struct gate_text_locator *loc = &sc->loc;
-	size_t i, ws, we, q = (size_t)(at + (ptrdiff_t)kw->len - 1);
+	size_t i, q = (size_t)(at + (ptrdiff_t)kw->len - 1);
 
 	gate_text_locate(loc, q);
 	for (i = 0; i < kw->nrules; i++) {
 		unsigned ri = kw->rules[i];
 		const struct rule *r = &sc->set->rules[ri];
+		struct cover *cv = &sc->cover[ri];
+		size_t lo = q - loc->start > WINDOW_BEFORE ? q - WINDOW_BEFORE : loc->start;
+		size_t hi = loc->end - q > WINDOW_AFTER ? q + WINDOW_AFTER : loc->end;
+		size_t we = loc->end;
 
-		ws = loc->start;
-		we = loc->end;
-		if (we - ws > LONG_LINE) {
-			ws = q > ws + WINDOW_BEFORE ? q - WINDOW_BEFORE : ws;
-			we = q + WINDOW_AFTER < we ? q + WINDOW_AFTER : we;
-		}
-		if (r->flags & GATE_SECRET_MULTILINE) {
-			size_t n = 0;
-			while (we < sc->len && n < MULTILINE_LINES && we - ws < MULTILINE_BYTES) {
-				const char *nl = memchr(sc->data + we + 1, '\n', sc->len - we - 1);
-				we = nl ? (size_t)(nl - sc->data) : sc->len;
-				n++;
-			}
-			if (we - ws > MULTILINE_BYTES)
-				we = ws + MULTILINE_BYTES;
-		}
-		if (sc->last_window[ri] == ws + 1)
-			continue; /* this line was searched for this rule already */
-		sc->last_window[ri] = ws + 1;
-		if (search(sc, ri, ws, we, loc->end + 1, loc->line, NULL) < 0)
+		if (cv->line == loc->start + 1 && cv->until > lo)
+			lo = cv->until;
+		if (lo > hi)
+			continue;
+		cv->line = loc->start + 1;
+		cv->until = hi + 1;
+		if (r->flags & GATE_SECRET_MULTILINE)
+			we = sc->len - loc->end > MULTILINE_BYTES ? loc->end + MULTILINE_BYTES : sc->len;
+		if (search(sc, ri, lo, we, hi + 1, loc->line, NULL) < 0)
 			return -1;
 	}
 	return 0;
@@ -704,6 +737,8 @@ static int check_candidate(struct scan *sc, size_t i, uint32_t v, uint32_t h)
 	const unsigned char *p = (const unsigned char *)sc->data;
 	uint32_t a;
 
+	if (sc->hits->truncated)
+		return 0; /* enough found: the rest is not kept */
 	for (a = set->bucket[h >> BUCKET_SHIFT]; a < set->bucket[(h >> BUCKET_SHIFT) + 1]; a++) {
 		const struct anchor *an = &set->anchors[a];
 		const struct keyword *kw;
@@ -811,8 +846,8 @@ static void settle(struct gate_secret_hits *hits, size_t first)
 	hits->nr = out;
 }
 
-int gate_secrets_scan(const struct gate_secrets *set, const char *data, size_t len, struct gate_secret_hits *hits,
-		      struct gate_buf *err)
+int gate_secrets_scan(const struct gate_secrets *set, const char *data, size_t len, size_t max,
+		      struct gate_secret_hits *hits, struct gate_buf *err)
 {
 	struct scan sc;
 	size_t i;
@@ -826,8 +861,9 @@ int gate_secrets_scan(const struct gate_secrets *set, const char *data, size_t l
 	sc.len = len;
 	sc.hits = hits;
 	sc.first = hits->nr;
+	sc.max = max;
 	sc.err = err;
-	sc.last_window = gate_xcalloc(set->nrules + 1, sizeof(*sc.last_window));
+	sc.cover = gate_xcalloc(set->nrules + 1, sizeof(*sc.cover));
 	gate_text_locator_init(&sc.loc, data, len);
 	ret = prefilter(&sc);
 	for (i = 0; !ret && i < set->nscan_all; i++) {
@@ -837,7 +873,9 @@ int gate_secrets_scan(const struct gate_secrets *set, const char *data, size_t l
 	}
 	if (sc.md)
 		pcre2_match_data_free(sc.md);
-	free(sc.last_window);
+	if (sc.mctx)
+		pcre2_match_context_free(sc.mctx);
+	free(sc.cover);
 	if (ret < 0) {
 		while (hits->nr > sc.first)
 			free(hits->v[--hits->nr].secret);
@@ -856,4 +894,5 @@ void gate_secret_hits_release(struct gate_secret_hits *hits)
 	free(hits->v);
 	hits->v = NULL;
 	hits->nr = hits->alloc = 0;
+	hits->truncated = 0;
 }

@@ -8,12 +8,13 @@
  * once into a matcher that finds credentials in blob content.
  *
  * How a scan works, and why it is fast: every keyword of every rule goes
- * into one prefilter (a 64 Ki-bit set of case-folded 3-byte anchors,
- * tested at each position of the content), so the content is read once
- * whatever the number of rules.  Only where a keyword occurs does a
- * rule's pattern run, and only over the line holding it (or, for rules
- * spanning lines such as private key blocks, the lines that follow).  A
- * rule without keywords runs its pattern over the whole content.
+ * into one prefilter (a table of hashed, case-folded 3-byte anchors,
+ * probed at every other byte of the content: see secrets.c), so the
+ * content is read once whatever the number of rules.  Only where a
+ * keyword occurs does a rule's pattern run, and only over the line
+ * holding it (or, for rules spanning lines such as private key blocks,
+ * the lines that follow).  A rule without keywords runs its pattern over
+ * the whole content.
  *
  *   struct gate_secrets *set = gate_secrets_new();
  *   gate_secrets_add_builtins(set, disabled, err);
@@ -45,7 +46,13 @@
 struct gate_secret_rule {
 	const char *id;
 	const char *description;
-	const char *const *keywords; /* NULL-terminated, any case; NULL or empty: no prefilter */
+	/*
+	 * NULL-terminated; NULL or empty: no prefilter.  Bytes match in any
+	 * ASCII case; "[...]" is a byte class (ranges, "^" first to negate),
+	 * a backslash quotes the next byte.  At least 3 positions; 4 or more keep the
+	 * prefilter at every other byte.
+	 */
+	const char *const *keywords;
 	const char *regex;           /* PCRE2 */
 	double min_entropy;          /* bits per byte of the secret; 0: no minimum */
 	unsigned flags;
@@ -70,9 +77,10 @@ struct gate_secret_hit {
 struct gate_secret_hits {
 	struct gate_secret_hit *v;
 	size_t nr, alloc;
+	int truncated; /* a scan found more than its `max` */
 };
 
-#define GATE_SECRET_HITS_INIT { NULL, 0, 0 }
+#define GATE_SECRET_HITS_INIT { NULL, 0, 0, 0 }
 
 struct gate_secrets *gate_secrets_new(void);
 void gate_secrets_free(struct gate_secrets *set);
@@ -95,12 +103,13 @@ const char *gate_secrets_rule_description(const struct gate_secrets *set, unsign
 
 /*
  * Find the secrets in `data` and append them to `hits`, ordered by
- * position.  Safe to call from several threads at once on one set.
- * Returns 0, or -1 with a message when a pattern could not be matched
- * (e.g. a PCRE2 resource limit).
+ * position; at most `max` of them (0: no limit), setting hits->truncated
+ * when there were more.  Safe to call from several threads at once on one
+ * set.  Returns 0, or -1 with a message when a pattern could not be
+ * matched (e.g. a PCRE2 resource limit).
  */
-int gate_secrets_scan(const struct gate_secrets *set, const char *data, size_t len, struct gate_secret_hits *hits,
-		      struct gate_buf *err);
+int gate_secrets_scan(const struct gate_secrets *set, const char *data, size_t len, size_t max,
+		      struct gate_secret_hits *hits, struct gate_buf *err);
 
 void gate_secret_hits_release(struct gate_secret_hits *hits);
 

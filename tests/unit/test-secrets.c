@@ -166,7 +166,7 @@ static void scan(const struct gate_secrets *set, const char *text, struct gate_s
 {
 	struct gate_buf err = GATE_BUF_INIT;
 
-	if (gate_secrets_scan(set, text, strlen(text), hits, &err) < 0)
+	if (gate_secrets_scan(set, text, strlen(text), 0, hits, &err) < 0)
 		fail_msg("%s", err.ptr);
 	gate_buf_release(&err);
 }
@@ -467,6 +467,60 @@ static void test_secrets__a_token_in_a_very_long_line_is_found(void **state)
 	assert_int_equal(hits.nr, 1);
 	assert_int_equal(hits.v[0].line, 2);
 	assert_string_equal(hits.v[0].secret, tok);
+	gate_secret_hits_release(&hits);
+	gate_buf_release(&text);
+	free(tok);
+	gate_secrets_free(set);
+}
+
+static void test_secrets__at_most_max_findings_are_kept(void **state)
+{
+	struct gate_secrets *set = builtins();
+	struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
+	struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		char *t = expand("k = gh" "p_{A:36}", (uint64_t)i + 500, 0);
+		gate_buf_addf(&text, "%s%s", t, i % 2 ? "\n" : " ");
+		free(t);
+	}
+	assert_int_equal(gate_secrets_scan(set, text.ptr, text.len, 3, &hits, &err), 0);
+	assert_int_equal(hits.nr, 3);
+	assert_true(hits.truncated);
+	gate_secret_hits_release(&hits);
+	assert_int_equal(gate_secrets_scan(set, text.ptr, text.len, 0, &hits, &err), 0);
+	assert_int_equal(hits.nr, 10);
+	assert_false(hits.truncated);
+	assert_int_equal(hits.v[9].line, 5);
+	gate_secret_hits_release(&hits);
+	gate_buf_release(&text);
+	gate_buf_release(&err);
+	gate_secrets_free(set);
+}
+
+static void test_secrets__a_long_line_full_of_keywords_is_searched_once_per_rule(void **state)
+{
+	struct gate_secrets *set = builtins();
+	struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
+	struct gate_buf text = GATE_BUF_INIT;
+	char *tok = expand("gh" "p_{A:36}", 77, 0);
+	int i;
+
+	(void)state;
+	/* every keyword again and again, and two tokens far apart in one line */
+	for (i = 0; i < 20000; i++)
+		gate_buf_adds(&text, "token password secret .eyJ ://x ");
+	gate_buf_addf(&text, "%s ", tok);
+	for (i = 0; i < 20000; i++)
+		gate_buf_adds(&text, "api_key=1 private key xoxb- ");
+	gate_buf_addf(&text, "%s\n", tok);
+	scan(set, text.ptr, &hits);
+	assert_int_equal(hits.nr, 2);
+	assert_int_equal(hits.v[0].line, 1);
+	assert_int_equal(hits.v[1].line, 1);
+	assert_true(hits.v[1].start > hits.v[0].start);
 	gate_secret_hits_release(&hits);
 	gate_buf_release(&text);
 	free(tok);
@@ -846,6 +900,8 @@ int main(void)
 		cmocka_unit_test(test_secrets__a_keyword_class_matches_the_start_of_the_content),
 		cmocka_unit_test(test_secrets__lines_are_counted_across_many_findings),
 		cmocka_unit_test(test_secrets__a_token_in_a_very_long_line_is_found),
+		cmocka_unit_test(test_secrets__at_most_max_findings_are_kept),
+		cmocka_unit_test(test_secrets__a_long_line_full_of_keywords_is_searched_once_per_rule),
 		cmocka_unit_test(test_secrets__the_specific_rule_wins_over_the_generic_one),
 		cmocka_unit_test(test_secrets__custom_rules_with_and_without_keywords),
 		cmocka_unit_test(test_secrets__bad_rules_are_refused),
