@@ -365,25 +365,34 @@ static int anchor_cmp(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Expected share of positions where the anchors at k->set[o..o+stride+1] occur; -1 when too many. */
-static double window_cost(const struct keyword *k, size_t o, unsigned stride)
+/* How often a position's bytes occur in ordinary text, and how many bytes it accepts. */
+static void position_stats(const struct keyword *k, double *p, unsigned *n)
 {
-	double cost = 0, p[3];
-	unsigned j, t, c, n = 0;
+	size_t i;
+	unsigned c;
+
+	for (i = 0; i < k->len; i++) {
+		p[i] = 0;
+		n[i] = 0;
+		for (c = 0; c < 256; c++)
+			if (set_has(k->set[i], (unsigned char)c)) {
+				p[i] += (byte_freq[c] ? byte_freq[c] : 1) / 65536.0;
+				n[i]++;
+			}
+	}
+}
+
+/* Expected share of positions where the anchors at o..o+stride+1 occur; -1 when too many. */
+static double window_cost(const double *p, const unsigned *n, size_t o, unsigned stride)
+{
+	double cost = 0;
+	unsigned j, count = 0;
 
 	for (j = 0; j < stride; j++) {
-		unsigned cnt = 1;
-		for (t = 0; t < 3; t++) {
-			p[t] = 0;
-			for (c = 0; c < 256; c++)
-				if (set_has(k->set[o + j + t], (unsigned char)c))
-					p[t] += (byte_freq[c] ? byte_freq[c] : 1) / 65536.0;
-			cnt *= set_count(k->set[o + j + t]);
-		}
-		n += cnt;
-		cost += p[0] * p[1] * p[2];
+		count += n[o + j] * n[o + j + 1] * n[o + j + 2];
+		cost += p[o + j] * p[o + j + 1] * p[o + j + 2];
 	}
-	return n > MAX_KEYWORD_ANCHORS ? -1 : cost;
+	return count > MAX_KEYWORD_ANCHORS ? -1 : cost;
 }
 
 static void add_anchor(struct gate_secrets *set, const unsigned char b[3], unsigned kw, unsigned offset)
@@ -415,16 +424,19 @@ int gate_secrets_compile(struct gate_secrets *set, struct gate_buf *err)
 	for (i = 0; i < set->nkws; i++) {
 		const struct keyword *k = &set->kws[i];
 		size_t o, best = 0;
-		double best_cost = -1;
-		unsigned j, c0, c1, c2;
+		double best_cost = -1, *p = gate_xcalloc(k->len, sizeof(*p));
+		unsigned j, c0, c1, c2, *n = gate_xcalloc(k->len, sizeof(*n));
 
+		position_stats(k, p, n);
 		for (o = 0; o + set->stride + 2 <= k->len; o++) {
-			double c = window_cost(k, o, set->stride);
+			double c = window_cost(p, n, o, set->stride);
 			if (c >= 0 && (best_cost < 0 || c < best_cost)) {
 				best_cost = c;
 				best = o;
 			}
 		}
+		free(p);
+		free(n);
 		if (best_cost < 0)
 			return gate_error(err, "keyword \"%s\" has classes too wide to index", k->text);
 		for (j = 0; j < set->stride; j++)
