@@ -156,6 +156,8 @@ const struct gate_secret_rule gate_secret_builtin_rules[] = {
 	  "(?<![A-Za-z0-9_])[sr]k_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])", 3.0, P },
 	{ "stripe-webhook-secret", "Stripe webhook signing secret", KW("whsec_"),
 	  "(?<![A-Za-z0-9_])whsec_[A-Za-z0-9+/=]{32,}", 3.0, P },
+	{ "shopify-token", "Shopify access token or shared secret", KW("shpat_", "shpca_", "shppa_", "shpss_"),
+	  B_ "shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" E_, 3.0, P },
 	{ "square-token", "Square access token or OAuth secret", KW("sq0atp-", "sq0csp-"),
 	  B_ "sq0(?:atp|csp)-[A-Za-z0-9_-]{22,43}" E_, 3.0, P },
 	{ "twilio-api-key", "Twilio API key",

@@ -139,6 +139,7 @@ static const struct sample samples[] = {
 	{ "telegram-bot-token", "bot {D:9}:A" "A{S:33}", 0 },
 	{ "stripe-secret-key", "Stripe.api_key = \"sk" "_live_{A:24}\"", 0 },
 	{ "stripe-webhook-secret", "endpoint_secret = 'wh" "sec_{A:32}'", 0 },
+	{ "shopify-token", "SHOPIFY_TOKEN=shp" "at_{H:32}", 0 },
 	{ "square-token", "SQUARE=sq0" "atp-{S:22}", 0 },
 	{ "twilio-api-key", "sid: S" "K{H:32}", 0 },
 	{ "sendgrid-api-key", "SENDGRID=S" "G.{S:22}.{S:43}", 0 },
