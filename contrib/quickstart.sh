@@ -39,7 +39,12 @@ echo "== A good push: accepted"
 git push origin main
 echo
 echo "== A bad push (a WIP commit with a private key in it): rejected"
-printf -- '-----BEGIN %s PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END %s PRIVATE KEY-----\n' RSA RSA >deploy.key
+# random bytes shaped like a key: nothing real leaks from the demo
+{
+	printf -- '-----BEGIN %s PRIVATE KEY-----\n' RSA
+	head -c 1190 /dev/urandom | base64 -w 64
+	printf -- '-----END %s PRIVATE KEY-----\n' RSA
+} >deploy.key
 git add deploy.key
 git commit -q -m "WIP: deploy key"
 if git push origin main; then
