@@ -112,27 +112,6 @@ out:
 	return ret;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = gate_xstrdup(path), *s;
-	int ret = 0;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST)
-			ret = -1;
-		*s = '/';
-		if (ret)
-			break;
-	}
-	if (!ret && mkdir(p, 0777) < 0 && errno != EEXIST)
-		ret = -1;
-	free(p);
-	return ret;
-}
-
 int gate_cache_store(const char *dir, const char *key, size_t key_len, const char *info, struct gate_buf *err)
 {
 	struct gate_buf body = GATE_BUF_INIT;
@@ -142,7 +121,7 @@ int gate_cache_store(const char *dir, const char *key, size_t key_len, const cha
 
 	if (!dir || !*dir)
 		return gate_error(err, "no cache directory");
-	if (mkdir_p(dir) < 0) {
+	if (gate_mkdir_p(dir, 0777) < 0) {
 		gate_error(err, "cannot create the cache directory '%s': %s", dir, strerror(errno));
 		goto out;
 	}

@@ -361,27 +361,6 @@ static void add_sanitized(struct gate_buf *b, const char *s, size_t max)
 	}
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = gate_xstrdup(path), *s;
-	int ret = 0;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			ret = -1;
-		*s = '/';
-		if (ret)
-			break;
-	}
-	if (!ret && mkdir(p, mode) < 0 && errno != EEXIST)
-		ret = -1;
-	free(p);
-	return ret;
-}
-
 /* Open a new log file: DIR/<time>-<check>-<ref>-<commit>.log. */
 static int open_log(const struct cmd_ctx *cx, struct unit *u)
 {
@@ -392,7 +371,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 	size_t base;
 	int fd = -1, k;
 
-	if (mkdir_p(cx->log_dir, 0777) < 0) {
+	if (gate_mkdir_p(cx->log_dir, 0777) < 0) {
 		u->log_error = gate_xstrfmt("cannot create the log directory '%s': %s", cx->log_dir, strerror(errno));
 		return -1;
 	}

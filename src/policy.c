@@ -12,6 +12,7 @@
 #include "glob.h"
 #include "push.h"
 #include "regex.h"
+#include "repo.h"
 
 #include "banned.h"
 
@@ -207,23 +208,28 @@ int gate_conf_int(struct gate_conf_group *g, const char *key, long long *out)
 	return 1;
 }
 
-int gate_conf_size(struct gate_conf_group *g, const char *key, uint64_t *out)
+/*
+ * A size or a duration: a string with a unit, or a plain non-negative
+ * integer (bytes, seconds).  `parse` turns the string into *out.
+ */
+static int conf_quantity(struct gate_conf_group *g, const char *key, uint64_t *out,
+			 int (*parse)(uint64_t *, const char *, struct gate_buf *), const char *what)
 {
 	config_setting_t *s = lookup(g, key);
 	struct gate_buf err = GATE_BUF_INIT;
-	int ret = 1;
+	int type, ret = 1;
 
 	if (!s)
 		return 0;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		if (gate_parse_size(out, config_setting_get_string(s), &err) < 0) {
+	type = config_setting_type(s);
+	if (type == CONFIG_TYPE_STRING) {
+		if (parse(out, config_setting_get_string(s), &err) < 0) {
 			diagf(g->diag, s, "'%s': %s", key, err.ptr);
 			g->errors++;
 			ret = -1;
 		}
-	} else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
-		long long v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s)
-									  : config_setting_get_int64(s);
+	} else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
+		long long v = type == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
 		if (v < 0) {
 			diagf(g->diag, s, "'%s' must not be negative", key);
 			g->errors++;
@@ -232,40 +238,39 @@ int gate_conf_size(struct gate_conf_group *g, const char *key, uint64_t *out)
 			*out = (uint64_t)v;
 		}
 	} else {
-		ret = wrong_type(g, s, key, "a size string such as \"5 MiB\"");
+		ret = wrong_type(g, s, key, what);
 	}
 	gate_buf_release(&err);
 	return ret;
 }
 
+static int parse_duration_u(uint64_t *out, const char *str, struct gate_buf *err)
+{
+	int64_t v;
+
+	if (gate_parse_duration(&v, str, err) < 0)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int gate_conf_size(struct gate_conf_group *g, const char *key, uint64_t *out)
+{
+	return conf_quantity(g, key, out, gate_parse_size, "a size string such as \"5 MiB\"");
+}
+
 int gate_conf_duration(struct gate_conf_group *g, const char *key, int64_t *out)
 {
-	config_setting_t *s = lookup(g, key);
-	struct gate_buf err = GATE_BUF_INIT;
-	int ret = 1;
+	uint64_t v;
+	int ret = conf_quantity(g, key, &v, parse_duration_u, "a duration such as \"10 min\" or a number of seconds");
 
-	if (!s)
-		return 0;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		if (gate_parse_duration(out, config_setting_get_string(s), &err) < 0) {
-			diagf(g->diag, s, "'%s': %s", key, err.ptr);
-			g->errors++;
-			ret = -1;
+	if (ret > 0) {
+		if (v > (uint64_t)INT64_MAX) {
+			gate_conf_error(g, key, "duration is too large");
+			return -1;
 		}
-	} else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
-		long long v = config_setting_type(s) == CONFIG_TYPE_INT ? config_setting_get_int(s)
-									  : config_setting_get_int64(s);
-		if (v < 0) {
-			diagf(g->diag, s, "'%s' must not be negative", key);
-			g->errors++;
-			ret = -1;
-		} else {
-			*out = v;
-		}
-	} else {
-		ret = wrong_type(g, s, key, "a duration such as \"10 min\" or a number of seconds");
+		*out = (int64_t)v;
 	}
-	gate_buf_release(&err);
 	return ret;
 }
 
@@ -1003,12 +1008,12 @@ int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, 
 		goto out;
 	}
 	if (r < 0) {
-		gate_error(err, "cannot resolve '%s': %s", rev, git_error_last() ? git_error_last()->message : "?");
+		gate_error(err, "cannot resolve '%s': %s", rev, gate_git_error());
 		goto out;
 	}
 	if (git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0) {
 		gate_error(err, "'%s' does not lead to a tree: %s", rev,
-			   git_error_last() ? git_error_last()->message : "?");
+			   gate_git_error());
 		goto out;
 	}
 	e = git_tree_entry_byname((git_tree *)tree, "git-gate.conf");
@@ -1022,7 +1027,7 @@ int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, 
 	}
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
 		gate_error(err, "cannot read git-gate.conf in '%s': %s", rev,
-			   git_error_last() ? git_error_last()->message : "?");
+			   gate_git_error());
 		goto out;
 	}
 	data = git_blob_rawcontent(blob);
@@ -1053,7 +1058,7 @@ int gate_policy_read_meta(struct gate_buf *out, const char *git_dir, const char 
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		ret = gate_error(err, "cannot open repository '%s': %s", git_dir,
-				 git_error_last() ? git_error_last()->message : "?");
+				 gate_git_error());
 		git_error_clear();
 	} else {
 		ret = gate_policy_read_meta_in(out, repo, rev, err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -282,6 +283,27 @@ int gate_read_file(struct gate_buf *b, const char *path, struct gate_buf *err)
 	if (ret < 0)
 		ret = gate_error(err, "cannot read '%s': %s", path, strerror(errno));
 	close(fd);
+	return ret;
+}
+
+int gate_mkdir_p(const char *path, unsigned mode)
+{
+	char *p = gate_xstrdup(path), *s;
+	int ret = 0;
+
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+			ret = -1;
+		*s = '/';
+		if (ret)
+			break;
+	}
+	if (!ret && mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+		ret = -1;
+	free(p);
 	return ret;
 }
 

@@ -95,6 +95,8 @@ int gate_strvec_contains(const struct gate_strvec *sv, const char *s);
 int gate_read_fd(struct gate_buf *b, int fd);
 /* Read a whole file; 0, GATE_ENOTFOUND or -1 with a message in err. */
 int gate_read_file(struct gate_buf *b, const char *path, struct gate_buf *err);
+/* mkdir -p: create `path` and its missing parents; 0 or -1 with errno. */
+int gate_mkdir_p(const char *path, unsigned mode);
 /* write(2) all of it, retrying on EINTR and short writes. */
 int gate_write_all(int fd, const void *data, size_t len);
 

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "workspace.h"
+#include "repo.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,35 +17,6 @@
 
 #include "banned.h"
 
-static const char *git_err(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
-/* mkdir -p for the workspace root (absolute or relative). */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = gate_xstrdup(path), *s;
-	int ret = 0;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			ret = -1;
-		*s = '/';
-		if (ret)
-			break;
-	}
-	if (!ret && mkdir(p, mode) < 0 && errno != EEXIST)
-		ret = -1;
-	free(p);
-	return ret;
-}
-
 int gate_workspace_create(struct gate_workspace *ws, const char *root, struct gate_buf *err)
 {
 	char *tmpl, *abs = NULL;
@@ -53,7 +25,7 @@ int gate_workspace_create(struct gate_workspace *ws, const char *root, struct ga
 		root = getenv("TMPDIR");
 	if (!root || !*root)
 		root = "/tmp";
-	if (mkdir_p(root, 0777) < 0)
+	if (gate_mkdir_p(root, 0777) < 0)
 		return gate_error(err, "cannot create the workspace root '%s': %s", root, strerror(errno));
 	tmpl = gate_xstrfmt("%s/git-gate-XXXXXX", root);
 	if (!mkdtemp(tmpl)) {
@@ -180,12 +152,12 @@ int gate_workspace_open_repo(git_repository **out, const char *git_dir, struct g
 
 	if (git_repository_open_ext(&repo, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
 				    NULL) < 0) {
-		gate_error(err, "cannot open repository '%s': %s", git_dir, git_err());
+		gate_error(err, "cannot open repository '%s': %s", git_dir, gate_git_error());
 		goto out;
 	}
 	if (quarantine && *quarantine &&
 	    (git_repository_odb(&odb, repo) < 0 || git_odb_add_disk_alternate(odb, quarantine) < 0)) {
-		gate_error(err, "cannot read the pushed objects in '%s': %s", quarantine, git_err());
+		gate_error(err, "cannot read the pushed objects in '%s': %s", quarantine, gate_git_error());
 		goto out;
 	}
 	*out = repo;
@@ -219,7 +191,7 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 	if (gate_workspace_open_repo(&repo, git_dir, err) < 0)
 		goto out;
 	if (git_tree_lookup(&tree, repo, &oid) < 0) {
-		gate_error(err, "cannot read tree %s: %s", tree_id, git_err());
+		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
 		goto out;
 	}
 	/*
@@ -228,7 +200,7 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 	 */
 	r = git_tree_walk(tree, GIT_TREEWALK_PRE, collect_entry, &walk);
 	if (r < 0 && !walk.bad) {
-		gate_error(err, "cannot read tree %s: %s", tree_id, git_err());
+		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
 		goto out;
 	}
 	if (walk.bad) {
@@ -252,7 +224,7 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 	}
 	/* An in-memory index: nothing is written to $GIT_DIR/index. */
 	if (git_index_new(&idx) < 0 || git_index_read_tree(idx, tree) < 0) {
-		gate_error(err, "cannot read tree %s: %s", tree_id, git_err());
+		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
 		goto out;
 	}
 	n = git_index_entrycount(idx);
@@ -264,7 +236,7 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 	}
 	for (i = 0; i < gitlinks.nr; i++)
 		if (git_index_remove(idx, gitlinks.v[i], 0) < 0) {
-			gate_error(err, "cannot skip submodule '%s': %s", gitlinks.v[i], git_err());
+			gate_error(err, "cannot skip submodule '%s': %s", gitlinks.v[i], gate_git_error());
 			goto out;
 		}
 	count = git_index_entrycount(idx);
@@ -273,7 +245,7 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 				 GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
 	opts.target_directory = ws->path;
 	if (count && git_checkout_index(repo, idx, &opts) < 0) {
-		gate_error(err, "cannot check out tree %s into '%s': %s", tree_id, ws->path, git_err());
+		gate_error(err, "cannot check out tree %s into '%s': %s", tree_id, ws->path, gate_git_error());
 		goto out;
 	}
 	for (i = 0; i < gitlinks.nr; i++)
