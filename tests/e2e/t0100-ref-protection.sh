@@ -24,7 +24,7 @@ test_expect_success 'setup' '
 test_expect_success 'a fast-forward of main is accepted' '
 	(cd work && commit_file a.txt a "Add a" && git push origin main 2>../err) &&
 	test "$(ref_of victim.git main)" = "$(git -C work rev-parse HEAD)" &&
-	test_grep ! "git-gate" err
+	test_grep ! "remote: git-gate" err
 '
 
 test_expect_success 'a force-push to main is rejected and main does not move' '

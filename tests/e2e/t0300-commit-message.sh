@@ -62,7 +62,7 @@ test_expect_success 'a branch whose commits are already on main re-judges nothin
 	(cd work && commit_file old old "WIP from before the gate" &&
 	 GIT_GATE_CONFIG=/dev/null git push -q origin main) &&
 	(cd work && git push origin main:refs/heads/release/2 2>../err) &&
-	test_grep ! "git-gate" err &&
+	test_grep ! "remote: git-gate" err &&
 	test "$(ref_of victim.git release/2)" = "$(ref_of victim.git main)"
 '
 
@@ -91,7 +91,7 @@ test_expect_success 'warn mode reports the same problems and accepts' '
 
 test_expect_success 'a ref without a rule is not checked at all' '
 	(cd work && commit_file n n "WIP anything goes here" && git push origin HEAD:refs/heads/free 2>../err) &&
-	test_grep ! "git-gate" err
+	test_grep ! "remote: git-gate" err
 '
 
 test_done

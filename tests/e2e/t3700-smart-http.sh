@@ -89,7 +89,7 @@ test_expect_success 'a wrong password is refused before any hook runs' '
 	(cd work && commit_file d d "Add d" &&
 	 GIT_TERMINAL_PROMPT=0 test_must_fail git push "http://alice:wrong@127.0.0.1:$PORT/git/victim.git" main 2>../err) &&
 	test_grep "401\|Authentication failed" err &&
-	test_grep ! "git-gate" err
+	test_grep ! "remote: git-gate" err
 '
 
 test_done
