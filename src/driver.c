@@ -113,6 +113,24 @@ no:
 	return NULL;
 }
 
+/*
+ * Policy diagnostics can quote pushed text (a policy pushed to the
+ * meta_ref), so they are neutralised like the report.
+ */
+static void say_diag(int fd, const struct gate_diag *diag)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < diag->msgs.nr; i++) {
+		gate_buf_adds(&b, PREFIX);
+		gate_buf_add_safes(&b, diag->msgs.v[i]);
+		gate_buf_addch(&b, '\n');
+	}
+	say(fd, &b);
+	gate_buf_release(&b);
+}
+
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 {
 	struct gate_repo *repo = NULL;
@@ -123,7 +141,6 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	struct gate_report_opts ro;
 	int fd = o->out_fd ? o->out_fd : 2;
 	int code = GATE_EXIT_INTERNAL;
-	size_t i;
 
 	memset(&v, 0, sizeof(v));
 	if (!push->user)
@@ -135,13 +152,11 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	}
 	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
 	    (cfg = system_for_meta_push(push, repo->git_dir)) != NULL) {
-		for (i = 0; i < diag.msgs.nr; i++)
-			sayf(fd, "%s", diag.msgs.v[i]);
+		say_diag(fd, &diag);
 		sayf(fd, "the policy stored in '%s' is invalid (above); this push changes only that ref, so it "
 			 "is judged by the system policy alone", cfg->meta_ref);
 	} else if (!cfg) {
-		for (i = 0; i < diag.msgs.nr; i++)
-			sayf(fd, "%s", diag.msgs.v[i]);
+		say_diag(fd, &diag);
 		sayf(fd, "the gate's policy is invalid, so every push is rejected until it is fixed");
 		sayf(fd, "(admins: run 'git gate validate' on the file)");
 		code = audit(fd, NULL, repo, push, NULL, o->hook, GATE_EXIT_USAGE,

@@ -63,6 +63,15 @@ test_expect_success 'a broken policy is rejected with FILE:LINE' '
 	test -z "$(ref_of victim.git refs/meta/gate)"
 '
 
+test_expect_success 'escape sequences in a pushed policy are shown neutralised' '
+	esc=$(printf "\033") &&
+	printf "rules = ( { refs = [ \"refs/heads/*\" ]; checks = [ \"x${esc}[31mred\" ]; } );\n" >policy.conf &&
+	test_must_fail push_policy alice 2>err &&
+	test_grep "no check named .x\\\\x1b\[31mred." err &&
+	! grep "$esc" err &&
+	test -z "$(ref_of victim.git refs/meta/gate)"
+'
+
 test_expect_success 'a syntax error is rejected with its line too' '
 	printf "rules = (\n  { refs = [ \"refs/heads/*\" ] \n  mode = ; }\n);\n" >policy.conf &&
 	test_must_fail push_policy alice 2>err &&
