@@ -49,10 +49,7 @@ void gate_buf_add_safe(struct gate_buf *b, const char *s, size_t len)
 		unsigned char c = p[i];
 		size_t n;
 
-		if (c == '\\') {
-			gate_buf_adds(b, "\\\\");
-			i++;
-		} else if (c == '\n') {
+		if (c == '\n') {
 			gate_buf_adds(b, "\\n");
 			i++;
 		} else if (c == '\t') {

@@ -35,7 +35,7 @@ test_expect_success 'an author email outside the pattern is rejected with patter
 	bad=$(git -C work rev-parse --short=10 HEAD) &&
 	test_grep "remote: git-gate:   \[who\] identity: 1 problem" err &&
 	test_grep "remote: git-gate:     commit $bad \"Add b\":" err &&
-	test_grep "author email .bob@gmail.example. does not match the required pattern \"@example\\\\\\\\.com\\$\"" err &&
+	test_grep "author email .bob@gmail.example. does not match the required pattern \"@example\\\\.com\\$\"" err &&
 	test_grep "fix: set your address (git config user.email" err &&
 	test_grep "reset-author" err &&
 	test "$(ref_of victim.git main)" = "$before"
