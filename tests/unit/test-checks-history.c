@@ -12,11 +12,9 @@
 static struct gate_findings run_commit(const char *policy, int nparents, const char *subject)
 {
 	static const char *const parents[] = { P1, P2, P3 };
-	struct gate_config *cfg = unit_policy(policy);
+	struct unit_fixture f;
 	struct gate_findings out = GATE_FINDINGS_INIT;
-	struct gate_buf raw = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	struct gate_commit c;
-	struct gate_check_run run;
+	struct gate_buf raw = GATE_BUF_INIT;
 	int i;
 
 	gate_buf_adds(&raw, "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n");
@@ -25,18 +23,11 @@ static struct gate_findings run_commit(const char *policy, int nparents, const c
 	gate_buf_addf(&raw, "author A <a@example.com> 1700000000 +0000\n"
 			    "committer C <c@example.com> 1700000000 +0000\n\n%s\n",
 		      subject);
-	assert_int_equal(gate_commit_parse(&c, "0123456789abcdef0123456789abcdef01234567", raw.ptr, raw.len, &err), 0);
-	assert_int_equal(c.nparents, (size_t)nparents);
-	memset(&run, 0, sizeof(run));
-	run.def = &cfg->checks[0];
-	run.data = cfg->checks[0].data;
-	run.pusher = "tester";
-	run.err = &err;
-	assert_int_equal(cfg->checks[0].type->commit(&run, &c, &out), 0);
-	gate_commit_release(&c);
-	gate_config_free(cfg);
+	unit_fixture_init_raw(&f, policy, raw.ptr);
+	assert_int_equal(f.commit.nparents, (size_t)nparents);
+	assert_int_equal(f.type->commit(&f.run, &f.commit, &out), 0);
+	unit_fixture_release(&f);
 	gate_buf_release(&raw);
-	gate_buf_release(&err);
 	return out;
 }
 

@@ -11,27 +11,17 @@
 static struct gate_findings run_id(const char *policy, const char *pusher, const char *author,
 				   const char *committer)
 {
-	struct gate_config *cfg = unit_policy(policy);
+	struct unit_fixture f;
 	struct gate_findings out = GATE_FINDINGS_INIT;
-	struct gate_buf raw = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	struct gate_commit c;
-	struct gate_check_run run;
+	char *raw = gate_xstrfmt("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
+				 "author %s\ncommitter %s\n\nA subject\n",
+				 author, committer);
 
-	gate_buf_addf(&raw,
-		      "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
-		      "author %s\ncommitter %s\n\nA subject\n",
-		      author, committer);
-	assert_int_equal(gate_commit_parse(&c, "0123456789abcdef0123456789abcdef01234567", raw.ptr, raw.len, &err), 0);
-	memset(&run, 0, sizeof(run));
-	run.def = &cfg->checks[0];
-	run.data = cfg->checks[0].data;
-	run.pusher = pusher;
-	run.err = &err;
-	assert_int_equal(cfg->checks[0].type->commit(&run, &c, &out), 0);
-	gate_commit_release(&c);
-	gate_config_free(cfg);
-	gate_buf_release(&raw);
-	gate_buf_release(&err);
+	unit_fixture_init_raw(&f, policy, raw);
+	f.run.pusher = pusher;
+	assert_int_equal(f.type->commit(&f.run, &f.commit, &out), 0);
+	unit_fixture_release(&f);
+	free(raw);
 	return out;
 }
 

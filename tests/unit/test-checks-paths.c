@@ -241,22 +241,11 @@ static void test_paths__fold_matches_what_case_insensitive_systems_merge(void **
 
 static struct gate_findings run_change(const char *policy, enum gate_change_kind kind, const char *path)
 {
-	struct gate_config *cfg = unit_policy(policy);
+	struct unit_fixture f;
 	struct gate_findings out = GATE_FINDINGS_INIT;
-	struct gate_buf raw = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	struct gate_commit c;
-	struct gate_check_run run;
 	struct gate_change ch;
 
-	gate_buf_adds(&raw, "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
-			    "author A <a@example.com> 1700000000 +0000\n"
-			    "committer C <c@example.com> 1700000000 +0000\n\nAdd things\n");
-	assert_int_equal(gate_commit_parse(&c, "0123456789abcdef0123456789abcdef01234567", raw.ptr, raw.len, &err), 0);
-	memset(&run, 0, sizeof(run));
-	run.def = &cfg->checks[0];
-	run.data = cfg->checks[0].data;
-	run.pusher = "tester";
-	run.err = &err;
+	unit_fixture_init(&f, policy, "Add things\n");
 	memset(&ch, 0, sizeof(ch));
 	ch.kind = kind;
 	ch.path = path;
@@ -264,11 +253,8 @@ static struct gate_findings run_change(const char *policy, enum gate_change_kind
 	ch.new_mode = kind == GATE_CHANGE_DELETE ? 0 : 0100644;
 	ch.old_id = GATE_ZERO_OID;
 	ch.new_id = GATE_ZERO_OID;
-	assert_int_equal(cfg->checks[0].type->change(&run, &c, &ch, &out), 0);
-	gate_commit_release(&c);
-	gate_config_free(cfg);
-	gate_buf_release(&raw);
-	gate_buf_release(&err);
+	assert_int_equal(f.type->change(&f.run, &f.commit, &ch, &out), 0);
+	unit_fixture_release(&f);
 	return out;
 }
 

@@ -65,44 +65,10 @@ static void test_lfs__anything_else_is_not_a_pointer(void **state)
 static struct gate_findings judge(const char *policy, const char *path, uint64_t size, const char *data)
 {
 	struct gate_config *cfg = unit_policy(policy);
-	const struct gate_check_type *t = cfg->checks[0].type;
-	struct gate_findings out = GATE_FINDINGS_INIT;
-	struct gate_buf raw = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	struct gate_commit c;
-	struct gate_check_run run;
-	struct gate_blob b;
-	struct gate_occurrence occ;
-	void *result = NULL;
 
-	gate_buf_adds(&raw, "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
-			    "author A <a@example.com> 1700000000 +0000\n"
-			    "committer C <c@example.com> 1700000000 +0000\n\nAdd a file\n");
-	assert_int_equal(gate_commit_parse(&c, "0123456789abcdef0123456789abcdef01234567", raw.ptr, raw.len, &err), 0);
-	memset(&run, 0, sizeof(run));
-	run.def = &cfg->checks[0];
-	run.data = cfg->checks[0].data;
-	run.pusher = "tester";
-	run.err = &err;
-	memset(&b, 0, sizeof(b));
-	memcpy(b.id, "89abcdef0123456789abcdef0123456789abcdef", 41);
-	b.size = size;
-	b.data = data;
-	b.len = data ? strlen(data) : 0;
-	assert_false(t->flags & GATE_CHECK_CONTENT); /* sizes are enough */
-	assert_int_equal(t->blob_scan(&run, &b, &result), 0);
-	b.data = NULL; /* the content is gone when reports are made */
-	memset(&occ, 0, sizeof(occ));
-	occ.path = path;
-	occ.commit = &c;
-	occ.mode = 0100644;
-	assert_int_equal(t->blob_report(&run, &b, result, &occ, &out), 0);
-	if (t->blob_result_free)
-		t->blob_result_free(result);
-	gate_commit_release(&c);
+	assert_false(cfg->checks[0].type->flags & GATE_CHECK_CONTENT); /* sizes are enough */
 	gate_config_free(cfg);
-	gate_buf_release(&raw);
-	gate_buf_release(&err);
-	return out;
+	return unit_judge_blob(policy, path, size, data, data ? strlen(data) : 0);
 }
 
 #define POLICY(keys) "checks = { s = { type = \"max-file-size\"; " keys " }; };\n"
