@@ -2,11 +2,13 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "glob.h"
@@ -640,6 +642,9 @@ static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate
 			if (strncmp(r->refs.v[i], "refs/", 5) && strcmp(r->refs.v[i], "HEAD"))
 				gate_conf_error(&g, "refs", "\"%s\" is not a full ref name (did you mean \"refs/heads/%s\"?)",
 						r->refs.v[i], r->refs.v[i]);
+		if (!r->refs.nr)
+			gate_conf_error(&g, "refs", "the list is empty, so the rule matches no ref "
+					"(e.g. refs = [ \"refs/heads/main\" ];)");
 	} else if (!config_setting_get_member(s, "refs")) {
 		gate_conf_error(&g, NULL, "rule has no 'refs' (e.g. refs = [ \"refs/heads/main\" ];)");
 	}
@@ -898,6 +903,26 @@ static int load_file_for(struct gate_config **out, const char *file, const char 
 	return load_file_opts(out, file, &o, diag);
 }
 
+/*
+ * Why libconfig could not read `file`: it clobbers errno on the way out
+ * (a directory read as "No such file or directory"), so ask again.
+ */
+static int read_errno(const char *file)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(file, &st) < 0)
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return EIO;
+}
+
 static int load_file_opts(struct gate_config **out, const char *file, const struct gate_policy_load_opts *o,
 			  struct gate_diag *diag)
 {
@@ -920,7 +945,7 @@ static int load_file_opts(struct gate_config **out, const char *file, const stru
 	init_libconfig(&c, file);
 	if (config_read_file(&c, file) != CONFIG_TRUE) {
 		if (config_error_type(&c) == CONFIG_ERR_FILE_IO && !config_error_file(&c))
-			gate_diag_addf(diag, file, 0, "cannot read the policy: %s", strerror(errno ? errno : EIO));
+			gate_diag_addf(diag, file, 0, "cannot read the policy: %s", strerror(read_errno(file)));
 		else
 			syntax_error(&c, file, diag);
 		config_destroy(&c);

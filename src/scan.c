@@ -791,6 +791,13 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		for (j = 0; j < nrefs; j++) {
 			if (!refs[j].commit[0])
 				continue;
+			/*
+			 * The updated ref stands at its old value, excluded
+			 * above; where it is now may differ (git gate check in
+			 * a clone whose main already holds the commits).
+			 */
+			if (!strcmp(refs[j].name, jb->update->ref))
+				continue;
 			if (gate_rule_runs(ref_rules[j], jb->def))
 				gate_strvec_push(&ex, refs[j].commit);
 		}
