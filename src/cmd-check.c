@@ -71,6 +71,10 @@ int cmd_check(int argc, char **argv)
 	}
 	if (nargs != 3)
 		return cli_usage(usage, 1);
+	if (strncmp(args[0], "refs/", 5)) {
+		fprintf(stderr, "git-gate: '%s' is not a full ref name; try refs/heads/%s\n", args[0], args[0]);
+		goto out;
+	}
 	if (gate_repo_open(&repo, o.repo_path, &err) < 0) {
 		fprintf(stderr, "git-gate: %s\n", err.ptr);
 		goto out;

@@ -40,6 +40,11 @@ test_expect_success 'git gate check in a clone judges commits its own main alrea
 	test_grep "refs/heads/main rejected" out
 '
 
+test_expect_success 'git gate check with a short ref name says which name to use' '
+	test_expect_code 2 git gate check --repo victim.git main main main 2>err &&
+	test_grep "git-gate: .main. is not a full ref name; try refs/heads/main" err
+'
+
 test_expect_success 'tags on a tree and a blob are immutable like any tag' '
 	(
 		cd work &&
