@@ -389,9 +389,16 @@ char *gate_audit_path(const struct gate_config *cfg, const char *git_dir)
 	return gate_xstrfmt("%s/%s", git_dir, p);
 }
 
+/*
+ * O_NONBLOCK: a FIFO (a log shipper's pipe) with no reader, or one that
+ * stopped reading, gives an error instead of hanging the push forever;
+ * regular files ignore the flag.
+ */
+#define AUDIT_OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
 static int open_log(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0660);
+	int fd = open(path, AUDIT_OPEN_FLAGS, 0660);
 
 	if (fd < 0 && errno == ENOENT) {
 		/* the default location's directory may not exist yet */
@@ -406,7 +413,7 @@ static int open_log(const char *path)
 				return -1;
 			}
 			free(dir);
-			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0660);
+			fd = open(path, AUDIT_OPEN_FLAGS, 0660);
 		}
 	}
 	return fd;

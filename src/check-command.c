@@ -799,12 +799,14 @@ static void last_lines(struct gate_buf *out, const struct gate_buf *tail, int tr
 	*shown = 0;
 	if (!max || !tail->len)
 		return;
-	if (truncated) {
-		const char *nl = memchr(start, '\n', tail->len);
-		start = nl ? nl + 1 : end;
-	}
 	while (end > start && (end[-1] == '\n' || end[-1] == '\r'))
 		end--;
+	if (truncated) {
+		/* drop the cut first line, unless it is the only (last) one */
+		const char *nl = memchr(start, '\n', (size_t)(end - start));
+		if (nl)
+			start = nl + 1;
+	}
 	for (p = start; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -387,7 +387,7 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 		return gate_workspace_remove(ws, err);
 	if (pid == 0) {
 		/* the middle process: start the remover and leave at once */
-		pid_t remover = fork();
+		pid_t remover = fork(), chmodder;
 		int null;
 
 		if (remover != 0)
@@ -405,8 +405,19 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 		/*
 		 * Only exec after fork in a threaded process: another thread may
 		 * hold malloc's lock.  rm -rf does not follow symlinks, and the
-		 * path is our own mkdtemp directory, never pushed data.
+		 * path is our own mkdtemp directory, never pushed data.  But rm
+		 * cannot enter the directories a command left without
+		 * permissions (chmod 000, when not root): chmod -R gives them
+		 * back first, and ignores the symbolic links it meets.
 		 */
+		chmodder = fork();
+		if (chmodder == 0) {
+			execl("/bin/chmod", "chmod", "-R", "u+rwx", "--", ws->path, (char *)NULL);
+			_exit(1);
+		}
+		if (chmodder > 0)
+			while (waitpid(chmodder, NULL, 0) < 0 && errno == EINTR)
+				;
 		execl("/bin/rm", "rm", "-rf", "--", ws->path, (char *)NULL);
 		_exit(1);
 	}
