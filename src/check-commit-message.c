@@ -198,7 +198,7 @@ static int msg_commit(const struct gate_check_run *run, const struct gate_commit
 	if (m->require.code) {
 		r = gate_regex_match(&m->require, msg, slen);
 		if (r < 0)
-			return gate_error(run->err, "matching pattern \"%s\" failed", m->require.pattern);
+			return gate_regex_fail(run->err, &m->require);
 		if (!r)
 			gate_findings_add(out, c, NULL, 0, "reword the subject (git rebase -i, 'reword')",
 					  "subject does not match the required pattern \"%s\"", m->require.pattern);
@@ -206,7 +206,7 @@ static int msg_commit(const struct gate_check_run *run, const struct gate_commit
 	if (m->forbid.code) {
 		r = gate_regex_match(&m->forbid, msg, slen);
 		if (r < 0)
-			return gate_error(run->err, "matching pattern \"%s\" failed", m->forbid.pattern);
+			return gate_regex_fail(run->err, &m->forbid);
 		if (r)
 			gate_findings_add(out, c, NULL, 0, "reword the subject (git rebase -i, 'reword')",
 					  "subject matches the forbidden pattern \"%s\"", m->forbid.pattern);
@@ -221,7 +221,7 @@ static int msg_commit(const struct gate_check_run *run, const struct gate_commit
 	if (m->body_require.code) {
 		r = gate_regex_match(&m->body_require, p, (size_t)(end - p));
 		if (r < 0)
-			return gate_error(run->err, "matching pattern \"%s\" failed", m->body_require.pattern);
+			return gate_regex_fail(run->err, &m->body_require);
 		if (!r)
 			gate_findings_add(out, c, NULL, 0, "add it to the message body (git commit --amend)",
 					  "the message body does not match the required pattern \"%s\"",

@@ -249,7 +249,7 @@ static int check_pattern(const struct gate_check_run *run, const struct gate_com
 		return 0;
 	r = gate_regex_match(re, value, strlen(value));
 	if (r < 0)
-		return gate_error(run->err, "matching pattern \"%s\" failed", re->pattern);
+		return gate_regex_fail(run->err, re);
 	if (!r)
 		gate_findings_add(out, c, NULL, 0, hint, "%s '%s' does not match the required pattern \"%s\"", what,
 				  value, re->pattern);

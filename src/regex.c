@@ -82,6 +82,14 @@ int gate_regex_search(const struct gate_regex *re, void *mdata, const char *subj
 	return 1;
 }
 
+int gate_regex_fail(struct gate_buf *err, const struct gate_regex *re)
+{
+	return gate_error(err,
+			  "pattern \"%s\" could not be matched: PCRE2 gave up on this input (match or depth "
+			  "limit); the policy's admin must simplify it, e.g. avoid nested quantifiers like (a+)+",
+			  re->pattern);
+}
+
 int gate_regex_match(const struct gate_regex *re, const char *subject, size_t len)
 {
 	return gate_regex_search(re, re->mdata, subject, len, 0, NULL, NULL);

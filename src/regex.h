@@ -36,6 +36,12 @@ int gate_regex_match(const struct gate_regex *re, const char *subject, size_t le
 int gate_regex_search(const struct gate_regex *re, void *mdata, const char *subject, size_t len,
 		      size_t start, size_t *mstart, size_t *mend);
 void *gate_regex_mdata_new(const struct gate_regex *re);
+/*
+ * The message for a match that could not finish (PCRE2 gave up, e.g. on
+ * its match limit): what happened and what the policy's admin can do.
+ * Returns -1, for `return gate_regex_fail(err, re);`.
+ */
+int gate_regex_fail(struct gate_buf *err, const struct gate_regex *re);
 void gate_regex_mdata_free(void *mdata);
 
 #endif

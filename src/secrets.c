@@ -688,7 +688,10 @@ static int search(struct scan *sc, unsigned ri, size_t ws, size_t we, size_t lim
 		if (rc < 0) {
 			PCRE2_UCHAR msg[128];
 			pcre2_get_error_message(rc, msg, sizeof(msg));
-			return gate_error(sc->err, "matching rule '%s' failed: %s", r->id, (const char *)msg);
+			return gate_error(sc->err,
+					  "matching rule '%s' failed: %s; if it is a pattern from the policy, its admin "
+					  "must simplify it (e.g. avoid nested quantifiers like (a+)+) or disable it",
+					  r->id, (const char *)msg);
 		}
 		ov = pcre2_get_ovector_pointer(sc->md);
 		if (ov[0] >= limit)

@@ -139,6 +139,21 @@ static void test_commit_message__bad_trailer_names_are_config_errors(void **stat
 	free(errs);
 }
 
+static void test_commit_message__a_runaway_pattern_fails_closed_with_advice(void **state)
+{
+	struct unit_fixture f;
+	struct gate_findings out = GATE_FINDINGS_INIT;
+
+	(void)state;
+	/* catastrophic backtracking: PCRE2's match limit stops it */
+	unit_fixture_init(&f, POLICY("require = \"^(a+)+$\";"), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n");
+	assert_int_equal(f.type->commit(&f.run, &f.commit, &out), -1);
+	assert_non_null(strstr(f.err.ptr, "pattern \"^(a+)+$\" could not be matched"));
+	assert_non_null(strstr(f.err.ptr, "simplify"));
+	gate_findings_release(&out);
+	unit_fixture_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_commit_message__body_needs_a_blank_line_and_short_lines),
 		cmocka_unit_test(test_commit_message__required_trailers_with_and_without_value_patterns),
 		cmocka_unit_test(test_commit_message__bad_trailer_names_are_config_errors),
+		cmocka_unit_test(test_commit_message__a_runaway_pattern_fails_closed_with_advice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
