@@ -125,6 +125,35 @@ out:
 	return ret;
 }
 
+/*
+ * Checks judge commits.  A ref pointed at a tree or a blob (directly or
+ * through a tag) brings content no check would see, so where the rule has
+ * checks it is refused rather than waved through (fail closed).
+ */
+static int judges_no_commit(struct gate_ref_verdict *rv, struct gate_repo *repo, struct gate_buf *err)
+{
+	const struct gate_update *u = rv->update;
+	char peeled[41];
+	int r = gate_repo_peel_commit(repo, u->new_id, peeled, err);
+
+	if (r == GATE_ENOTFOUND) {
+		git_object_t type = GIT_OBJECT_INVALID;
+		if (gate_repo_object_type(repo, u->new_id, &type, err) == GATE_ENOTFOUND)
+			return gate_error(err, "pushed object %s is missing", u->new_id);
+		gate_findings_add(&rv->protection, NULL, NULL, 0,
+				  "point it at a commit (tag a commit, not a tree or a blob), or ask an admin for a "
+				  "rule without checks for such refs",
+				  "'%s' would point at a %s, not a commit: the rule's checks judge commits and cannot "
+				  "judge it",
+				  u->ref,
+				  type == GIT_OBJECT_TREE   ? "tree"
+				  : type == GIT_OBJECT_BLOB ? "blob"
+							    : "tag that leads to no commit");
+		return 0;
+	}
+	return r < 0 ? -1 : 0;
+}
+
 static int protect(struct gate_ref_verdict *rv, struct gate_repo *repo, struct gate_buf *err)
 {
 	const struct gate_update *u = rv->update;
@@ -242,6 +271,8 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 				continue;
 			}
 		}
+		if (rv->rule->nchecks && judges_no_commit(rv, repo, err) < 0)
+			goto out;
 		total += rv->rule->nchecks;
 	}
 

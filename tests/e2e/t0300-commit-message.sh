@@ -9,7 +9,8 @@ test_expect_success 'setup' '
 	cat >victim.git/git-gate.conf <<-\EOF
 	rules = (
 	  { refs = [ "refs/heads/main", "refs/heads/release/*" ]; checks = [ "msg" ]; },
-	  { refs = [ "refs/heads/soft/*" ]; mode = "warn"; checks = [ "msg" ]; }
+	  { refs = [ "refs/heads/soft/*" ]; mode = "warn"; checks = [ "msg" ]; },
+	  { refs = [ "refs/tags/checked/*" ]; checks = [ "msg" ]; }
 	);
 	checks = {
 	  msg = { type = "commit-message"; subject_max = 50; require = "^[A-Za-z].*"; forbid = "^(WIP|fixup!|squash!)"; };
@@ -87,6 +88,20 @@ test_expect_success 'warn mode reports the same problems and accepts' '
 	test_grep "refs/heads/soft/x: WARNING" err &&
 	test_grep "WIP on a soft branch" err &&
 	test "$(ref_of victim.git soft/x)" = "$(git -C work rev-parse HEAD)"
+'
+
+test_expect_success 'a ref with checks cannot be pointed at a tree, a blob or a tag of one' '
+	(cd work && blob=$(echo data | git hash-object -w --stdin) &&
+	 git tag -a -m "tree tag" treetag HEAD^{tree} &&
+	 test_must_fail git push origin HEAD^{tree}:refs/tags/checked/t "$blob":refs/tags/checked/b \
+		treetag:refs/tags/checked/tt 2>../err) &&
+	test_grep "refs/tags/checked/t. would point at a tree, not a commit" err &&
+	test_grep "refs/tags/checked/b. would point at a blob, not a commit" err &&
+	test_grep "refs/tags/checked/tt. would point at a tag that leads to no commit" err &&
+	test_grep "fix: point it at a commit" err &&
+	test -z "$(ref_of victim.git refs/tags/checked/t)" &&
+	(cd work && git push origin HEAD^{tree}:refs/tags/free-tree 2>../err) &&
+	test -n "$(ref_of victim.git refs/tags/free-tree)"
 '
 
 test_expect_success 'a ref without a rule is not checked at all' '
