@@ -859,7 +859,39 @@ static void syntax_error(config_t *c, const char *name, struct gate_diag *diag)
 	struct gate_buf tmp = GATE_BUF_INIT;
 	const char *f = resolve_file(config_error_file(c), name, config_get_include_dir(c), &tmp);
 
-	gate_diag_addf(diag, f ? f : name, config_error_line(c), "%s", config_error_text(c));
+	const char *text = config_error_text(c);
+	struct gate_buf file = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	const char *dir = config_get_include_dir(c);
+	int line = config_error_line(c);
+
+	/*
+	 * libconfig only says "cannot open include file": name it, and say
+	 * where libconfig 1.5 looked (every @include, nested or absolute, is
+	 * taken from the first file's directory).
+	 */
+	if (text && strstr(text, "include") && f && line > 0 && gate_read_file(&file, f, &err) == 0) {
+		const char *p = file.ptr, *q, *e;
+		int n;
+		for (n = 1; p && n < line; n++) {
+			p = strchr(p, '\n');
+			if (p)
+				p++;
+		}
+		q = p ? strstr(p, "@include") : NULL;
+		e = p ? strchr(p, '\n') : NULL;
+		if (q && (!e || q < e) && (q = strchr(q, '"')) && (e = strchr(q + 1, '"'))) {
+			gate_diag_addf(diag, f, line,
+				       "cannot open included file \"%.*s\" (looked for it in %s: @include names are "
+				       "taken from the directory of the first policy file, also in nested includes, and "
+				       "cannot be absolute)",
+				       (int)(e - q - 1), q + 1, dir && *dir ? dir : "the current directory");
+			goto out;
+		}
+	}
+	gate_diag_addf(diag, f ? f : name, line, "%s", text);
+out:
+	gate_buf_release(&file);
+	gate_buf_release(&err);
 	gate_buf_release(&tmp);
 }
 

@@ -42,6 +42,16 @@ test_expect_success 'validate reports syntax errors with their line' '
 	test_grep "^syntax.conf:[12]: " err
 '
 
+test_expect_success 'an @include that cannot be opened is named with where it was looked for' '
+	mkdir -p inc/sub &&
+	printf "checks = { m = { type = \"commit-message\"; }; };\n" >inc/sub/checks.conf &&
+	printf "@include \"sub/checks.conf\"\nrules = ( { refs = [ \"refs/heads/main\" ]; checks = [ \"m\" ]; } );\n" >inc/top.conf &&
+	git gate validate inc/top.conf &&
+	printf "@include \"nope.conf\"\n" >inc/bad.conf &&
+	test_expect_code 1 git gate validate inc/bad.conf 2>err &&
+	test_grep "^inc/bad.conf:1: cannot open included file \"nope.conf\" (looked for it in inc:" err
+'
+
 test_expect_success 'validate of a missing file is a usage error' '
 	test_expect_code 2 git gate validate nosuch.conf 2>err &&
 	test_grep "no such file" err
