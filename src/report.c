@@ -193,6 +193,9 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 			gate_buf_adds(out, "  [bypass] ");
 			gate_buf_add_safes(out, rv->refusal);
 			gate_buf_addch(out, '\n');
+			line_start(out, o);
+			gate_buf_adds(out, "      fix: push without -o gate.bypass and fix what the checks report; a bypass "
+					   "needs a reason and a user the rule's bypass_users names\n");
 			failed++;
 		}
 		if (rv->protection.nr) {

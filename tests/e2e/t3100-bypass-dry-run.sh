@@ -44,6 +44,7 @@ test_expect_success 'a bypass by someone bypass_users does not name is refused' 
 	before=$(ref_of victim.git main) &&
 	(cd work && GIT_GATE_USER=bob test_must_fail git push -o "gate.bypass=prod is down" origin main 2>../err) &&
 	test_grep "remote: git-gate:   \[bypass\] .bob. may not bypass the checks on .refs/heads/main." err &&
+	test_grep "remote: git-gate:       fix: push without -o gate.bypass" err &&
 	test_grep "remote: git-gate: refs/heads/main rejected" err &&
 	test "$(ref_of victim.git main)" = "$before" &&
 	test "$(last_audit "last[\"user\"], last[\"bypass\"][\"reason\"], last[\"bypass\"][\"granted\"], last[\"accepted\"]")" = "bob prod is down False False"
