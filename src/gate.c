@@ -113,6 +113,20 @@ static int judge_meta(struct gate_ref_verdict *rv, struct gate_repo *repo, const
 			     "a repository's policy can add to the system file's final rules but not weaken them; "
 			     "remove the setting",
 			     merged->warnings.v[i]);
+	{
+		/* a policy that forbids changing its own ref could never be fixed by a push */
+		const struct gate_rule *own = gate_config_rule_for(merged, u->ref);
+		if (own && own->mode != GATE_MODE_OFF && !own->allow_update) {
+			struct gate_buf m = GATE_BUF_INIT;
+			gate_buf_addf(&m, "its rule for '%s' (%s:%d) forbids %s that ref, so no later push could change "
+				      "the policy again",
+				      u->ref, own->src.file ? own->src.file : name, own->src.line, "updating");
+			meta_finding(rv, "leave the policy ref out of the rule's refs (rules for refs/heads/** do not "
+					 "match it), or allow updates of it",
+				     m.ptr);
+			gate_buf_release(&m);
+		}
+	}
 	ret = 0;
 out:
 	gate_config_free(merged);

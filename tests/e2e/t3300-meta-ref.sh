@@ -72,6 +72,14 @@ test_expect_success 'escape sequences in a pushed policy are shown neutralised' 
 	test -z "$(ref_of victim.git refs/meta/gate)"
 '
 
+test_expect_success 'a policy that would forbid changing itself is rejected' '
+	printf "rules = ( { refs = [ \"refs/meta/*\" ]; allow_update = false; } );\n" >policy.conf &&
+	test_must_fail push_policy alice 2>err &&
+	test_grep "new policy: its rule for .refs/meta/gate. (refs/meta/gate:git-gate.conf:1) forbids updating that ref" err &&
+	test_grep "fix: leave the policy ref out" err &&
+	test -z "$(ref_of victim.git refs/meta/gate)"
+'
+
 test_expect_success 'a syntax error is rejected with its line too' '
 	printf "rules = (\n  { refs = [ \"refs/heads/*\" ] \n  mode = ; }\n);\n" >policy.conf &&
 	test_must_fail push_policy alice 2>err &&
