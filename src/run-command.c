@@ -201,11 +201,19 @@ int gate_run_capture(const char *const *argv, const char *const *env, const char
 		     size_t input_len, struct gate_buf *out, struct gate_buf *errout, int *status,
 		     struct gate_buf *err)
 {
+	return gate_run_capture_timeout(argv, env, dir, input, input_len, out, errout, status, 0, err);
+}
+
+int gate_run_capture_timeout(const char *const *argv, const char *const *env, const char *dir, const char *input,
+			     size_t input_len, struct gate_buf *out, struct gate_buf *errout, int *status,
+			     int timeout, struct gate_buf *err)
+{
 	struct gate_child c = GATE_CHILD_INIT;
 	struct pollfd pfd[3];
 	size_t written = 0;
 	char buf[65536];
 	int ret = 0;
+	double deadline = timeout > 0 ? gate_now() + timeout : 0;
 
 	c.argv = argv;
 	c.env = env;
@@ -244,11 +252,28 @@ int gate_run_capture(const char *const *argv, const char *const *env, const char
 			pfd[np].events = POLLIN;
 			idx_err = np++;
 		}
-		if (poll(pfd, (nfds_t)np, -1) < 0) {
-			if (errno == EINTR)
+		{
+			int wait_ms = -1, pr;
+			if (deadline > 0) {
+				double left = deadline - gate_now();
+				if (left <= 0) {
+					/* a helper that hangs must not hang the push (git never times hooks out) */
+					kill(c.pid, SIGKILL);
+					ret = gate_error(err, "'%s' did not finish within %d s and was killed", argv[0],
+							 timeout);
+					break;
+				}
+				wait_ms = (int)(left * 1000) + 1;
+			}
+			pr = poll(pfd, (nfds_t)np, wait_ms);
+			if (pr < 0) {
+				if (errno == EINTR)
+					continue;
+				ret = gate_error(err, "poll: %s", strerror(errno));
+				break;
+			}
+			if (pr == 0)
 				continue;
-			ret = gate_error(err, "poll: %s", strerror(errno));
-			break;
 		}
 		for (i = 0; i < np; i++) {
 			if (!pfd[i].revents)

@@ -48,6 +48,14 @@ int gate_run_capture(const char *const *argv, const char *const *env, const char
 		     size_t input_len, struct gate_buf *out, struct gate_buf *errout, int *status,
 		     struct gate_buf *err);
 
+/*
+ * The same, killing the child (SIGKILL) and failing with a message when it
+ * has not finished after `timeout` seconds (0: no limit).
+ */
+int gate_run_capture_timeout(const char *const *argv, const char *const *env, const char *dir, const char *input,
+			     size_t input_len, struct gate_buf *out, struct gate_buf *errout, int *status,
+			     int timeout, struct gate_buf *err);
+
 /* Describe a status from gate_child_finish: "exit status 2", "killed by signal 9". */
 void gate_buf_add_status(struct gate_buf *b, int status);
 

@@ -14,6 +14,9 @@
 
 #include "banned.h"
 
+/* ssh-keygen and gpg must not hang a push: git never times a hook out */
+#define VERIFY_TIMEOUT 60
+
 /* At most this many principals of one key are tried (git tries them all). */
 #define MAX_PRINCIPALS 16
 
@@ -452,7 +455,8 @@ static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, int all, 
 		gate_buf_adds(&out, hit->principals);
 	} else {
 		const char *argv[] = { "ssh-keygen", "-Y", "find-principals", "-f", allowed, "-s", sigfile, NULL };
-		if (gate_run_capture(argv, clean_env, NULL, NULL, 0, &out, &errout, &status, err) < 0)
+		if (gate_run_capture_timeout(argv, clean_env, NULL, NULL, 0, &out, &errout, &status, VERIFY_TIMEOUT,
+					     err) < 0)
 			goto out;
 		if (status && strstr(gate_buf_cstr(&errout), "usage:")) {
 			gate_error(err, "ssh-keygen cannot verify signatures (OpenSSH 8.2p1 or later is needed)");
@@ -466,7 +470,8 @@ static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, int all, 
 		const char *argv[] = { "ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", sigfile, NULL };
 		gate_buf_reset(&out);
 		gate_buf_reset(&errout);
-		if (gate_run_capture(argv, clean_env, NULL, payload, payload_len, &out, &errout, &status, err) < 0)
+		if (gate_run_capture_timeout(argv, clean_env, NULL, payload, payload_len, &out, &errout, &status,
+					     VERIFY_TIMEOUT, err) < 0)
 			goto out;
 		if (!status && gate_signature_parse_ssh(out.ptr ? out.ptr : "", &principal, &key)) {
 			v->result = GATE_SIG_NO_KEY;
@@ -503,8 +508,8 @@ static int verify_ssh(struct gate_sig_verdict *v, const char *allowed, int all, 
 			tried++;
 			gate_buf_reset(&out);
 			gate_buf_reset(&errout);
-			if (gate_run_capture(argv, clean_env, NULL, payload, payload_len, &out, &errout, &status, err) <
-			    0) {
+			if (gate_run_capture_timeout(argv, clean_env, NULL, payload, payload_len, &out, &errout,
+						     &status, VERIFY_TIMEOUT, err) < 0) {
 				free(p);
 				gate_buf_release(&principals);
 				goto out;
@@ -581,8 +586,8 @@ static int verify_gpg(struct gate_sig_verdict *v, const struct gate_sig_store *s
 	gate_strvec_push(&argv, "--verify");
 	gate_strvec_push(&argv, sigfile);
 	gate_strvec_push(&argv, "-");
-	if (gate_run_capture(gate_strvec_argv(&argv), clean_env, NULL, payload, payload_len, &out, &errout,
-			     &status, err) < 0)
+	if (gate_run_capture_timeout(gate_strvec_argv(&argv), clean_env, NULL, payload, payload_len, &out, &errout,
+				     &status, VERIFY_TIMEOUT, err) < 0)
 		goto out;
 	if (status == 127 && !out.len) {
 		gate_error(err, "gpg could not be run: %s", gate_buf_cstr(&errout));

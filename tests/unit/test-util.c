@@ -1,5 +1,7 @@
 #include "unit.h"
 
+#include "run-command.h"
+
 static void test_util__sizes_parse_with_binary_and_decimal_units(void **state)
 {
 	uint64_t v;
@@ -116,6 +118,37 @@ static void test_util__strvec_stays_null_terminated(void **state)
 	gate_strvec_clear(&sv);
 }
 
+static void test_util__a_helper_that_hangs_is_killed_after_its_timeout(void **state)
+{
+	static const char *const argv[] = { "sleep", "30", NULL };
+	struct gate_buf out = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	double t0 = gate_now();
+	int status = 0;
+
+	(void)state;
+	assert_int_equal(gate_run_capture_timeout(argv, NULL, NULL, NULL, 0, &out, NULL, &status, 1, &err), -1);
+	assert_true(gate_now() - t0 < 10);
+	assert_non_null(strstr(err.ptr, "'sleep' did not finish within 1 s and was killed"));
+	gate_buf_release(&out);
+	gate_buf_release(&err);
+}
+
+static void test_util__captured_output_and_status_come_back(void **state)
+{
+	static const char *const argv[] = { "sh", "-c", "cat; echo oops >&2; exit 3", NULL };
+	struct gate_buf out = GATE_BUF_INIT, eo = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	int status = 0;
+
+	(void)state;
+	assert_int_equal(gate_run_capture_timeout(argv, NULL, NULL, "in\n", 3, &out, &eo, &status, 5, &err), 0);
+	assert_string_equal(out.ptr, "in\n");
+	assert_string_equal(eo.ptr, "oops\n");
+	assert_int_equal(status, 3);
+	gate_buf_release(&out);
+	gate_buf_release(&eo);
+	gate_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +159,8 @@ int main(void)
 		cmocka_unit_test(test_util__buffers_grow_and_format),
 		cmocka_unit_test(test_util__object_ids_must_be_40_lowercase_hex),
 		cmocka_unit_test(test_util__strvec_stays_null_terminated),
+		cmocka_unit_test(test_util__a_helper_that_hangs_is_killed_after_its_timeout),
+		cmocka_unit_test(test_util__captured_output_and_status_come_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
