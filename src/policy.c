@@ -742,6 +742,37 @@ static const char *const server_keys[] = {
 	"meta_ref", "meta_users", "meta_allow_commands",
 };
 
+/*
+ * In a policy stored in the repository, the signature check's trust
+ * stores must stay inside $GIT_DIR: whoever may push the policy ref must
+ * not point gpg or ssh-keygen at a directory of their choice on the server.
+ */
+static int repository_paths_only(struct gate_diag *diag, config_setting_t *root, const struct gate_check_def *d,
+				 const char *name)
+{
+	static const char *const keys[] = { "allowed_signers", "keyring", "gnupg_home" };
+	config_setting_t *checks = config_setting_get_member(root, "checks");
+	config_setting_t *cs = checks ? config_setting_get_member(checks, d->name) : NULL;
+	size_t k;
+	int errors = 0;
+
+	for (k = 0; cs && k < GATE_ARRAY_SIZE(keys); k++) {
+		config_setting_t *v = config_setting_get_member(cs, keys[k]);
+		const char *p = v ? config_setting_get_string(v) : NULL;
+		if (!p)
+			continue;
+		if (*p == '/' || !strcmp(p, "..") || !strncmp(p, "../", 3) || strstr(p, "/../") ||
+		    gate_ends_with(p, "/..")) {
+			gate_diag_addf(diag, name, (int)config_setting_source_line(v),
+				       "check '%s': '%s' must be a path inside the repository's git directory (no "
+				       "leading '/', no '..') in a policy stored in the repository",
+				       d->name, keys[k]);
+			errors++;
+		}
+	}
+	return errors;
+}
+
 static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 		       const struct gate_policy_load_opts *o, struct gate_diag *diag)
 {
@@ -814,6 +845,8 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 					       d->name);
 				errors++;
 			}
+			if (d->type && !strcmp(d->type->name, "signature"))
+				errors += repository_paths_only(diag, root, d, name);
 		}
 	}
 	if (gate_conf_int(&g, "jobs", &v) > 0) {

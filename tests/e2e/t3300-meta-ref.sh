@@ -80,6 +80,18 @@ test_expect_success 'a policy that would forbid changing itself is rejected' '
 	test -z "$(ref_of victim.git refs/meta/gate)"
 '
 
+test_expect_success 'a stored policy cannot point the signature check outside the git directory' '
+	cat >policy.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; checks = [ "signed" ]; } );
+	checks = { signed = { type = "signature"; format = "gpg"; gnupg_home = "/tmp/evil";
+	                      keyring = "../x.gpg"; }; };
+	EOF
+	test_must_fail push_policy alice 2>err &&
+	test_grep "new policy: refs/meta/gate:git-gate.conf:2: check .signed.: .gnupg_home. must be a path inside the repository" err &&
+	test_grep "new policy: refs/meta/gate:git-gate.conf:3: check .signed.: .keyring. must be a path inside the repository" err &&
+	test -z "$(ref_of victim.git refs/meta/gate)"
+'
+
 test_expect_success 'a syntax error is rejected with its line too' '
 	printf "rules = (\n  { refs = [ \"refs/heads/*\" ] \n  mode = ; }\n);\n" >policy.conf &&
 	test_must_fail push_policy alice 2>err &&
