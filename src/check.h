@@ -50,7 +50,7 @@ struct gate_commit {
 	size_t nparents;
 	struct gate_ident author;
 	struct gate_ident committer;
-	char *message;    /* raw message bytes (after the header) */
+	char *message;    /* raw message bytes (after the header), inside `raw` */
 	size_t message_len;
 	char *subject;    /* first line, for reports */
 	char *raw;        /* the whole object, for signature checks */

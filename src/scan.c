@@ -275,7 +275,6 @@ void gate_commit_release(struct gate_commit *c)
 	free(c->author.email);
 	free(c->committer.name);
 	free(c->committer.email);
-	free(c->message);
 	free(c->subject);
 	free(c->raw);
 	free(c->encoding);
@@ -498,14 +497,16 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 		c->committer.name = gate_xstrdup(""), c->committer.email = gate_xstrdup("");
 	if (p < end && *p == '\n')
 		p++;
-	c->message = gate_xstrndup(p, (size_t)(end - p));
+	/* the message is the tail of the object: point into one copy of it */
+	c->raw = gate_xstrndup(data, len);
+	c->raw_len = len;
+	c->message = c->raw + (p - data);
 	c->message_len = (size_t)(end - p);
 	{
 		const char *nl = memchr(c->message, '\n', c->message_len);
 		c->subject = gate_xstrndup(c->message, nl ? (size_t)(nl - c->message) : c->message_len);
 	}
-	c->raw = gate_xstrndup(data, len);
-	c->raw_len = len;
+
 	return 0;
 }
 
