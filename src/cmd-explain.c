@@ -172,6 +172,11 @@ int cmd_explain(int argc, char **argv)
 		print_list(&r->bypass_users);
 		src_line(cfg, &r->src_bypass);
 	}
+	if (r->run_expensive_after_reject) {
+		/* set on this rule: command checks of the whole push run even after a rejection */
+		printf("  %-18s true", "run_commands_after_reject");
+		src_line(cfg, &r->src);
+	}
 	if (cfg->meta_ref) {
 		printf("policy ref: %s, changed only by", cfg->meta_ref);
 		print_list(&cfg->meta_users);

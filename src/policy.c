@@ -521,10 +521,15 @@ static void parse_checks(struct gate_config *cfg, config_setting_t *checks, stru
 			continue;
 		}
 		if (gate_conf_string(&g, "type", &type) <= 0) {
-			if (!type)
+			if (!type) {
+				struct gate_buf names = GATE_BUF_INIT;
+				size_t k;
+				for (k = 0; gate_check_types[k]; k++)
+					gate_buf_addf(&names, "%s%s", k ? ", " : "", gate_check_types[k]->name);
 				diagf(diag, s, "check '%s' has no 'type' (one of: %s)", config_setting_name(s),
-				      "commit-message, identity, max-file-size, forbidden-paths, portable-paths, "
-				      "text-hygiene, secrets, history, command, ci-status, signature");
+				      names.ptr);
+				gate_buf_release(&names);
+			}
 			(*errors)++;
 			gate_strvec_clear(&g.known);
 			continue;
