@@ -151,6 +151,22 @@ ref_of() {
 	git --git-dir="$1" rev-parse -q --verify "$2" 2>/dev/null || true
 }
 
+# ws_empty: command checks left no workspace in $TRASH/ws (they are
+# removed by a detached process after the verdict: give it a moment)
+ws_empty() {
+	i=0
+	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null)"; do
+		i=$((i + 1))
+		if test $i -gt 100; then
+			echo "workspaces left behind:" >&2
+			ls -la "$TRASH/ws" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	test -d "$TRASH/ws"
+}
+
 # A free TCP port on loopback.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||

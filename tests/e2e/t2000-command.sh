@@ -30,22 +30,6 @@ fix_project() {
 	sed -e 's/atoi(argv\[1\]) - atoi/atoi(argv[1]) + atoi/' calc.c >calc.c.new && mv calc.c.new calc.c
 }
 
-# ws_empty: no workspace left behind (they are removed by a detached
-# process after the verdict: give it a moment)
-ws_empty() {
-	i=0
-	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null)"; do
-		i=$((i + 1))
-		if test $i -gt 100; then
-			echo "workspaces left behind:" >&2
-			ls -la "$TRASH/ws" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	test -d "$TRASH/ws"
-}
-
 # process_gone PID: the process has ended (a zombie waiting for init to
 # reap it counts as ended); waits up to 5 s for the kill to land
 process_gone() {

@@ -19,22 +19,6 @@ push_tree() {
 	(cd work && git push origin main 2>../err)
 }
 
-# ws_empty: no workspace left behind (they are removed by a detached
-# process after the verdict: give it a moment)
-ws_empty() {
-	i=0
-	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null)"; do
-		i=$((i + 1))
-		if test $i -gt 100; then
-			echo "workspaces left behind:" >&2
-			ls -la "$TRASH/ws" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	test -d "$TRASH/ws"
-}
-
 # nothing_escaped: no "evil" anywhere around the test, nothing left in ws/
 nothing_escaped() {
 	test -z "$(ls -A "$TRASH/outside")" &&

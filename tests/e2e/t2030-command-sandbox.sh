@@ -14,22 +14,6 @@ say "bubblewrap usable here: $bwrap_works"
 
 marker="/tmp/git-gate-t2030-$$"
 
-# ws_empty: no workspace left behind (they are removed by a detached
-# process after the verdict: give it a moment)
-ws_empty() {
-	i=0
-	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null)"; do
-		i=$((i + 1))
-		if test $i -gt 100; then
-			echo "workspaces left behind:" >&2
-			ls -la "$TRASH/ws" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	test -d "$TRASH/ws"
-}
-
 # set_policy SANDBOX RUN [TIMEOUT]
 set_policy() {
 	cat >victim.git/git-gate.conf <<-EOF
