@@ -49,7 +49,7 @@ static void ci_free(void *data)
 static int ci_parse(void **data, struct gate_conf_group *g)
 {
 	struct ci_check *c = gate_xcalloc(1, sizeof(*c));
-	const char *ref = NULL, *on = NULL;
+	const char *ref = NULL;
 	size_t i;
 	int bad = 0, r;
 
@@ -66,16 +66,7 @@ static int ci_parse(void **data, struct gate_conf_group *g)
 			gate_conf_error(g, "pass", "\"%s\" must be one non-empty line", c->pass.v[i]);
 			bad = 1;
 		}
-	r = gate_conf_string(g, "on", &on);
-	bad |= r < 0;
-	if (r > 0) {
-		if (!strcmp(on, "each"))
-			c->each = 1;
-		else if (strcmp(on, "tip")) {
-			gate_conf_error(g, "on", "must be \"tip\" (the new tip) or \"each\" (every new commit)");
-			bad = 1;
-		}
-	}
+	bad |= gate_conf_choice(g, "on", gate_check_on_choices, gate_check_on_meanings, &c->each) < 0;
 	bad |= gate_conf_bool(g, "match_tree", &c->match_tree) < 0;
 	if (bad) {
 		ci_free(c);

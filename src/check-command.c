@@ -86,7 +86,7 @@ static int valid_env_name(const char *s, size_t n)
 static int cmd_parse(void **data, struct gate_conf_group *g)
 {
 	struct cmd_check *c = gate_xcalloc(1, sizeof(*c));
-	const char *run = NULL, *on = NULL, *sandbox = NULL;
+	const char *run = NULL, *sandbox = NULL;
 	size_t i;
 	int bad = 0, r;
 
@@ -111,16 +111,7 @@ static int cmd_parse(void **data, struct gate_conf_group *g)
 		bad = 1;
 	}
 	bad |= gate_conf_duration(g, "progress_interval", &c->progress) < 0;
-	r = gate_conf_string(g, "on", &on);
-	bad |= r < 0;
-	if (r > 0) {
-		if (!strcmp(on, "each"))
-			c->each = 1;
-		else if (strcmp(on, "tip")) {
-			gate_conf_error(g, "on", "must be \"tip\" (test the new tip) or \"each\" (every new commit)");
-			bad = 1;
-		}
-	}
+	bad |= gate_conf_choice(g, "on", gate_check_on_choices, gate_check_on_meanings, &c->each) < 0;
 	bad |= gate_conf_int(g, "jobs", &c->jobs) < 0;
 	if (c->jobs < 0 || c->jobs > 1024) {
 		gate_conf_error(g, "jobs", "must be between 0 (the top-level jobs, or the number of cores) and 1024");

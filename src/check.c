@@ -22,6 +22,9 @@ const struct gate_check_type *const gate_check_types[] = {
 	NULL,
 };
 
+const char *const gate_check_on_choices[] = { "tip", "each", NULL };
+const char *const gate_check_on_meanings[] = { "the new tip", "every new commit", NULL };
+
 const struct gate_check_type *gate_check_type_find(const char *name)
 {
 	size_t i;

@@ -173,6 +173,10 @@ struct gate_check_type {
 	int (*job)(const struct gate_check_run *run, const struct gate_job *job, struct gate_findings *out);
 };
 
+/* The `on` key of checks that test the tip or every commit: "tip" (0), "each" (1). */
+extern const char *const gate_check_on_choices[];
+extern const char *const gate_check_on_meanings[];
+
 /* The table of built-in types, NULL-terminated. */
 extern const struct gate_check_type *const gate_check_types[];
 const struct gate_check_type *gate_check_type_find(const char *name);

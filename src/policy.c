@@ -330,6 +330,28 @@ int gate_conf_globs(struct gate_conf_group *g, const char *key, struct gate_strv
 	return ret;
 }
 
+int gate_conf_choice(struct gate_conf_group *g, const char *key, const char *const *choices,
+		     const char *const *meanings, int *out)
+{
+	struct gate_buf list = GATE_BUF_INIT;
+	const char *v;
+	int i, ret = gate_conf_string(g, key, &v);
+
+	if (ret <= 0)
+		return ret;
+	for (i = 0; choices[i]; i++)
+		if (!strcmp(v, choices[i])) {
+			*out = i;
+			return 1;
+		}
+	for (i = 0; choices[i]; i++)
+		gate_buf_addf(&list, "%s\"%s\"%s%s%s", i ? (choices[i + 1] ? ", " : " or ") : "", choices[i],
+			      meanings ? " (" : "", meanings ? meanings[i] : "", meanings ? ")" : "");
+	gate_conf_error(g, key, "must be %s, not \"%s\"", list.ptr, v);
+	gate_buf_release(&list);
+	return -1;
+}
+
 int gate_conf_regex(struct gate_conf_group *g, const char *key, unsigned flags, struct gate_regex *out)
 {
 	const char *pat;

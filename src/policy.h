@@ -215,6 +215,13 @@ int gate_conf_duration(struct gate_conf_group *g, const char *key, int64_t *out)
 int gate_conf_strings(struct gate_conf_group *g, const char *key, struct gate_strvec *out);
 /* A string list of globs, each checked for well-formedness. */
 int gate_conf_globs(struct gate_conf_group *g, const char *key, struct gate_strvec *out);
+/*
+ * A string that must be one of `choices` (NULL-terminated): *out is its
+ * index.  The error names the choices and what each means (`meanings`,
+ * parallel to choices).
+ */
+int gate_conf_choice(struct gate_conf_group *g, const char *key, const char *const *choices,
+		     const char *const *meanings, int *out);
 struct gate_regex;
 int gate_conf_regex(struct gate_conf_group *g, const char *key, unsigned flags, struct gate_regex *out);
 /* A nested group (e.g. per-pattern limits); returns the raw libconfig setting. */
