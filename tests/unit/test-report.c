@@ -94,107 +94,83 @@ static void free_verdict(struct gate_verdict *v)
 	free(v);
 }
 
-static void test_report__rejection_names_check_commit_problem_fix_and_ref(void **state)
+/* The report for one ref update of main with `nfindings` problems of check "msg". */
+static char *report(enum gate_mode mode, size_t nfindings, const struct gate_report_opts *o)
 {
 	struct gate_push push = GATE_PUSH_INIT;
 	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
 	struct gate_check_def def = { .name = (char *)"msg", .type = &gate_check_commit_message };
-	struct gate_report_opts o = { .prefix = "git-gate: ", .policy = "/srv/x.git/git-gate.conf", .max_findings = 20 };
 	struct gate_verdict *v;
 
-	(void)state;
-	gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
-		      "2222222222222222222222222222222222222222", &err);
-	v = make_verdict(&push, &def, GATE_MODE_ENFORCE, 2);
-	gate_report_format(&out, v, &o);
-	assert_non_null(strstr(out.ptr, "git-gate: ---- refs/heads/main: REJECTED ----\n"));
-	assert_non_null(strstr(out.ptr, "[msg] commit-message: 2 problems"));
-	assert_non_null(strstr(out.ptr, "commit 0123456789 \"WIP \\x1b]0;pwned\\x07 stuff\":"));
-	assert_non_null(strstr(out.ptr, "problem number 0"));
-	assert_non_null(strstr(out.ptr, "dir/evil\\nname:1: problem number 1"));
-	assert_non_null(strstr(out.ptr, "fix: reword it"));
-	assert_non_null(strstr(out.ptr, "refs/heads/main rejected: 1 check failed (policy: /srv/x.git/git-gate.conf)"));
-	/* nothing from the push reaches the terminal raw */
-	assert_null(strchr(out.ptr, '\033'));
-	assert_null(strchr(out.ptr, '\007'));
-	/* every line carries the prefix */
-	{
-		const char *p = out.ptr;
-		while (*p) {
-			assert_memory_equal(p, "git-gate: ", 10);
-			p = strchr(p, '\n');
-			assert_non_null(p);
-			p++;
-		}
-	}
+	assert_int_equal(gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
+				       "2222222222222222222222222222222222222222", &err),
+			 0);
+	v = make_verdict(&push, &def, mode, nfindings);
+	gate_report_format(&out, v, o);
 	free_verdict(v);
 	gate_push_release(&push);
 	gate_buf_release(&err);
-	gate_buf_release(&out);
+	return gate_buf_detach(&out);
+}
+
+static void test_report__rejection_names_check_commit_problem_fix_and_ref(void **state)
+{
+	struct gate_report_opts o = { .prefix = "git-gate: ", .policy = "/srv/x.git/git-gate.conf", .max_findings = 20 };
+	char *out = report(GATE_MODE_ENFORCE, 2, &o);
+	const char *p;
+
+	(void)state;
+	assert_non_null(strstr(out, "git-gate: ---- refs/heads/main: REJECTED ----\n"));
+	assert_non_null(strstr(out, "[msg] commit-message: 2 problems"));
+	assert_non_null(strstr(out, "commit 0123456789 \"WIP \\x1b]0;pwned\\x07 stuff\":"));
+	assert_non_null(strstr(out, "problem number 0"));
+	assert_non_null(strstr(out, "dir/evil\\nname:1: problem number 1"));
+	assert_non_null(strstr(out, "fix: reword it"));
+	assert_non_null(strstr(out, "refs/heads/main rejected: 1 check failed (policy: /srv/x.git/git-gate.conf)"));
+	/* nothing from the push reaches the terminal raw */
+	assert_null(strchr(out, '\033'));
+	assert_null(strchr(out, '\007'));
+	/* every line carries the prefix */
+	for (p = out; *p; p++) {
+		assert_memory_equal(p, "git-gate: ", 10);
+		p = strchr(p, '\n');
+		assert_non_null(p);
+	}
+	free(out);
 }
 
 static void test_report__findings_are_capped_with_a_count_of_the_rest(void **state)
 {
-	struct gate_push push = GATE_PUSH_INIT;
-	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
-	struct gate_check_def def = { .name = (char *)"msg", .type = &gate_check_commit_message };
 	struct gate_report_opts o = { .prefix = "", .max_findings = 5 };
-	struct gate_verdict *v;
+	char *out = report(GATE_MODE_ENFORCE, 12, &o);
 
 	(void)state;
-	gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
-		      "2222222222222222222222222222222222222222", &err);
-	v = make_verdict(&push, &def, GATE_MODE_ENFORCE, 12);
-	gate_report_format(&out, v, &o);
-	assert_non_null(strstr(out.ptr, "problem number 4"));
-	assert_null(strstr(out.ptr, "problem number 5"));
-	assert_non_null(strstr(out.ptr, "... and 7 more problems of this kind"));
-	free_verdict(v);
-	gate_push_release(&push);
-	gate_buf_release(&err);
-	gate_buf_release(&out);
+	assert_non_null(strstr(out, "problem number 4"));
+	assert_null(strstr(out, "problem number 5"));
+	assert_non_null(strstr(out, "... and 7 more problems of this kind"));
+	free(out);
 }
 
 static void test_report__warn_mode_is_marked_as_accepted(void **state)
 {
-	struct gate_push push = GATE_PUSH_INIT;
-	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
-	struct gate_check_def def = { .name = (char *)"msg", .type = &gate_check_commit_message };
 	struct gate_report_opts o = { .prefix = "", .max_findings = 20 };
-	struct gate_verdict *v;
+	char *out = report(GATE_MODE_WARN, 1, &o);
 
 	(void)state;
-	gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
-		      "2222222222222222222222222222222222222222", &err);
-	v = make_verdict(&push, &def, GATE_MODE_WARN, 1);
-	gate_report_format(&out, v, &o);
-	assert_non_null(strstr(out.ptr, "refs/heads/main: WARNING"));
-	assert_non_null(strstr(out.ptr, "accepted with warnings"));
-	assert_null(strstr(out.ptr, "REJECTED"));
-	free_verdict(v);
-	gate_push_release(&push);
-	gate_buf_release(&err);
-	gate_buf_release(&out);
+	assert_non_null(strstr(out, "refs/heads/main: WARNING"));
+	assert_non_null(strstr(out, "accepted with warnings"));
+	assert_null(strstr(out, "REJECTED"));
+	free(out);
 }
 
 static void test_report__an_accepted_push_prints_nothing(void **state)
 {
-	struct gate_push push = GATE_PUSH_INIT;
-	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
-	struct gate_check_def def = { .name = (char *)"msg", .type = &gate_check_commit_message };
 	struct gate_report_opts o = { .prefix = "", .max_findings = 20 };
-	struct gate_verdict *v;
+	char *out = report(GATE_MODE_ENFORCE, 0, &o);
 
 	(void)state;
-	gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
-		      "2222222222222222222222222222222222222222", &err);
-	v = make_verdict(&push, &def, GATE_MODE_ENFORCE, 0);
-	gate_report_format(&out, v, &o);
-	assert_int_equal(out.len, 0);
-	free_verdict(v);
-	gate_push_release(&push);
-	gate_buf_release(&err);
-	gate_buf_release(&out);
+	assert_string_equal(out, "");
+	free(out);
 }
 
 int main(void)
