@@ -1,6 +1,7 @@
 #include "config.h"
 #include "driver.h"
 
+#include <errno.h>
 #include <git2.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,6 +23,21 @@ void gate_driver_setup(void)
 	/* a git child that dies must give us EPIPE, not kill the hook */
 	signal(SIGPIPE, SIG_IGN);
 	git_libgit2_init();
+}
+
+int gate_driver_read_updates(struct gate_push *push, struct gate_buf *err)
+{
+	struct gate_buf in = GATE_BUF_INIT;
+	int ret;
+
+	if (gate_read_fd(&in, 0) < 0)
+		ret = gate_error(err, "cannot read standard input: %s", strerror(errno));
+	else
+		ret = gate_push_parse_pre_receive(push, in.ptr ? in.ptr : "", in.len, err);
+	if (ret == 0)
+		gate_push_read_options(push);
+	gate_buf_release(&in);
+	return ret;
 }
 
 static void say(int fd, const struct gate_buf *b)
