@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "glob.h"
+#include "policy-text.h"
 #include "push.h"
 #include "regex.h"
 #include "repo.h"
@@ -1023,6 +1024,14 @@ static int load_file_opts(struct gate_config **out, const char *file, const stru
 
 	if (access(file, F_OK) < 0 && errno == ENOENT)
 		return GATE_ENOTFOUND;
+	/* what libconfig would hang on or misread: FIFOs, NUL bytes, include cycles */
+	init_libconfig(&c, file);
+	ret = gate_policy_file_check(file, config_get_include_dir(&c), diag);
+	config_destroy(&c);
+	if (ret == GATE_ENOTFOUND)
+		return ret;
+	if (ret)
+		return -1;
 	if (o->in_repository) {
 		struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
 		ret = gate_read_file(&text, file, &err);
@@ -1076,6 +1085,8 @@ int gate_policy_load_string_opts(struct gate_config **out, const char *text, con
 	const char *saved = diag->name;
 
 	if (o->in_repository && find_include(text, name, diag))
+		return -1;
+	if (gate_policy_text_check(name, text, strlen(text), diag))
 		return -1;
 	init_libconfig(&c, NULL);
 	diag->name = name;
