@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include "deadline.h"
 #include "driver.h"
 #include "post-receive.h"
 #include "util.h"
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	gate_driver_setup();
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "the push has happened but is not fully recorded");
 	if (gate_driver_read_updates(&push, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
 		gate_buf_addf(&msg, "git-gate: warning for the server's admin: post-receive cannot read the ref "
@@ -35,6 +38,7 @@ int main(int argc, char **argv)
 	gate_push_identify(&push);
 	code = gate_post_receive_run(&push, &o);
 out:
+	gate_deadline_stop();
 	gate_push_release(&push);
 	gate_buf_release(&err);
 	return code;

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "deadline.h"
 #include "driver.h"
 #include "util.h"
 
@@ -21,6 +22,8 @@ int main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	gate_driver_setup();
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "push rejected");
 	if (gate_driver_read_updates(&push, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
 		gate_buf_addf(&msg, "git-gate: cannot read the ref updates: %s\ngit-gate: push rejected\n",
@@ -32,6 +35,7 @@ int main(int argc, char **argv)
 	}
 	code = gate_driver_run(&push, &o);
 out:
+	gate_deadline_stop();
 	gate_push_release(&push);
 	gate_buf_release(&err);
 	return code;

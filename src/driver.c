@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "deadline.h"
 #include "gate.h"
 #include "policy.h"
 #include "repo.h"
@@ -156,7 +157,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
 	struct gate_report_opts ro;
 	int fd = o->out_fd ? o->out_fd : 2;
-	int code = GATE_EXIT_INTERNAL;
+	int code = GATE_EXIT_INTERNAL, r;
 
 	memset(&v, 0, sizeof(v));
 	if (!push->user)
@@ -179,7 +180,18 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
-	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
+	gate_deadline_set(cfg->hook_timeout ? cfg->hook_timeout : GATE_DEADLINE_DEFAULT);
+	r = gate_evaluate(&v, repo, cfg, push, &err);
+	if (gate_deadline_expired()) {
+		char *why = gate_xstrfmt("hook_timeout (%ld s) reached: the hook's own work (git processes "
+					 "included, command checks aside) took longer",
+					 gate_deadline_seconds());
+		sayf(fd, "%s; push rejected (git-gate fails closed)", why);
+		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, why);
+		free(why);
+		goto out;
+	}
+	if (r < 0) {
 		gate_buf_reset(&out);
 		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
 		gate_buf_add_safes(&out, gate_buf_cstr(&err));

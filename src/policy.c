@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "glob.h"
 #include "policy-text.h"
 #include "push.h"
@@ -767,7 +768,7 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 /* Top-level keys that configure the server, not the policy. */
 static const char *const server_keys[] = {
 	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
-	"meta_ref", "meta_users", "meta_allow_commands",
+	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout",
 };
 
 /*
@@ -882,6 +883,15 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 			gate_conf_error(&g, "jobs", "must be between 0 (number of cores) and 1024");
 		else
 			cfg->jobs = (long)v;
+	}
+	{
+		int64_t t;
+		if (gate_conf_duration(&g, "hook_timeout", &t) > 0) {
+			if (t < 1 || t > GATE_DEADLINE_MAX)
+				gate_conf_error(&g, "hook_timeout", "must be between 1 second and 24 hours");
+			else
+				cfg->hook_timeout = (long)t;
+		}
 	}
 	if (gate_conf_int(&g, "max_findings", &v) > 0) {
 		if (v < 1 || v > 100000)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "deadline.h"
 #include "diag.h"
 #include "policy.h"
 #include "repo.h"
@@ -89,6 +90,7 @@ int gate_post_receive_run(const struct gate_push *push, const struct gate_post_r
 		pr.policy_ok = 0;
 		code = GATE_EXIT_INTERNAL;
 	}
+	gate_deadline_set(cfg->hook_timeout ? cfg->hook_timeout : GATE_DEADLINE_DEFAULT);
 	pr.push = push;
 	pr.cfg = cfg;
 	pr.repo = repo;
