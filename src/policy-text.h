@@ -31,7 +31,7 @@ int gate_policy_text_check(const char *name, const char *text, size_t len, struc
  * (resolved against `include_dir` as libconfig does: every @include name,
  * nested ones too, is taken from that directory, or from the current
  * directory when NULL).  Files are opened without blocking and must be
- * regular files.  Returns the number of problems found (0: libconfig may
+ * regular files (/dev/null counts as an empty one).  Returns the number of problems found (0: libconfig may
  * read it), or GATE_ENOTFOUND when `file` does not exist.
  */
 int gate_policy_file_check(const char *file, const char *include_dir, struct gate_diag *diag);
