@@ -244,6 +244,8 @@ static int check_file(const char *file, const char *shown, int from_line, const 
 			gate_diag_addf(diag, from_file, from_line,
 				       "included file \"%s\" is %s; only regular files can be included", shown,
 				       kind_of(mode));
+		else if (S_ISDIR(mode))
+			gate_diag_addf(diag, file, 0, "cannot read the policy: %s", strerror(EISDIR));
 		else
 			gate_diag_addf(diag, file, 0, "the policy is %s; it must be a regular file", kind_of(mode));
 		problems = 1;
