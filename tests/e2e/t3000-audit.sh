@@ -97,6 +97,25 @@ test_expect_success 'a delete and a create in one push are one outcome record' '
 	(cd work && git push -q origin :refs/heads/tmp2)
 '
 
+test_expect_success 'update-hook mode: a decision per ref, one outcome with only the refs that moved' '
+	git init -q --bare upd.git &&
+	git gate install --hook update upd.git >/dev/null &&
+	cp victim.git/git-gate.conf upd.git/git-gate.conf &&
+	(cd work && git push -q ../upd.git main &&
+	 git checkout -q -b good main && commit_file g1 g1 "Add g1" &&
+	 git checkout -q -b bad main && commit_file b1 b1 "WIP b1" &&
+	 git checkout -q main &&
+	 test_must_fail git push ../upd.git good bad 2>../err) &&
+	U=upd.git/git-gate/audit.log &&
+	test "$(ref_of upd.git good)" = "$(git -C work rev-parse good)" &&
+	test -z "$(ref_of upd.git bad)" &&
+	audit_q $U "sorted((x.hook, x.refs[0].ref, x.decision) for x in r[-2:])" >got &&
+	printf "update refs/heads/bad rejected\nupdate refs/heads/good accepted\n" >want &&
+	test_cmp want got &&
+	test "$(audit_q $U "a[-1].event, a[-1].hook, len(a[-1].refs), a[-1].refs[0].ref")" = \
+		"updated post-receive 1 refs/heads/good"
+'
+
 test_expect_success 'a rejected push is recorded with the failing check' '
 	before=$(ref_of victim.git main) &&
 	(cd work && commit_file b b "WIP b" && test_must_fail git push origin main 2>../err) &&
@@ -181,7 +200,8 @@ test_expect_success 'a log that cannot be written is reported to the admin, and 
 	echo "audit_log = \"$TRASH/no/such/dir/audit.log\";" >>victim.git/git-gate.conf &&
 	(cd work && commit_file g g "Add g" && git push origin main 2>../err) &&
 	test "$(ref_of victim.git main)" = "$(git -C work rev-parse HEAD)" &&
-	test_grep "remote: git-gate: warning for the server.s admin: this push was not recorded in the audit log: cannot open the audit log .*no/such/dir/audit.log" err
+	test_grep "remote: git-gate: warning for the server.s admin: this push was not recorded in the audit log: cannot open the audit log .*no/such/dir/audit.log" err &&
+	test_grep "remote: git-gate: warning for the server.s admin: after the push, audit failed: cannot open the audit log .*no/such/dir/audit.log" err
 '
 
 test_expect_success 'with audit_required = true an unwritable log rejects the push' '
