@@ -187,7 +187,18 @@ int gate_child_finish(struct gate_child *c, int *status, struct gate_buf *err)
 
 	if (c->pid <= 0)
 		return gate_error(err, "no child to wait for");
-	/* before it is reaped: its pid must not be killed once reused */
+	/*
+	 * Wait for the exit without reaping (the deadline may still have to
+	 * kill it meanwhile), stop tracking it, then reap: a pid is never
+	 * killed after it could have been reused.
+	 */
+	{
+		siginfo_t si;
+		int w;
+		do {
+			w = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOWAIT);
+		} while (w < 0 && errno == EINTR);
+	}
 	gate_deadline_untrack(c->pid);
 	do {
 		r = waitpid(c->pid, &st, 0);
