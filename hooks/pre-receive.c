@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	gate_driver_setup();
+	gate_driver_setup_hook();
 	if (gate_read_fd(&in, 0) < 0 || gate_push_parse_pre_receive(&push, in.ptr ? in.ptr : "", in.len, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
 		gate_buf_addf(&msg, "git-gate: cannot read the ref updates: %s\ngit-gate: push rejected\n",

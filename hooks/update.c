@@ -17,7 +17,7 @@ int main(int argc, char **argv)
 	struct gate_buf err = GATE_BUF_INIT;
 	int code;
 
-	gate_driver_setup();
+	gate_driver_setup_hook();
 	if (argc != 4 || gate_push_add(&push, argv[1], argv[2], argv[3], &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
 		gate_buf_addf(&msg, "git-gate: update hook called wrongly: %s\ngit-gate: ref rejected\n",

@@ -11,6 +11,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "shared.h"
+
 #include "banned.h"
 
 #define DEFAULT_AUDIT_LOG "git-gate/audit.log"
@@ -396,36 +398,14 @@ char *gate_audit_path(const struct gate_config *cfg, const char *git_dir)
  */
 #define AUDIT_OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
-static int open_log(const char *path)
-{
-	int fd = open(path, AUDIT_OPEN_FLAGS, 0660);
-
-	if (fd < 0 && errno == ENOENT) {
-		/* the default location's directory may not exist yet */
-		const char *slash = strrchr(path, '/');
-		if (slash && slash != path) {
-			char *dir = gate_xstrndup(path, (size_t)(slash - path));
-			int saved;
-			if (mkdir(dir, 0770) < 0 && errno != EEXIST) {
-				saved = errno;
-				free(dir);
-				errno = saved;
-				return -1;
-			}
-			free(dir);
-			fd = open(path, AUDIT_OPEN_FLAGS, 0660);
-		}
-	}
-	return fd;
-}
-
-int gate_audit_append(const char *path, const char *line, size_t len, struct gate_buf *err)
+int gate_audit_append(const char *path, int shared, const char *line, size_t len, struct gate_buf *err)
 {
 	struct stat st;
 	ssize_t n;
 	int fd, locked, ret = -1;
 
-	fd = open_log(path);
+	/* the default location's folder may not exist yet */
+	fd = gate_shared_open(shared, path, AUDIT_OPEN_FLAGS, 0660);
 	if (fd < 0)
 		return gate_error(err, "cannot open the audit log '%s': %s", path, strerror(errno));
 	while ((locked = flock(fd, LOCK_EX) == 0) == 0 && errno == EINTR)
@@ -470,7 +450,7 @@ int gate_audit_record(const struct gate_audit_event *e, struct gate_buf *err)
 			ret = gate_error(err, "the audit log has no location (no repository directory)");
 		goto out;
 	}
-	ret = gate_audit_append(path, line.ptr, line.len, err);
+	ret = gate_audit_append(path, gate_shared_perm(e->git_dir), line.ptr, line.len, err);
 out:
 	if (ret < 0) {
 		openlog("git-gate", LOG_PID, LOG_AUTHPRIV);

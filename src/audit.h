@@ -59,9 +59,11 @@ char *gate_audit_path(const struct gate_config *cfg, const char *git_dir);
 
 /*
  * Append one line (ending in '\n') to the file at `path`, creating it
- * (and a missing last directory) when needed.  -1 with a message.
+ * (and a missing last directory) when needed, with the permissions
+ * `shared` (gate_shared_perm of the repository, see shared.h) asks for.
+ * -1 with a message.
  */
-int gate_audit_append(const char *path, const char *line, size_t len, struct gate_buf *err);
+int gate_audit_append(const char *path, int shared, const char *line, size_t len, struct gate_buf *err);
 
 /*
  * Write the record for this decision where gate_audit_path says, and to

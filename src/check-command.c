@@ -20,6 +20,7 @@
 #include "repo.h"
 #include "run-command.h"
 #include "scan.h"
+#include "shared.h"
 #include "workspace.h"
 
 #include "banned.h"
@@ -165,6 +166,7 @@ struct cmd_ctx {
 	const char *ws_root;
 	char *log_dir;
 	char *cache_dir; /* NULL: no cache */
+	int shared;      /* core.sharedRepository, for what we create (shared.h) */
 	char *run_short; /* the command for messages: first line, shortened */
 	size_t nunits;
 };
@@ -362,7 +364,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 	size_t base;
 	int fd = -1, k;
 
-	if (gate_mkdir_p(cx->log_dir, 0777) < 0) {
+	if (gate_shared_mkdir_p(cx->shared, cx->log_dir) < 0) {
 		u->log_error = gate_xstrfmt("cannot create the log directory '%s': %s", cx->log_dir, strerror(errno));
 		return -1;
 	}
@@ -379,7 +381,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 		if (k > 1)
 			gate_buf_addf(&name, "-%d", k);
 		gate_buf_adds(&name, ".log");
-		fd = open(name.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		fd = gate_shared_open(cx->shared, name.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -674,7 +676,7 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 			double tc = gate_now();
 			char *info = gate_xstrfmt("passed on commit %s in %.1f s", u->commit_id, u->seconds);
 			gate_cache_key(&key, u->tree_id, cx->run->def->digest);
-			if (gate_cache_store(cx->cache_dir, key.ptr, key.len, info, &err) < 0)
+			if (gate_cache_store(cx->cache_dir, cx->shared, key.ptr, key.len, info, &err) < 0)
 				gate_scan_progress(cx->run->scan, "%s: warning: the pass could not be cached: %s", name,
 						   err.ptr);
 			free(info);
@@ -973,6 +975,7 @@ static int cmd_job(const struct gate_check_run *run, const struct gate_job *job,
 	cx.c = c;
 	cx.job = job;
 	cx.git_dir = repo->git_dir;
+	cx.shared = gate_shared_perm(repo->git_dir);
 	cx.ws_root = cfg && cfg->workspace && *cfg->workspace ? cfg->workspace : NULL;
 	cx.log_dir = cfg && cfg->log_dir && *cfg->log_dir ? gate_xstrdup(cfg->log_dir)
 							   : gate_xstrfmt("%s/git-gate/logs", repo->git_dir);

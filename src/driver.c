@@ -24,6 +24,12 @@ void gate_driver_setup(void)
 	git_libgit2_init();
 }
 
+void gate_driver_setup_hook(void)
+{
+	gate_driver_setup();
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+}
+
 static void say(int fd, const struct gate_buf *b)
 {
 	(void)gate_write_all(fd, b->ptr, b->len);

@@ -336,8 +336,8 @@ static void test_audit__append_creates_the_directory_and_adds_lines(void **state
 	size_t bad;
 
 	(void)state;
-	assert_int_equal(gate_audit_append(path, "{\"a\":1}\n", 8, &err), 0);
-	assert_int_equal(gate_audit_append(path, "{\"a\":2}\n", 8, &err), 0);
+	assert_int_equal(gate_audit_append(path, 0, "{\"a\":1}\n", 8, &err), 0);
+	assert_int_equal(gate_audit_append(path, 0, "{\"a\":2}\n", 8, &err), 0);
 	assert_int_equal(count_lines(path, &bad, 8), 2);
 	assert_int_equal(bad, 0);
 	assert_int_equal(stat(path, &st), 0);
@@ -345,7 +345,7 @@ static void test_audit__append_creates_the_directory_and_adds_lines(void **state
 	/* a directory where the file should be: a clear error */
 	free(path);
 	path = gate_xstrfmt("%s/git-gate", d);
-	assert_int_equal(gate_audit_append(path, "x\n", 2, &err), -1);
+	assert_int_equal(gate_audit_append(path, 0, "x\n", 2, &err), -1);
 	assert_non_null(strstr(err.ptr, "cannot open the audit log"));
 	assert_non_null(strstr(err.ptr, "git-gate"));
 	assert_int_equal(unlink(cmd = gate_xstrfmt("%s/git-gate/audit.log", d)), 0);
@@ -376,7 +376,7 @@ static void test_audit__concurrent_appends_never_interleave(void **state)
 			memset(line, 'a' + i, LEN - 1);
 			line[LEN - 1] = '\n';
 			for (r = 0; r < RECORDS; r++)
-				if (gate_audit_append(path, line, LEN, &err) < 0)
+				if (gate_audit_append(path, 0, line, LEN, &err) < 0)
 					_exit(1);
 			_exit(0);
 		}

@@ -1,0 +1,47 @@
+#ifndef GATE_SHARED_H
+#define GATE_SHARED_H
+
+/*
+ * Files and folders git-gate creates, with the permissions git would give
+ * them.  A repository made with `git init --shared=group` (or `all`, or an
+ * octal mode) is written by several system users; git sets
+ * core.sharedRepository and makes every file it creates group-writable
+ * and every folder setgid (git's adjust_shared_perm()).  What git-gate
+ * writes in such a repository (its git-gate/ folder, the verdict cache,
+ * command logs, the audit log, ...) follows the same rule, so that the
+ * second user to push is not locked out.
+ *
+ *   int shared = gate_shared_perm(repo->git_dir);
+ *   if (gate_shared_mkdir_p(shared, dir) < 0) ... errno ...
+ *   fd = gate_shared_open(shared, path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+ *
+ * `shared` is git's own encoding: 0 leaves modes to the umask (the
+ * default, core.sharedRepository = umask/false), a positive value holds
+ * the bits to add (0660 for group/true, 0664 for all/world/everybody) and
+ * a negative value is minus the exact mode (core.sharedRepository = 0640
+ * gives -0640).  Files and folders owned by another user are left as they
+ * are (only their owner may change their mode).
+ */
+
+/* core.sharedRepository of the repository at `git_dir` (its config file). */
+int gate_shared_perm(const char *git_dir);
+
+/* The mode git gives a file or folder of mode `mode` (type bits included). */
+unsigned gate_shared_mode(int shared, unsigned mode);
+
+/* Adjust an open file or folder we own; 0 or -1 with errno. */
+int gate_shared_fadjust(int shared, int fd);
+/* The same by path (not following a final symbolic link's target's owner). */
+int gate_shared_adjust(int shared, const char *path);
+
+/* mkdir -p; every folder created (or owned by us) gets the shared mode. */
+int gate_shared_mkdir_p(int shared, const char *path);
+
+/*
+ * open(2) that gives a file it creates (or one we own) the shared mode.
+ * With O_CREAT, a missing last folder of `path` is created too (with the
+ * shared mode; its parent must exist).  -1 with errno.
+ */
+int gate_shared_open(int shared, const char *path, int flags, unsigned mode);
+
+#endif
