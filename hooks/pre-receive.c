@@ -23,8 +23,10 @@ int main(int argc, char **argv)
 	gate_driver_setup_hook();
 	if (gate_read_fd(&in, 0) < 0 || gate_push_parse_pre_receive(&push, in.ptr ? in.ptr : "", in.len, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
-		gate_buf_addf(&msg, "git-gate: cannot read the ref updates: %s\ngit-gate: push rejected\n",
-			      err.len ? err.ptr : "read error");
+		/* the error may quote a malformed ref name as pushed */
+		gate_buf_adds(&msg, "git-gate: cannot read the ref updates: ");
+		gate_buf_add_safes(&msg, err.len ? err.ptr : "read error");
+		gate_buf_adds(&msg, "\ngit-gate: push rejected\n");
 		(void)gate_write_all(2, msg.ptr, msg.len);
 		gate_buf_release(&msg);
 		code = GATE_EXIT_INTERNAL;

@@ -39,8 +39,9 @@ struct gate_audit_event {
 /*
  * Append `s` (`len` bytes, any content) as a JSON string literal, quotes
  * included.  The result is always valid JSON and plain printable text:
- * '"' and '\' are escaped, control characters (C0, DEL, C1), U+2028/2029
- * and bidirectional overrides become \uXXXX, and every byte that is not
+ * '"' and '\' are escaped, every character gate_char_unsafe (util.h)
+ * names (C0, DEL, C1, U+2028/2029, bidirectional controls) becomes
+ * \uXXXX, and every byte that is not
  * part of a valid UTF-8 sequence becomes \ufffd.  NULL gives `null`.
  */
 void gate_json_add_string(struct gate_buf *b, const char *s, size_t len);

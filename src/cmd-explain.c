@@ -62,6 +62,17 @@ static void print_list(const struct gate_strvec *l)
 		printf("%s%s", k ? ", " : " ", l->v[k]);
 }
 
+/* a policy pushed to the policy ref can put anything in its messages */
+static void print_safe(const char *label, const char *msg)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_adds(&b, label);
+	gate_buf_add_safes(&b, msg);
+	printf("%s\n", b.ptr);
+	gate_buf_release(&b);
+}
+
 int cmd_explain(int argc, char **argv)
 {
 	struct gate_config *cfg = NULL;
@@ -69,6 +80,7 @@ int cmd_explain(int argc, char **argv)
 	struct gate_repo *repo = NULL;
 	struct gate_buf err = GATE_BUF_INIT;
 	const char *repo_path = NULL, *ref = NULL;
+	char *target = NULL;
 	const struct gate_rule *r;
 	int i, ret = GATE_EXIT_USAGE;
 	size_t k;
@@ -102,6 +114,20 @@ int cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	printf("ref:     %s\n", ref);
+	if (repo) {
+		/* a push to a symbolic ref moves its target: that ref's rule applies (git-gate(1)) */
+		if (gate_repo_symref_target(repo, ref, &target, &err) < 0) {
+			printf("symref:  pushes to it are refused: %s\n", err.ptr);
+			ret = 0;
+			goto out;
+		}
+		if (target) {
+			printf("symref:  a symbolic ref to %s: a push to %s moves %s,\n"
+			       "         so it is judged as a push to %s, by the rule below\n",
+			       target, ref, target, target);
+			ref = target;
+		}
+	}
 	printf("policy:  %s\n", cfg->file ? cfg->file : "built-in default (no policy file found)");
 	r = gate_config_rule_for(cfg, ref);
 	if (!r) {
@@ -183,11 +209,12 @@ int cmd_explain(int argc, char **argv)
 		printf(" (%s)\n", cfg->system_file ? cfg->system_file : cfg->file);
 	}
 	for (k = 0; k < cfg->warnings.nr; k++)
-		printf("warning: %s\n", cfg->warnings.v[k]);
+		print_safe("warning: ", cfg->warnings.v[k]);
 	for (k = 0; k < cfg->notes.nr; k++)
-		printf("note: %s\n", cfg->notes.v[k]);
+		print_safe("note: ", cfg->notes.v[k]);
 	ret = 0;
 out:
+	free(target);
 	gate_config_free(cfg);
 	gate_repo_free(repo);
 	gate_diag_release(&diag);
