@@ -394,6 +394,18 @@ out:
 	return ret;
 }
 
+void gate_audit_lost_message(struct gate_buf *out, const struct gate_audit_event *e, const char *why)
+{
+	/* one line whatever the user name holds (a newline would forge a second record) */
+	gate_buf_adds(out, "audit record lost: ");
+	gate_buf_add_safes(out, why ? why : "?");
+	gate_buf_adds(out, " (repository ");
+	gate_buf_add_safes(out, e->git_dir ? e->git_dir : "?");
+	gate_buf_adds(out, ", user ");
+	gate_buf_add_safes(out, e->push && e->push->user ? e->push->user : "?");
+	gate_buf_addch(out, ')');
+}
+
 int gate_audit_record(const struct gate_audit_event *e, struct gate_buf *err)
 {
 	struct gate_buf line = GATE_BUF_INIT;
@@ -414,15 +426,8 @@ int gate_audit_record(const struct gate_audit_event *e, struct gate_buf *err)
 	ret = gate_audit_append(path, gate_shared_perm(e->git_dir), line.ptr, line.len, err);
 out:
 	if (ret < 0) {
-		/* one line whatever the user name holds (a newline would forge a second record) */
 		struct gate_buf msg = GATE_BUF_INIT;
-		gate_buf_adds(&msg, "audit record lost: ");
-		gate_buf_add_safes(&msg, gate_buf_cstr(err));
-		gate_buf_adds(&msg, " (repository ");
-		gate_buf_add_safes(&msg, e->git_dir ? e->git_dir : "?");
-		gate_buf_adds(&msg, ", user ");
-		gate_buf_add_safes(&msg, e->push && e->push->user ? e->push->user : "?");
-		gate_buf_addch(&msg, ')');
+		gate_audit_lost_message(&msg, e, gate_buf_cstr(err));
 		openlog("git-gate", LOG_PID, LOG_AUTHPRIV);
 		syslog(LOG_AUTHPRIV | LOG_WARNING, "%s", msg.ptr);
 		closelog();

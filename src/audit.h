@@ -67,6 +67,12 @@ char *gate_audit_path(const struct gate_config *cfg, const char *git_dir);
 int gate_audit_append(const char *path, int shared, const char *line, size_t len, struct gate_buf *err);
 
 /*
+ * The syslog line (LOG_WARNING) for a record that could not be written:
+ * one neutralised line, whatever the user name or the error holds.
+ */
+void gate_audit_lost_message(struct gate_buf *out, const struct gate_audit_event *e, const char *why);
+
+/*
  * Write the record for this decision where gate_audit_path says, and to
  * syslog when the policy sets `audit_syslog = true`.  Returns -1 with a
  * message meant for the admin when the log could not be written (also

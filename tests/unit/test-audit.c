@@ -94,6 +94,36 @@ static void test_audit__json_keeps_valid_utf8_and_escapes_dangerous_code_points(
 	free(out);
 }
 
+static void test_audit__json_escapes_marks_and_isolates_too(void **state)
+{
+	/* LRM, RLM, ARABIC LETTER MARK, LRI, PDI, PARAGRAPH SEPARATOR */
+	static const char in[] = "\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\xa9";
+	char *out = json(in, sizeof(in) - 1);
+
+	(void)state;
+	assert_string_equal(out, "\"\\u200e\\u200f\\u061c\\u2066\\u2069\\u2029\"");
+	assert_true(valid_json_string(out));
+	free(out);
+}
+
+static void test_audit__a_lost_record_is_one_neutralised_syslog_line(void **state)
+{
+	struct gate_push push = GATE_PUSH_INIT;
+	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
+	struct gate_buf out = GATE_BUF_INIT;
+
+	(void)state;
+	push.user = gate_xstrdup("eve\ngit-gate[1]: audit record lost: forged\xe2\x80\xae");
+	e.push = &push;
+	e.git_dir = "/srv/git/a.git";
+	gate_audit_lost_message(&out, &e, "cannot open the audit log 'x': Permission denied");
+	assert_string_equal(out.ptr, "audit record lost: cannot open the audit log 'x': Permission denied (repository "
+				     "/srv/git/a.git, user eve\\ngit-gate[1]: audit record lost: forged\\xe2\\x80\\xae)");
+	assert_null(strchr(out.ptr, '\n'));
+	gate_buf_release(&out);
+	gate_push_release(&push);
+}
+
 static void test_audit__json_replaces_each_invalid_utf8_byte(void **state)
 {
 	/* lone continuation, 0xff, truncated sequence, overlong '/', surrogate, past U+10FFFF */
@@ -412,6 +442,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit__json_escapes_quotes_backslashes_and_controls),
 		cmocka_unit_test(test_audit__json_keeps_valid_utf8_and_escapes_dangerous_code_points),
+		cmocka_unit_test(test_audit__json_escapes_marks_and_isolates_too),
+		cmocka_unit_test(test_audit__a_lost_record_is_one_neutralised_syslog_line),
 		cmocka_unit_test(test_audit__json_replaces_each_invalid_utf8_byte),
 		cmocka_unit_test(test_audit__json_handles_nul_bytes_and_null),
 		cmocka_unit_test(test_audit__json_of_random_bytes_is_always_valid),
