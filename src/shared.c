@@ -130,9 +130,9 @@ int gate_shared_adjust(int shared, const char *path)
 	return adjust(shared, -1, path);
 }
 
-static int mkdir_one(int shared, const char *path)
+static int mkdir_one(int shared, const char *path, unsigned mode)
 {
-	if (mkdir(path, 0777) < 0 && errno != EEXIST)
+	if (mkdir(path, (mode_t)mode) < 0 && errno != EEXIST)
 		return -1;
 	/* a folder of ours that an older version made with the umask alone is repaired */
 	return gate_shared_adjust(shared, path) < 0 && errno != ENOENT ? -1 : 0;
@@ -152,13 +152,13 @@ int gate_shared_mkdir_p(int shared, const char *path)
 			continue;
 		*s = '\0';
 		/* folders that exist are not ours to change unless we made them */
-		if (stat(p, &st) < 0 && mkdir_one(shared, p) < 0)
+		if (stat(p, &st) < 0 && mkdir_one(shared, p, 0777) < 0)
 			ret = -1;
 		*s = '/';
 		if (ret)
 			break;
 	}
-	if (!ret && mkdir_one(shared, p) < 0)
+	if (!ret && mkdir_one(shared, p, 0777) < 0)
 		ret = -1;
 	free(p);
 	return ret;
@@ -173,7 +173,8 @@ int gate_shared_open(int shared, const char *path, int flags, unsigned mode)
 		const char *slash = strrchr(path, '/');
 		if (slash && slash != path) {
 			char *dir = gate_xstrndup(path, (size_t)(slash - path));
-			int r = mkdir_one(shared, dir);
+			/* the folder's mode follows the file's: 0660 gives 0770 */
+			int r = mkdir_one(shared, dir, (mode | ((mode & 0444) >> 2)) & 0777);
 			saved = errno;
 			free(dir);
 			if (r < 0) {

@@ -39,7 +39,8 @@ int gate_shared_mkdir_p(int shared, const char *path);
 
 /*
  * open(2) that gives a file it creates (or one we own) the shared mode.
- * With O_CREAT, a missing last folder of `path` is created too (with the
+ * With O_CREAT, a missing last folder of `path` is created too (mode
+ * `mode` with the read bits made search bits, 0660 gives 0770, then the
  * shared mode; its parent must exist).  -1 with errno.
  */
 int gate_shared_open(int shared, const char *path, int flags, unsigned mode);
