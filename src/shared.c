@@ -130,12 +130,16 @@ int gate_shared_adjust(int shared, const char *path)
 	return adjust(shared, -1, path);
 }
 
+/*
+ * Only folders made here get the shared mode: an existing one, maybe
+ * outside the repository (/tmp, an admin's cache folder), is never
+ * changed.
+ */
 static int mkdir_one(int shared, const char *path, unsigned mode)
 {
-	if (mkdir(path, (mode_t)mode) < 0 && errno != EEXIST)
-		return -1;
-	/* a folder of ours that an older version made with the umask alone is repaired */
-	return gate_shared_adjust(shared, path) < 0 && errno != ENOENT ? -1 : 0;
+	if (mkdir(path, (mode_t)mode) < 0)
+		return errno == EEXIST ? 0 : -1;
+	return gate_shared_adjust(shared, path);
 }
 
 int gate_shared_mkdir_p(int shared, const char *path)
@@ -151,7 +155,6 @@ int gate_shared_mkdir_p(int shared, const char *path)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		/* folders that exist are not ours to change unless we made them */
 		if (stat(p, &st) < 0 && mkdir_one(shared, p, 0777) < 0)
 			ret = -1;
 		*s = '/';
@@ -164,11 +167,35 @@ int gate_shared_mkdir_p(int shared, const char *path)
 	return ret;
 }
 
+/* open(2); *created says whether this call made the file */
+static int open_once(const char *path, int flags, unsigned mode, int *created)
+{
+	int fd;
+
+	*created = 0;
+	if ((flags & O_CREAT) && !(flags & O_EXCL)) {
+		fd = open(path, flags & ~O_CREAT);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		fd = open(path, flags | O_EXCL, (mode_t)mode);
+		if (fd >= 0) {
+			*created = 1;
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+		return open(path, flags & ~O_CREAT); /* another push made it just now */
+	}
+	fd = open(path, flags, (mode_t)mode);
+	*created = fd >= 0 && (flags & O_CREAT);
+	return fd;
+}
+
 int gate_shared_open(int shared, const char *path, int flags, unsigned mode)
 {
-	int fd, saved;
+	int fd, saved, created;
 
-	fd = open(path, flags, (mode_t)mode);
+	fd = open_once(path, flags, mode, &created);
 	if (fd < 0 && errno == ENOENT && (flags & O_CREAT)) {
 		const char *slash = strrchr(path, '/');
 		if (slash && slash != path) {
@@ -181,10 +208,10 @@ int gate_shared_open(int shared, const char *path, int flags, unsigned mode)
 				errno = saved;
 				return -1;
 			}
-			fd = open(path, flags, (mode_t)mode);
+			fd = open_once(path, flags, mode, &created);
 		}
 	}
-	if (fd < 0 || !shared)
+	if (fd < 0 || !shared || !created)
 		return fd;
 	if (gate_shared_fadjust(shared, fd) < 0) {
 		saved = errno;

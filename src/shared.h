@@ -19,8 +19,9 @@
  * default, core.sharedRepository = umask/false), a positive value holds
  * the bits to add (0660 for group/true, 0664 for all/world/everybody) and
  * a negative value is minus the exact mode (core.sharedRepository = 0640
- * gives -0640).  Files and folders owned by another user are left as they
- * are (only their owner may change their mode).
+ * gives -0640).  Like git, only what is created gets the shared mode:
+ * existing files and folders (another account's, or an admin's folder
+ * outside the repository) are never changed.
  */
 
 /* core.sharedRepository of the repository at `git_dir` (its config file). */
@@ -34,11 +35,12 @@ int gate_shared_fadjust(int shared, int fd);
 /* The same by path (not following a final symbolic link's target's owner). */
 int gate_shared_adjust(int shared, const char *path);
 
-/* mkdir -p; every folder created (or owned by us) gets the shared mode. */
+/* mkdir -p; every folder it creates gets the shared mode (existing ones are left alone). */
 int gate_shared_mkdir_p(int shared, const char *path);
 
 /*
- * open(2) that gives a file it creates (or one we own) the shared mode.
+ * open(2) that gives a file it creates the shared mode (an existing file
+ * is left as it is).
  * With O_CREAT, a missing last folder of `path` is created too (mode
  * `mode` with the read bits made search bits, 0660 gives 0770, then the
  * shared mode; its parent must exist).  -1 with errno.
