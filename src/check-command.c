@@ -684,6 +684,11 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 				   cx->nunits);
 	else
 		gate_scan_progress(cx->run->scan, "%s: running on %s", name, sid);
+	/* a workspace root the gate makes is shared like the repository (shared.h) */
+	if (cx->ws_root && gate_shared_mkdir_p(cx->shared, cx->ws_root) < 0) {
+		u->error = gate_xstrfmt("cannot create the workspace root '%s': %s", cx->ws_root, strerror(errno));
+		goto out;
+	}
 	if (gate_workspace_create(&ws, cx->ws_root, &err) < 0) {
 		u->error = gate_buf_detach(&err);
 		goto out;

@@ -54,24 +54,26 @@ static const char *layer_name(const struct gate_rule *r)
 	}
 }
 
+/* Names from the policy, which may have been pushed to the policy ref: neutralised. */
+static void put_safe(const char *before, const char *s, const char *after)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_adds(&b, before);
+	gate_buf_add_safes(&b, s);
+	gate_buf_adds(&b, after);
+	fputs(b.ptr, stdout);
+	gate_buf_release(&b);
+}
+
 static void print_list(const struct gate_strvec *l)
 {
 	size_t k;
 
 	for (k = 0; k < l->nr; k++)
-		printf("%s%s", k ? ", " : " ", l->v[k]);
+		put_safe(k ? ", " : " ", l->v[k], "");
 }
 
-/* a policy pushed to the policy ref can put anything in its messages */
-static void print_safe(const char *label, const char *msg)
-{
-	struct gate_buf b = GATE_BUF_INIT;
-
-	gate_buf_adds(&b, label);
-	gate_buf_add_safes(&b, msg);
-	printf("%s\n", b.ptr);
-	gate_buf_release(&b);
-}
 
 int cmd_explain(int argc, char **argv)
 {
@@ -144,11 +146,11 @@ int cmd_explain(int argc, char **argv)
 		printf("         settings can only get stricter; exemptions and bypass come from the final rule\n");
 		printf("  %-18s", "refs");
 		for (k = 0; k < r->final_rule->refs.nr; k++)
-			printf("%s\"%s\"", k ? ", " : " ", r->final_rule->refs.v[k]);
+			put_safe(k ? ", \"" : " \"", r->final_rule->refs.v[k], "\"");
 		src_line(cfg, &r->final_rule->src_refs);
 		printf("  %-18s", "");
 		for (k = 0; k < r->repo_rule->refs.nr; k++)
-			printf("%s\"%s\"", k ? ", " : " ", r->repo_rule->refs.v[k]);
+			put_safe(k ? ", \"" : " \"", r->repo_rule->refs.v[k], "\"");
 		src_line(cfg, &r->repo_rule->src_refs);
 	} else {
 		if (cfg->layered)
@@ -160,7 +162,7 @@ int cmd_explain(int argc, char **argv)
 		src_line(cfg, &r->src);
 		printf("  %-18s", "refs");
 		for (k = 0; k < r->refs.nr; k++)
-			printf("%s\"%s\"", k ? ", " : " ", r->refs.v[k]);
+			put_safe(k ? ", \"" : " \"", r->refs.v[k], "\"");
 		src_line(cfg, &r->src_refs);
 	}
 	if (r->final && r->layer != GATE_LAYER_REPO)
@@ -175,11 +177,12 @@ int cmd_explain(int argc, char **argv)
 	if (!r->nchecks)
 		printf(" (none)");
 	for (k = 0; k < r->nchecks; k++)
-		printf("%s%s", k ? ", " : " ", r->checks[k]->name);
+		put_safe(k ? ", " : " ", r->checks[k]->name, "");
 	src_line(cfg, &r->src_checks);
 	for (k = 0; k < r->nchecks; k++) {
 		const struct gate_check_def *d = r->checks[k];
-		printf("    %-16s type %s", d->name, d->type->name);
+		put_safe("    ", d->name, "");
+		printf("%*s type %s", strlen(d->name) < 16 ? (int)(16 - strlen(d->name)) : 0, "", d->type->name);
 		src_line(cfg, &d->src);
 	}
 	if (r->exempt_users.nr) {
@@ -209,9 +212,9 @@ int cmd_explain(int argc, char **argv)
 		printf(" (%s)\n", cfg->system_file ? cfg->system_file : cfg->file);
 	}
 	for (k = 0; k < cfg->warnings.nr; k++)
-		print_safe("warning: ", cfg->warnings.v[k]);
+		put_safe("warning: ", cfg->warnings.v[k], "\n");
 	for (k = 0; k < cfg->notes.nr; k++)
-		print_safe("note: ", cfg->notes.v[k]);
+		put_safe("note: ", cfg->notes.v[k], "\n");
 	ret = 0;
 out:
 	free(target);
