@@ -110,8 +110,7 @@ int cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo ? repo->git_dir : NULL, repo ? repo->default_branch : NULL, &diag) < 0) {
-		for (k = 0; k < diag.msgs.nr; k++)
-			fprintf(stderr, "%s\n", diag.msgs.v[k]);
+		cli_print_diag(&diag);
 		fprintf(stderr, "git-gate: the policy is invalid: every push is rejected until it is fixed\n");
 		goto out;
 	}
