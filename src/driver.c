@@ -51,6 +51,12 @@ int gate_driver_read_updates(struct gate_push *push, struct gate_buf *err)
 	return ret;
 }
 
+void gate_driver_setup_hook(void)
+{
+	gate_driver_setup();
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+}
+
 static void say(int fd, const struct gate_buf *b)
 {
 	(void)gate_write_all(fd, b->ptr, b->len);
@@ -59,13 +65,16 @@ static void say(int fd, const struct gate_buf *b)
 static void sayf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sayf(int fd, const char *fmt, ...)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	va_list ap;
 
-	gate_buf_adds(&b, PREFIX);
 	va_start(ap, fmt);
-	gate_buf_vaddf(&b, fmt, ap);
+	gate_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
+	/* what it quotes (paths, refs, errors) is neutralised with the rest */
+	gate_buf_adds(&b, PREFIX);
+	gate_buf_add_safe(&b, msg.ptr ? msg.ptr : "", msg.len);
+	gate_buf_release(&msg);
 	gate_buf_addch(&b, '\n');
 	say(fd, &b);
 	gate_buf_release(&b);
@@ -158,6 +167,41 @@ static void say_diag(int fd, const struct gate_diag *diag)
 	gate_buf_release(&b);
 }
 
+/* The push could not be judged: say why (it may quote pushed names), reject. */
+static void say_unjudged(int fd, const char *why)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_adds(&b, PREFIX "cannot judge this push: ");
+	gate_buf_add_safes(&b, why);
+	gate_buf_adds(&b, "\n" PREFIX "push rejected (git-gate fails closed)\n");
+	say(fd, &b);
+	gate_buf_release(&b);
+}
+
+/*
+ * git updates through a symbolic ref: with refs/heads/latest ->
+ * refs/heads/main, a push to latest moves main (compared against main's
+ * old value).  Each such update is judged as one of the ref that really
+ * moves, by that ref's rule; the report and the audit log keep the name
+ * pushed.  A symbolic ref that loops or leads outside refs/ cannot be
+ * judged: -1.
+ */
+int gate_driver_resolve_symrefs(struct gate_push *push, struct gate_repo *repo, struct gate_buf *err)
+{
+	size_t i;
+
+	for (i = 0; i < push->nr; i++) {
+		char *target = NULL;
+		if (gate_repo_symref_target(repo, push->updates[i].ref, &target, err) < 0)
+			return -1;
+		if (target)
+			gate_update_retarget(&push->updates[i], target);
+		free(target);
+	}
+	return 0;
+}
+
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 {
 	struct gate_repo *repo = NULL;
@@ -175,6 +219,11 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	if (gate_repo_open(&repo, o->repo_path, &err) < 0) {
 		sayf(fd, "cannot judge this push: %s", err.ptr);
 		sayf(fd, "push rejected (git-gate fails closed); tell the repository's admin");
+		goto out;
+	}
+	if (gate_driver_resolve_symrefs(push, repo, &err) < 0) {
+		say_unjudged(fd, gate_buf_cstr(&err));
+		code = audit(fd, NULL, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
@@ -202,11 +251,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		goto out;
 	}
 	if (r < 0) {
-		gate_buf_reset(&out);
-		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
-		gate_buf_add_safes(&out, gate_buf_cstr(&err));
-		gate_buf_adds(&out, "\n" PREFIX "push rejected (git-gate fails closed)\n");
-		say(fd, &out);
+		say_unjudged(fd, gate_buf_cstr(&err));
 		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
