@@ -163,7 +163,12 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
-	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
+	/* the hooks keep the judged records; `git gate check` only reads them */
+	if (gate_evaluate_ext(&v, repo, cfg, push,
+			      o->hook && (!strcmp(o->hook, "pre-receive") || !strcmp(o->hook, "update"))
+				      ? GATE_EVAL_RECORD
+				      : 0,
+			      &err) < 0) {
 		gate_buf_reset(&out);
 		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
 		gate_buf_add_safes(&out, gate_buf_cstr(&err));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "judged.h"
 #include "oidmap.h"
 #include "run-command.h"
 
@@ -228,6 +229,7 @@ struct gate_scan {
 	double t_refs, t_revlist, t_commits, t_commit_hooks, t_changes, t_blob_wait, t_reports;
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely */
 	pthread_mutex_t progress_lock;
+	struct gate_judged *const *judged; /* per check def, or NULL */
 	/* per check def: state its main-thread hooks keep for this push */
 	void **check_state;
 	void (**check_state_free)(void *);
@@ -378,6 +380,11 @@ void gate_scan_set_check_state(struct gate_scan *s, const struct gate_check_def 
 struct gate_repo *gate_scan_repo(struct gate_scan *s)
 {
 	return s->repo;
+}
+
+void gate_scan_set_judged(struct gate_scan *s, struct gate_judged *const *records)
+{
+	s->judged = records;
 }
 
 const struct gate_config *gate_scan_config(struct gate_scan *s)
@@ -763,20 +770,12 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct group *groups = gate_xcalloc(n + 1, sizeof(*groups));
 	const struct gate_rule **ref_rules = NULL;
 	int ret = -1;
-	double t0 = gate_now();
-
-	if (list_ref_tips(s, &refs, &nrefs, err) < 0)
-		goto out;
-	s->t_refs += gate_now() - t0;
-	t0 = gate_now();
-	/* each ref's rule, once: matching is not free with many refs */
-	ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
-	for (j = 0; j < nrefs; j++)
-		ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
+	double t0;
 
 	/* Group jobs that share the same new tip and the same exclusions. */
 	for (i = 0; i < n; i++) {
 		struct gate_scan_job *jb = &jobs[i];
+		struct gate_judged *rec = s->judged ? s->judged[def_index(s, jb->def)] : NULL;
 		struct gate_strvec ex = GATE_STRVEC_INIT;
 		const char *prev = NULL;
 		struct gate_strvec uniq = GATE_STRVEC_INIT;
@@ -787,20 +786,40 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		jb->job.new_id = jb->update->new_id;
 		if (jb->update->kind == GATE_UPDATE_DELETE)
 			continue;
+		/* a ref keeps its own history */
 		if (jb->update->kind != GATE_UPDATE_CREATE)
 			gate_strvec_push(&ex, jb->update->old_id);
-		for (j = 0; j < nrefs; j++) {
-			if (!refs[j].commit[0])
-				continue;
-			/*
-			 * The updated ref stands at its old value, excluded
-			 * above; where it is now may differ (git gate check in
-			 * a clone whose main already holds the commits).
-			 */
-			if (!strcmp(refs[j].name, jb->update->ref))
-				continue;
-			if (gate_rule_runs(ref_rules[j], jb->def))
-				gate_strvec_push(&ex, refs[j].commit);
+		if (rec && gate_judged_exists(rec)) {
+			/* what the check judged and passed, and what it grandfathered */
+			size_t nt;
+			const char *const *tips = gate_judged_tips(rec, &nt);
+			for (j = 0; j < nt; j++)
+				gate_strvec_push(&ex, tips[j]);
+		} else {
+			/* no record (git gate check, replay): refs that enforce the check stand in */
+			if (!ref_rules) {
+				t0 = gate_now();
+				if (list_ref_tips(s, &refs, &nrefs, err) < 0)
+					goto out;
+				/* each ref's rule, once: matching is not free with many refs */
+				ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
+				for (j = 0; j < nrefs; j++)
+					ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
+				s->t_refs += gate_now() - t0;
+			}
+			for (j = 0; j < nrefs; j++) {
+				if (!refs[j].commit[0])
+					continue;
+				/*
+				 * The updated ref stands at its old value, excluded
+				 * above; where it is now may differ (git gate check in
+				 * a clone whose main already holds the commits).
+				 */
+				if (!strcmp(refs[j].name, jb->update->ref))
+					continue;
+				if (gate_rule_enforces(ref_rules[j], jb->def))
+					gate_strvec_push(&ex, refs[j].commit);
+			}
 		}
 		if (ex.nr) /* qsort(NULL, 0) is undefined */
 			qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
@@ -824,6 +843,7 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		jb->group = (int)j;
 		s->def_active[def_index(s, jb->def)] = 1;
 	}
+	t0 = gate_now();
 	s->ngroups = (int)ngroups;
 	for (j = 0; j < ngroups; j++) {
 		git_object_t type;
