@@ -334,10 +334,9 @@ out:
 /*
  * Record the new value of every update a check judged in enforce mode
  * and passed -- not in warn mode, not bypassed, not for an exempt pusher
- * (no job then) -- provided everything below its old value is covered
- * too: otherwise a commit that reached the ref unjudged (a bypass) would
- * count as judged through the commits pushed on top of it.  Then append
- * every record's changes.
+ * (no job then).  What lies below the old value uncovered (the ref's own
+ * history, e.g. a bypass) becomes an exception: it was not judged, and is
+ * judged where it reaches another ref.  Then append every record's changes.
  */
 static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struct gate_repo *repo,
 			 const struct gate_config *cfg, struct gate_buf *err)
@@ -355,24 +354,23 @@ static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struc
 			const struct gate_scan_job *jb = rv->jobs[j];
 			struct gate_judged *r = rec[jb->def - cfg->checks];
 			char tip[41];
-			int covered = 1, p;
+			int recorded, p;
 
 			if (!gate_judged_exists(r) || !jb->ran || jb->skipped || gate_job_failed(jb))
 				continue;
-			if (u->kind != GATE_UPDATE_CREATE && gate_judged_covers(r, repo, u->old_id, &covered, err) < 0)
-				return -1;
-			if (!covered) {
-				trace_judged(jb->def, "%.12s not recorded: below it, %.12s holds commits it did not judge",
-					     u->new_id, u->old_id);
-				continue;
-			}
 			p = gate_repo_peel_commit(repo, u->new_id, tip, err);
 			if (p == GATE_ENOTFOUND)
 				continue;
 			if (p < 0)
 				return -1;
-			gate_judged_add(r, tip);
-			trace_judged(jb->def, "recorded %.12s as judged and passed", tip);
+			if (gate_judged_record_pass(r, repo, u->kind == GATE_UPDATE_CREATE ? NULL : u->old_id, tip,
+						    &recorded, err) < 0)
+				return -1;
+			if (recorded)
+				trace_judged(jb->def, "recorded %.12s as judged and passed", tip);
+			else
+				trace_judged(jb->def, "%.12s not recorded: too much below %.12s was not judged", tip,
+					     u->old_id);
 		}
 	}
 	for (k = 0; k < cfg->nchecks; k++)

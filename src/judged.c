@@ -29,6 +29,8 @@ struct gate_judged {
 	struct gate_strvec tips;
 	struct gate_oidmap tip_set;  /* id -> (void *)1 */
 	struct gate_oidmap entered;  /* ref -> (void *)1 entered, NULL left */
+	struct gate_strvec except;   /* commits below a tip that were not judged */
+	struct gate_oidmap except_set;
 	long base;                   /* tips after the last seeding or compaction */
 	size_t tip_lines;            /* tip lines in the file as read */
 	struct gate_buf pending;     /* lines to append */
@@ -40,10 +42,11 @@ char *gate_judged_dir(const char *git_dir)
 	return gate_xstrfmt("%s/git-gate/judged", git_dir);
 }
 
-char *gate_judged_file_name(const char *name, const char *type)
+char *gate_judged_file_name(const char *name, const char *type, const char *policy)
 {
 	struct gate_buf b = GATE_BUF_INIT;
 	const unsigned char *p;
+	char hex[2 * GATE_SHA256_LEN + 1];
 
 	for (p = (const unsigned char *)name; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
@@ -53,11 +56,11 @@ char *gate_judged_file_name(const char *name, const char *type)
 			gate_buf_addf(&b, "%%%02X", *p);
 	}
 	if (b.len > MAX_NAME || !b.len) {
-		char hex[2 * GATE_SHA256_LEN + 1];
 		gate_sha256_hex(hex, name, strlen(name));
 		gate_buf_setf(&b, "sha256-%s", hex);
 	}
-	gate_buf_addf(&b, ".%s", type);
+	gate_sha256_hex(hex, policy ? policy : "", policy ? strlen(policy) : 0);
+	gate_buf_addf(&b, ".%s.%.12s", type, hex);
 	return gate_buf_detach(&b);
 }
 
@@ -69,11 +72,21 @@ static void add_tip(struct gate_judged *j, const char *id)
 	gate_strvec_push(&j->tips, id);
 }
 
+static void add_except(struct gate_judged *j, const char *id)
+{
+	if (gate_oidmap_get(&j->except_set, id))
+		return;
+	gate_oidmap_put(&j->except_set, id, (void *)1);
+	gate_strvec_push(&j->except, id);
+}
+
 static void clear_state(struct gate_judged *j)
 {
 	gate_strvec_clear(&j->tips);
 	gate_oidmap_release(&j->tip_set);
 	gate_oidmap_release(&j->entered);
+	gate_strvec_clear(&j->except);
+	gate_oidmap_release(&j->except_set);
 	j->base = 0;
 	j->tip_lines = 0;
 	j->exists = 0;
@@ -106,6 +119,10 @@ static int parse(struct gate_judged *j, const char *text, size_t len, struct gat
 				goto bad;
 			add_tip(j, rest);
 			j->tip_lines++;
+		} else if (gate_skip_prefix(line, "except ", &rest)) {
+			if (!gate_is_hex_oid(rest))
+				goto bad;
+			add_except(j, rest);
 		} else if (gate_skip_prefix(line, "enter ", &rest) && *rest) {
 			gate_oidmap_put(&j->entered, rest, (void *)1);
 		} else if (gate_skip_prefix(line, "leave ", &rest) && *rest) {
@@ -163,8 +180,15 @@ int gate_judged_open(struct gate_judged **out, const char *git_dir, const struct
 		     struct gate_buf *err)
 {
 	struct gate_judged *j = gate_xcalloc(1, sizeof(*j));
-	char *name = gate_judged_file_name(def->name, def->type->name);
+	const char *policy = def->src.file ? def->src.file : "";
+	size_t dl = strlen(git_dir);
+	char *name;
 	int r;
+
+	/* a policy inside the repository by its path there: the repository may move */
+	if (!strncmp(policy, git_dir, dl) && policy[dl] == '/')
+		policy += dl + 1;
+	name = gate_judged_file_name(def->name, def->type->name, policy);
 
 	j->dir = gate_judged_dir(git_dir);
 	j->path = gate_xstrfmt("%s/%s", j->dir, name);
@@ -253,26 +277,28 @@ void gate_judged_add(struct gate_judged *j, const char *tip)
 	j->pending_tips++;
 }
 
-int gate_judged_covers(const struct gate_judged *j, struct gate_repo *repo, const char *id, int *out,
-		       struct gate_buf *err)
+const char *const *gate_judged_exceptions(const struct gate_judged *j, size_t *n)
 {
-	static const char *const argv[] = { "git", "rev-list", "-n1", "--ignore-missing", "--stdin", NULL };
+	*n = j->except.nr;
+	return (const char *const *)j->except.v;
+}
+
+int gate_judged_uncovered(const struct gate_judged *j, struct gate_repo *repo, const char *id, size_t limit,
+			  struct gate_strvec *out, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "rev-list", "--ignore-missing", "--stdin", NULL };
 	struct gate_buf in = GATE_BUF_INIT, o = GATE_BUF_INIT, e = GATE_BUF_INIT;
 	git_object_t type;
-	size_t i;
+	char *line, *next;
+	size_t i, n = 0;
 	int r, status, ret = -1;
 
-	*out = 0;
-	if (gate_judged_has_tip(j, id)) {
-		*out = 1;
-		return 0;
-	}
-	if (!j->tips.nr)
+	if (gate_judged_has_tip(j, id))
 		return 0;
 	/* --ignore-missing below would make a missing id look covered */
 	r = gate_repo_object_type(repo, id, &type, err);
 	if (r == GATE_ENOTFOUND)
-		return 0;
+		return 1;
 	if (r < 0)
 		return -1;
 	gate_buf_addf(&in, "%s\n", id);
@@ -284,13 +310,53 @@ int gate_judged_covers(const struct gate_judged *j, struct gate_repo *repo, cons
 		gate_error(err, "git rev-list failed: %s", gate_buf_cstr(&e));
 		goto out;
 	}
-	*out = o.len == 0;
 	ret = 0;
+	for (line = o.ptr; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!gate_is_hex_oid(line))
+			continue;
+		if (++n > limit) {
+			ret = 1;
+			break;
+		}
+		gate_strvec_push(out, line);
+	}
 out:
 	gate_buf_release(&in);
 	gate_buf_release(&o);
 	gate_buf_release(&e);
 	return ret;
+}
+
+int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *tip,
+			    int *recorded, struct gate_buf *err)
+{
+	struct gate_strvec below = GATE_STRVEC_INIT;
+	size_t i;
+	int r;
+
+	*recorded = 0;
+	if (old && !gate_is_zero_oid(old)) {
+		r = gate_judged_uncovered(j, repo, old, GATE_JUDGED_MAX_EXCEPT, &below, err);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			gate_strvec_clear(&below);
+			return 0;
+		}
+	}
+	for (i = 0; i < below.nr; i++) {
+		if (gate_oidmap_get(&j->except_set, below.v[i]))
+			continue;
+		add_except(j, below.v[i]);
+		gate_buf_addf(&j->pending, "except %s\n", below.v[i]);
+	}
+	gate_strvec_clear(&below);
+	gate_judged_add(j, tip);
+	*recorded = 1;
+	return 0;
 }
 
 /* ---- writing, under the lock ---- */
@@ -416,6 +482,8 @@ static int replace(struct gate_judged *j, const struct gate_strvec *tips, struct
 	gate_buf_addf(&body, "base %zu\n", tips->nr);
 	for (i = 0; i < tips->nr; i++)
 		gate_buf_addf(&body, "tip %s\n", tips->v[i]);
+	for (i = 0; i < j->except.nr; i++)
+		gate_buf_addf(&body, "except %s\n", j->except.v[i]);
 	for (i = 0; i < j->entered.alloc; i++) {
 		const struct gate_oidmap_slot *s = &j->entered.slots[i];
 		if (s->key && s->value && line_safe(s->key))

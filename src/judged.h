@@ -9,18 +9,22 @@
  *
  * A record is a set of tips T with the invariant: every commit reachable
  * from a tip was judged and passed by the check in enforce mode, or was
- * on the server before the check applied (grandfathered).  It also holds
+ * on the server before the check applied (grandfathered), or is one of
+ * the record's exceptions (see gate_judged_exceptions).  It also holds
  * the refs the check is being enforced on ("entered"): when a rule starts
  * enforcing the check on a ref, that ref's history at that moment is
  * grandfathered once.
  *
- * Where: GIT_DIR/git-gate/judged/<name>.<type>, one file per check, keyed
- * by the check's name and type (a check whose settings change keeps its
- * record; one whose type changes starts a new one).  A line-based file:
+ * Where: GIT_DIR/git-gate/judged/<name>.<type>.<policy>, one file per
+ * check, keyed by the check's name, its type and the policy file that
+ * defines it (gate_judged_file_name): a check whose settings change keeps
+ * its record; one whose type changes, or the same name in another policy
+ * (gitolite's VREF/git-gate/NAME), has its own.  A line-based file:
  *
  *   git-gate judged record 1 LF
  *   base <n> LF        tips right after the last seeding or compaction
  *   tip <id> LF        ...
+ *   except <id> LF     a commit below a tip the check did not judge
  *   enter <ref> LF     the check is enforced on <ref>
  *   leave <ref> LF     ... no longer (the last line about a ref wins)
  *
@@ -34,7 +38,7 @@
  *   gate_judged_open(&j, git_dir, def, err);
  *   if (!gate_judged_exists(j)) gate_judged_seed(j, repo, tips, n, err);
  *   ... exclusions: gate_judged_tips(j) ...
- *   gate_judged_covers(j, repo, old, &yes, err); if (yes) gate_judged_add(j, new);
+ *   gate_judged_record_pass(j, repo, old, new, &recorded, err);   after a pass
  *   gate_judged_write(j, repo, err);      appends what was added
  *   gate_judged_free(j);
  */
@@ -51,11 +55,13 @@ struct gate_judged;
 char *gate_judged_dir(const char *git_dir);
 
 /*
- * The file name (no folder) of the record of check `name` of type `type`:
- * the name with every byte other than [A-Za-z0-9_-] as %XX, then '.' and
- * the type; a very long name is replaced by its SHA-256.  Caller frees.
+ * The file name (no folder) of the record of check `name` of type `type`
+ * defined in the policy file `policy`: the name with every byte other
+ * than [A-Za-z0-9_-] as %XX (a very long name: its SHA-256), '.', the
+ * type, '.', and 12 hex digits of the SHA-256 of `policy` (its path,
+ * relative to the repository when inside it).  Caller frees.
  */
-char *gate_judged_file_name(const char *name, const char *type);
+char *gate_judged_file_name(const char *name, const char *type, const char *policy);
 
 /*
  * Read the record of `def` in the repository at `git_dir`.  A missing
@@ -87,12 +93,32 @@ const char *const *gate_judged_tips(const struct gate_judged *j, size_t *n);
 int gate_judged_has_tip(const struct gate_judged *j, const char *id);
 
 /*
- * *out = whether every commit reachable from `id` is covered: `id` is a
- * tip, or `git rev-list -n1 id --not <tips>` lists nothing.  An `id`
- * that is not in the repository is not covered.
+ * The commits reachable from `id` that no tip covers, into `out` (at most
+ * `limit`).  Returns 0 (`out` may be empty: `id` is covered), 1 when
+ * there are more than `limit` or `id` is not in the repository, -1 on
+ * error.  A tip is covered without running git.
  */
-int gate_judged_covers(const struct gate_judged *j, struct gate_repo *repo, const char *id, int *out,
-		       struct gate_buf *err);
+int gate_judged_uncovered(const struct gate_judged *j, struct gate_repo *repo, const char *id, size_t limit,
+			  struct gate_strvec *out, struct gate_buf *err);
+
+/*
+ * Exceptions: commits below a tip that the check did not judge.  They got
+ * there through a ref's own history -- a bypass or an exempt push to a
+ * ref, then a judged push on top of it -- and are judged whenever they
+ * reach another ref.
+ */
+const char *const *gate_judged_exceptions(const struct gate_judged *j, size_t *n);
+
+/*
+ * The check judged and passed the update of a ref from `old` (NULL or
+ * zero: a create) to `tip` (a commit) in enforce mode: record `tip`.  The
+ * commits below `old` that no tip covers were not judged (a ref keeps its
+ * own history): they become exceptions, or when there are more than
+ * GATE_JUDGED_MAX_EXCEPT nothing is recorded (*recorded = 0).
+ */
+int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *tip,
+			    int *recorded, struct gate_buf *err);
+#define GATE_JUDGED_MAX_EXCEPT 1000
 
 /* Whether the check is being enforced on `ref` (see above). */
 int gate_judged_entered(const struct gate_judged *j, const char *ref);

@@ -527,18 +527,53 @@ static int cmp_str(const void *a, const void *b)
 struct group {
 	const char *new_id;
 	struct gate_strvec excludes; /* sorted, unique */
+	struct gate_strvec also;     /* excluded commits judged all the same (judged.h exceptions) */
 };
 
-static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex)
+static int same_strvec(const struct gate_strvec *a, const struct gate_strvec *b)
 {
 	size_t i;
 
-	if (strcmp(g->new_id, new_id) || g->excludes.nr != ex->nr)
+	if (a->nr != b->nr)
 		return 0;
-	for (i = 0; i < ex->nr; i++)
-		if (strcmp(g->excludes.v[i], ex->v[i]))
+	for (i = 0; i < a->nr; i++)
+		if (strcmp(a->v[i], b->v[i]))
 			return 0;
 	return 1;
+}
+
+static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex,
+		      const struct gate_strvec *also)
+{
+	return !strcmp(g->new_id, new_id) && same_strvec(&g->excludes, ex) && same_strvec(&g->also, also);
+}
+
+/*
+ * The record's exceptions that this update brings to its ref: reachable
+ * from the new value, not from the old one.  Usually there are none.
+ */
+static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec, const struct gate_update *u,
+			      struct gate_strvec *out, struct gate_buf *err)
+{
+	size_t n, i;
+	const char *const *ex = gate_judged_exceptions(rec, &n);
+
+	for (i = 0; i < n; i++) {
+		git_object_t type;
+		int in_new = 0, in_old = 0, r = gate_repo_object_type(s->repo, ex[i], &type, err);
+		if (r == GATE_ENOTFOUND)
+			continue; /* gone: no new value can reach it */
+		if (r < 0 || gate_repo_is_ancestor(s->repo, ex[i], u->new_id, &in_new, err) < 0)
+			return -1;
+		if (in_new && u->kind != GATE_UPDATE_CREATE &&
+		    gate_repo_is_ancestor(s->repo, ex[i], u->old_id, &in_old, err) < 0)
+			return -1;
+		if (in_new && !in_old)
+			gate_strvec_push(out, ex[i]);
+	}
+	if (out->nr > 1)
+		qsort(out->v, out->nr, sizeof(*out->v), cmp_str);
+	return 0;
 }
 
 static struct gate_commit *add_commit(struct gate_scan *s, const char *id)
@@ -634,6 +669,20 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 			   gate_buf_cstr(&eo));
 		goto out;
 	}
+	if (g->also.nr) {
+		/* the exceptions, each alone with its parents */
+		static const char *const also_argv[] = { "git", "rev-list", "--parents", "--no-walk", "--stdin", NULL };
+		gate_buf_reset(&in);
+		for (i = 0; i < g->also.nr; i++)
+			gate_buf_addf(&in, "%s\n", g->also.v[i]);
+		if (gate_run_capture(also_argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo,
+				     &status, err) < 0)
+			goto out;
+		if (status) {
+			gate_error(err, "git rev-list failed: %s", gate_buf_cstr(&eo));
+			goto out;
+		}
+	}
 	/* "<id> <parent>...": ids first, parents resolved once all are known */
 	for (line = out.ptr; line && *line; line = next) {
 		size_t len;
@@ -652,6 +701,8 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 				gate_error(err, "unexpected output from git rev-list");
 				goto out;
 			}
+		if (gate_oidmap_get(&pos, line))
+			continue;
 		GATE_ALLOC_GROW(ids, n + 1, alloc);
 		GATE_ALLOC_GROW(nparents, n + 1, alloc2);
 		ids[n] = line;
@@ -776,7 +827,7 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	for (i = 0; i < n; i++) {
 		struct gate_scan_job *jb = &jobs[i];
 		struct gate_judged *rec = s->judged ? s->judged[def_index(s, jb->def)] : NULL;
-		struct gate_strvec ex = GATE_STRVEC_INIT;
+		struct gate_strvec ex = GATE_STRVEC_INIT, also = GATE_STRVEC_INIT;
 		const char *prev = NULL;
 		struct gate_strvec uniq = GATE_STRVEC_INIT;
 
@@ -795,6 +846,10 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			const char *const *tips = gate_judged_tips(rec, &nt);
 			for (j = 0; j < nt; j++)
 				gate_strvec_push(&ex, tips[j]);
+			if (exceptions_brought(s, rec, jb->update, &also, err) < 0) {
+				gate_strvec_clear(&ex);
+				goto out;
+			}
 		} else {
 			/* no record (git gate check, replay): refs that enforce the check stand in */
 			if (!ref_rules) {
@@ -831,14 +886,16 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		}
 		gate_strvec_clear(&ex);
 		for (j = 0; j < ngroups; j++)
-			if (same_group(&groups[j], jb->update->new_id, &uniq))
+			if (same_group(&groups[j], jb->update->new_id, &uniq, &also))
 				break;
 		if (j == ngroups) {
 			groups[ngroups].new_id = jb->update->new_id;
 			groups[ngroups].excludes = uniq;
+			groups[ngroups].also = also;
 			ngroups++;
 		} else {
 			gate_strvec_clear(&uniq);
+			gate_strvec_clear(&also);
 		}
 		jb->group = (int)j;
 		s->def_active[def_index(s, jb->def)] = 1;
@@ -885,8 +942,10 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	ret = 0;
 	s->t_revlist += gate_now() - t0;
 out:
-	for (j = 0; j < ngroups; j++)
+	for (j = 0; j < ngroups; j++) {
 		gate_strvec_clear(&groups[j].excludes);
+		gate_strvec_clear(&groups[j].also);
+	}
 	free(groups);
 	free(ref_rules);
 	gate_refs_free(refs, nrefs);

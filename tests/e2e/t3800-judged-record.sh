@@ -18,7 +18,9 @@ last_audit() {
 
 # record REPO [CHECK]: the judged record of CHECK (default msg) of type commit-message
 record() {
-	echo "$1/git-gate/judged/${2:-msg}.commit-message"
+	for f in "$1/git-gate/judged/${2:-msg}.commit-message".*; do
+		echo "$f"
+	done
 }
 
 # policy REPO RULE-FOR-OTHER-BRANCHES [MSG-CHECK]: main enforces msg; every
@@ -98,13 +100,32 @@ test_expect_success 'a bypassed commit is not laundered by a plain push on top o
 	before=$(ref_of lau.git main) &&
 	(cd lau.work && git push -q origin HEAD^:refs/heads/feature/l 2>/dev/null) &&
 	test -n "$(ref_of lau.git feature/l)" &&
+	wip=$(git -C lau.work rev-parse HEAD) &&
 	(cd lau.work && GIT_GATE_USER=alice git push -o "gate.bypass=hotfix" origin HEAD:refs/heads/feature/l 2>../err) &&
 	(cd lau.work && commit_file more.txt more "Finish the work" && git push origin HEAD:refs/heads/feature/l 2>../err) &&
 	test "$(ref_of lau.git feature/l)" = "$(git -C lau.work rev-parse HEAD)" &&
+	test_grep "^except $wip$" "$(record lau.git)" &&
 	(cd lau.work && test_must_fail git push origin HEAD:main 2>../err) &&
 	test_grep "subject matches the forbidden pattern" err &&
 	test_grep "WIP: half done" err &&
 	test "$(ref_of lau.git main)" = "$before"
+'
+
+test_expect_success 'after a bypass on main, main.s later pushes judge only their own commits' '
+	victim bym "checks = [ \"msg\" ];" &&
+	sed -i "s/checks = \[ \"msg\" \]; },/checks = [ \"msg\" ]; bypass_users = [ \"alice\" ]; },/" bym.git/git-gate.conf &&
+	test_grep "bypass_users" bym.git/git-gate.conf &&
+	wip=$(git -C bym.work rev-parse HEAD) &&
+	(cd bym.work && GIT_GATE_USER=alice git push -o "gate.bypass=outage" origin HEAD:main 2>../err) &&
+	test "$(ref_of bym.git main)" = "$wip" &&
+	(cd bym.work && commit_file n n "Next fix" && GIT_GATE_TRACE=1 git push origin HEAD:main 2>../err) &&
+	test_grep "remote: git-gate: trace: 1 commits" err &&
+	test_grep "^except $wip$" "$(record bym.git)" &&
+	test_grep "^tip $(git -C bym.work rev-parse HEAD)$" "$(record bym.git)" &&
+	# a bypass lets the commit onto main, not onto every other ref
+	(cd bym.work && test_must_fail git push origin HEAD:refs/heads/topic 2>../err) &&
+	test_grep "WIP: half done" err &&
+	test_grep ! "Next fix" err
 '
 
 test_expect_success 'grandfathered: history from before the policy is not judged again' '
