@@ -274,8 +274,8 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 		       const struct gate_config *cfg, int keep, struct gate_buf *err)
 {
 	struct gate_ref *refs = NULL;
-	const char **tips = NULL;
-	size_t nrefs = 0, ntips = 0, i, k;
+	struct gate_strvec all = GATE_STRVEC_INIT, tips = GATE_STRVEC_INIT;
+	size_t nrefs = 0, i, k;
 	int loaded = 0, ret = -1;
 
 	for (k = 0; k < cfg->nchecks; k++) {
@@ -284,17 +284,19 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 		if (gate_judged_exists(rec[k]) || !keep)
 			continue;
 		if (!loaded) {
+			/* once for all the checks: git merge-base over every ref is not free */
 			if (gate_repo_refs(repo, &refs, &nrefs, err) < 0)
 				goto out;
-			tips = gate_xcalloc(nrefs + 1, sizeof(*tips));
 			for (i = 0; i < nrefs; i++)
 				if (refs[i].commit[0])
-					tips[ntips++] = refs[i].commit;
+					gate_strvec_push(&all, refs[i].commit);
+			if (gate_judged_reduce(repo, &all, &tips, err) < 0)
+				goto out;
 			loaded = 1;
 		}
-		if (gate_judged_seed(rec[k], repo, tips, ntips, err) < 0)
+		if (gate_judged_seed(rec[k], repo, (const char *const *)tips.v, tips.nr, err) < 0)
 			goto out;
-		trace_judged(&cfg->checks[k], "seeded with %zu ref tips", ntips);
+		trace_judged(&cfg->checks[k], "seeded with %zu ref tips (%zu independent)", all.nr, tips.nr);
 	}
 	for (i = 0; i < v->nr; i++) {
 		const struct gate_update *u = v->refs[i].update;
@@ -326,7 +328,8 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 	}
 	ret = 0;
 out:
-	free(tips);
+	gate_strvec_clear(&all);
+	gate_strvec_clear(&tips);
 	gate_refs_free(refs, nrefs);
 	return ret;
 }

@@ -397,12 +397,8 @@ static void unlock_dir(int fd)
 	}
 }
 
-/*
- * Of `ids`, the commits that are present and not reachable from another
- * one (git merge-base --independent), into `out`.
- */
-static int reduce(struct gate_repo *repo, const struct gate_strvec *ids, struct gate_strvec *out,
-		  struct gate_buf *err)
+int gate_judged_reduce(struct gate_repo *repo, const struct gate_strvec *ids, struct gate_strvec *out,
+		       struct gate_buf *err)
 {
 	static const char *const check_argv[] = { "git", "cat-file", "--batch-check=%(objectname) %(objecttype)",
 						   NULL };
@@ -547,7 +543,7 @@ static int compact(struct gate_judged *j, struct gate_repo *repo, struct gate_bu
 		return -1;
 	if ((long)j->tip_lines < 2 * j->base + GATE_JUDGED_SLACK)
 		return 0; /* another push compacted it meanwhile */
-	if (reduce(repo, &j->tips, &kept, err) < 0 || replace(j, &kept, err) < 0)
+	if (gate_judged_reduce(repo, &j->tips, &kept, err) < 0 || replace(j, &kept, err) < 0)
 		goto out;
 	ret = load(j, err);
 out:
@@ -575,7 +571,7 @@ int gate_judged_seed(struct gate_judged *j, struct gate_repo *repo, const char *
 	for (i = 0; i < n; i++)
 		if (tips[i] && gate_is_hex_oid(tips[i]) && !gate_oidmap_put(&seen, tips[i], (void *)1))
 			gate_strvec_push(&all, tips[i]);
-	if (reduce(repo, &all, &kept, err) < 0 || replace(j, &kept, err) < 0)
+	if (gate_judged_reduce(repo, &all, &kept, err) < 0 || replace(j, &kept, err) < 0)
 		goto out;
 	ret = load(j, err);
 out:

@@ -86,6 +86,13 @@ const char *gate_judged_path(const struct gate_judged *j);
 int gate_judged_seed(struct gate_judged *j, struct gate_repo *repo, const char *const *tips, size_t n,
 		     struct gate_buf *err);
 
+/*
+ * Of `ids`, the commits that are in the repository and not reachable from
+ * another one (git merge-base --independent), appended to `out`.
+ */
+int gate_judged_reduce(struct gate_repo *repo, const struct gate_strvec *ids, struct gate_strvec *out,
+		       struct gate_buf *err);
+
 /* The tips, unique, in no particular order. */
 const char *const *gate_judged_tips(const struct gate_judged *j, size_t *n);
 
