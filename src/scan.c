@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -290,6 +293,17 @@ struct gate_scan {
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely; also guards blob_reader */
 	/* single reads outside the bulk pass: a cat-file child started on first use */
 	struct gate_child blob_reader;
+	/*
+	 * The commits are read on their own thread while diff-tree's output
+	 * is taken in: `parsed` counts those read and judged by commit hooks,
+	 * in index order; a commit is touched by another thread only once
+	 * counted (wait_parsed).
+	 */
+	pthread_mutex_t parse_lock;
+	pthread_cond_t parse_cond;
+	size_t parsed;
+	int parse_done, parse_threaded;
+	pthread_t parse_thread;
 	struct reader blob_in;
 	int blob_reader_state; /* 0 not started, 1 running, -1 broken */
 	pthread_mutex_t progress_lock;
@@ -328,6 +342,8 @@ int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct g
 	}
 	pthread_mutex_init(&s->repo_lock, NULL);
 	pthread_mutex_init(&s->progress_lock, NULL);
+	pthread_mutex_init(&s->parse_lock, NULL);
+	pthread_cond_init(&s->parse_cond, NULL);
 	*out = s;
 	(void)err;
 	return 0;
@@ -449,6 +465,8 @@ void gate_scan_free(struct gate_scan *s)
 	free(s->def_groups);
 	pthread_mutex_destroy(&s->repo_lock);
 	pthread_mutex_destroy(&s->progress_lock);
+	pthread_mutex_destroy(&s->parse_lock);
+	pthread_cond_destroy(&s->parse_cond);
 	free(s);
 }
 
@@ -488,9 +506,38 @@ const struct gate_push *gate_scan_push(struct gate_scan *s)
 	return s->push;
 }
 
+/*
+ * Wait until commit `index` has been read (returns 1), or the reading
+ * stopped short of it (0).  The reading thread itself never waits.
+ */
+static int wait_parsed(struct gate_scan *s, size_t index)
+{
+	int ok;
+
+	if (!s->parse_threaded || pthread_equal(pthread_self(), s->parse_thread))
+		return 1;
+	pthread_mutex_lock(&s->parse_lock);
+	while (s->parsed <= index && !s->parse_done)
+		pthread_cond_wait(&s->parse_cond, &s->parse_lock);
+	ok = s->parsed > index;
+	pthread_mutex_unlock(&s->parse_lock);
+	return ok;
+}
+
+static void set_parsed(struct gate_scan *s, size_t n, int done)
+{
+	pthread_mutex_lock(&s->parse_lock);
+	s->parsed = n;
+	s->parse_done = done;
+	pthread_cond_broadcast(&s->parse_cond);
+	pthread_mutex_unlock(&s->parse_lock);
+}
+
 const struct gate_commit *gate_scan_commit(struct gate_scan *s, const char *id)
 {
-	return gate_oidmap_get(&s->commit_map, id);
+	const struct gate_commit *c = gate_oidmap_get(&s->commit_map, id);
+
+	return c && wait_parsed(s, c->index) ? c : NULL;
 }
 
 
@@ -1369,15 +1416,16 @@ short_read:
 /* ---- diff-tree ---- */
 
 /*
- * diff-tree's input, "<commit> <first parent>" lines written a chunk at a
- * time from copies taken before the thread starts (the commits themselves
- * are being parsed meanwhile): a whole history's lines at once were 9 MB.
+ * A child's input of commit ids: "<commit> <first parent>" lines for
+ * diff-tree, "<commit>" for cat-file, written a chunk at a time from
+ * copies taken before the thread starts (the commits themselves are being
+ * parsed meanwhile): a whole history's lines at once were 9 MB.
  */
 struct dt_writer {
 	int fd;
 	size_t n;
 	char (*ids)[41];
-	const char (*first_parents)[41]; /* per commit index; stable during the scan */
+	const char (*first_parents)[41]; /* per commit index, stable during the scan; NULL: ids only */
 	uint32_t *index;
 };
 
@@ -1388,7 +1436,7 @@ static void *difftree_writer(void *arg)
 	size_t i;
 
 	for (i = 0; i < w->n; i++) {
-		const char *fp = w->first_parents[w->index[i]];
+		const char *fp = w->first_parents ? w->first_parents[w->index[i]] : "";
 		gate_buf_add(&b, w->ids[i], 40);
 		if (*fp) {
 			gate_buf_addch(&b, ' ');
@@ -1437,15 +1485,53 @@ static void run_commit_hooks(struct gate_scan *s, struct gate_commit *c)
  * Read every new commit, run its commit hooks as it arrives, then let go
  * of what only those hooks read.
  */
+static int read_commits_body(struct gate_scan *s, struct gate_buf *err);
+
 static int read_commits(struct gate_scan *s, struct gate_buf *err)
+{
+	double t0 = gate_now(), hooks0 = s->t_commit_hooks;
+	int ret = read_commits_body(s, err);
+
+	/* the commit hooks ran while the commits were read: their time is counted apart */
+	s->t_commits += gate_now() - t0 - (s->t_commit_hooks - hooks0);
+	pthread_mutex_lock(&s->parse_lock);
+	s->parse_done = 1;
+	pthread_cond_broadcast(&s->parse_cond);
+	pthread_mutex_unlock(&s->parse_lock);
+	return ret;
+}
+
+struct parse_thread {
+	struct gate_scan *s;
+	struct gate_buf err;
+	int ret;
+};
+
+static void *parse_thread_main(void *arg)
+{
+	struct parse_thread *t = arg;
+
+	t->ret = read_commits(t->s, &t->err);
+#ifdef __GLIBC__
+	/*
+	 * This thread's malloc arena holds what reading freed (raw objects,
+	 * the id list): hand it back, or a whole-history import keeps ~10 MB
+	 * that no other thread's allocations can reuse.
+	 */
+	malloc_trim(0);
+#endif
+	return NULL;
+}
+
+static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 {
 	static const char *const argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
 	struct gate_child c = GATE_CHILD_INIT;
 	struct gate_buf in = GATE_BUF_INIT, e2 = GATE_BUF_INIT;
-	struct catfile cf;
+	struct gate_child cf = GATE_CHILD_INIT;
 	struct reader r;
 	pthread_t writer;
-	struct blob_entry **fake;
+	struct dt_writer w;
 	size_t i;
 	int ret = -1, status;
 
@@ -1458,20 +1544,16 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 	c.out = -1;
 	if (gate_child_start(&c, err) < 0)
 		return -1;
-	cf.child = c;
-	pthread_mutex_init(&cf.lock, NULL);
-	pthread_cond_init(&cf.cond, NULL);
-	/* the writer thread only needs ids: reuse blob entries as carriers */
-	fake = gate_xcalloc(s->ncommits, sizeof(*fake));
-	for (i = 0; i < s->ncommits; i++) {
-		fake[i] = gate_xcalloc(1, sizeof(**fake));
-		memcpy(fake[i]->id, s->commits[i]->id, 41);
-	}
-	catfile_request_many(&cf, fake, s->ncommits);
-	catfile_close(&cf);
-	pthread_create(&writer, NULL, catfile_writer, &cf);
-	widen_pipe(cf.child.out);
-	reader_init(&r, cf.child.out);
+	cf = c;
+	memset(&w, 0, sizeof(w));
+	w.fd = cf.in;
+	w.n = s->ncommits;
+	w.ids = gate_xcalloc(s->ncommits, sizeof(*w.ids));
+	for (i = 0; i < s->ncommits; i++)
+		memcpy(w.ids[i], s->commits[i]->id, 41);
+	pthread_create(&writer, NULL, difftree_writer, &w);
+	widen_pipe(cf.out);
+	reader_init(&r, cf.out);
 	for (i = 0; i < s->ncommits; i++) {
 		struct gate_commit *cm = s->commits[i];
 		char type[16];
@@ -1497,7 +1579,7 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 		e2.len = (size_t)size;
 		cm->groups = NULL;
 		gate_commit_release(cm);
-		if (gate_commit_parse(cm, fake[i]->id, e2.ptr, e2.len, err) < 0) {
+		if (gate_commit_parse(cm, w.ids[i], e2.ptr, e2.len, err) < 0) {
 			cm->groups = groups;
 			cm->index = index;
 			break;
@@ -1506,20 +1588,16 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 		cm->index = index;
 		run_commit_hooks(s, cm);
 		commit_shed(cm);
+		set_parsed(s, i + 1, 0);
 	}
 	if (i == s->ncommits)
 		ret = 0;
-	close(cf.child.out);
+	close(cf.out);
 	pthread_join(writer, NULL);
-	if (gate_child_finish(&cf.child, &status, ret < 0 ? NULL : err) < 0)
+	if (gate_child_finish(&cf, &status, ret < 0 ? NULL : err) < 0)
 		ret = -1;
 	reader_release(&r);
-	for (i = 0; i < s->ncommits; i++)
-		free(fake[i]);
-	free(fake);
-	free(cf.items);
-	pthread_mutex_destroy(&cf.lock);
-	pthread_cond_destroy(&cf.cond);
+	free(w.ids);
 	gate_buf_release(&in);
 	gate_buf_release(&e2);
 	return ret;
@@ -1550,9 +1628,11 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	int dt_started = 0, cf_started = 0, streaming;
 	struct reader r;
 	struct gate_commit *cur = NULL;
+	struct parse_thread pt;
 
 	memset(&cf, 0, sizeof(cf));
 	memset(&st, 0, sizeof(st));
+	memset(&pt, 0, sizeof(pt));
 	/* Commits some content check must see, in push order. */
 	for (i = 0; i < s->ncommits; i++) {
 		for (j = 0; j < n; j++)
@@ -1632,16 +1712,20 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
 		cf_started = 1;
 	}
-	if (read_commits(s, err) < 0)
-		goto out;
-	/* the commit hooks ran while the commits were read: their time is counted apart */
-	s->t_commits += gate_now() - t0 - s->t_commit_hooks;
-	t0 = gate_now();
-
 	if (!streaming) {
+		if (read_commits(s, err) < 0)
+			goto out;
 		ret = 0;
 		goto distribute;
 	}
+	/* the commits on their own thread: diff-tree and cat-file need not wait for them */
+	pt.s = s;
+	if (pthread_create(&s->parse_thread, NULL, parse_thread_main, &pt)) {
+		gate_error(err, "cannot start a thread to read the commits");
+		goto out;
+	}
+	s->parse_threaded = 1;
+	t0 = gate_now();
 
 	reader_init(&r, dt.out);
 	for (;;) {
@@ -1661,6 +1745,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				gate_error(err, "unexpected output from git diff-tree");
 				goto fail_stream;
 			}
+			if (!wait_parsed(s, cur->index))
+				goto fail_stream; /* the reading thread's error is reported */
 			continue;
 		}
 		/* ":100644 100644 <old> <new> M" */
@@ -1742,6 +1828,13 @@ fail_stream:
 	close(dt.out);
 	pthread_join(dt_thread, NULL);
 	dt_started = 0;
+	pthread_join(s->parse_thread, NULL);
+	s->parse_threaded = 0;
+	if (pt.ret < 0) {
+		/* the cause: the diff-tree loop only stopped because of it */
+		gate_error(err, "%s", gate_buf_cstr(&pt.err));
+		ret = -1;
+	}
 	/* diff-tree's input is written: its copies and the first parents are not read again */
 	free(dw.ids);
 	free(dw.index);
@@ -1884,6 +1977,11 @@ out:
 		pthread_cond_destroy(&cf.cond);
 		free(cf.items);
 	}
+	if (s->parse_threaded) {
+		pthread_join(s->parse_thread, NULL);
+		s->parse_threaded = 0;
+	}
+	gate_buf_release(&pt.err);
 	gate_buf_release(&st.err);
 	gate_buf_release(&herr);
 	free(dw.ids);
