@@ -308,6 +308,8 @@ struct gate_scan {
 	int blob_reader_state; /* 0 not started, 1 running, -1 broken */
 	pthread_mutex_t progress_lock;
 	struct gate_judged *const *judged; /* per check def, or NULL */
+	char default_tip[41];             /* see default_tip(); "" when none */
+	int default_looked_up;
 	/* per check def: state its main-thread hooks keep for this push */
 	void **check_state;
 	void (**check_state_free)(void *);
@@ -785,11 +787,41 @@ static int same_group(const struct group *g, const char *new_id, const struct ga
 }
 
 /*
+ * The tip of the default branch (what HEAD names, e.g. main) when its
+ * rule enforces `def` and it is not the ref being updated, else NULL.
+ * What the default branch holds got there through its own rule -- judged,
+ * or let in by a bypass or an exemption granted there -- so it counts as
+ * judged for the other refs: a branch made from main is not held up by
+ * main's own history, while nothing reaches main itself that way.
+ */
+static const char *default_tip(struct gate_scan *s, const struct gate_check_def *def, const char *ref)
+{
+	const char *head = s->repo->default_branch;
+
+	if (!head || !strcmp(head, ref) || !gate_rule_enforces(gate_config_rule_for(s->cfg, head), def))
+		return NULL;
+	if (!s->default_looked_up) {
+		git_oid oid;
+		char hex[41];
+		s->default_looked_up = 1;
+		s->default_tip[0] = '\0';
+		if (git_reference_name_to_id(&oid, s->repo->git, head) == 0) {
+			git_oid_tostr(hex, sizeof(hex), &oid);
+			if (gate_repo_peel_commit(s->repo, hex, s->default_tip, NULL) != 0)
+				s->default_tip[0] = '\0';
+		}
+		git_error_clear();
+	}
+	return s->default_tip[0] ? s->default_tip : NULL;
+}
+
+/*
  * The record's exceptions that this update brings to its ref: reachable
- * from the new value, not from the old one.  Usually there are none.
+ * from the new value, not from the old one (nor from the default branch,
+ * `dflt`).  Usually there are none.
  */
 static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec, const struct gate_update *u,
-			      struct gate_strvec *out, struct gate_buf *err)
+			      const char *dflt, struct gate_strvec *out, struct gate_buf *err)
 {
 	size_t n, i;
 	const char *const *ex = gate_judged_exceptions(rec, &n);
@@ -803,6 +835,8 @@ static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec
 			return -1;
 		if (in_new && u->kind != GATE_UPDATE_CREATE &&
 		    gate_repo_is_ancestor(s->repo, ex[i], u->old_id, &in_old, err) < 0)
+			return -1;
+		if (in_new && !in_old && dflt && gate_repo_is_ancestor(s->repo, ex[i], dflt, &in_old, err) < 0)
 			return -1;
 		if (in_new && !in_old)
 			gate_strvec_push(out, ex[i]);
@@ -1087,9 +1121,12 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			/* what the check judged and passed, and what it grandfathered */
 			size_t nt;
 			const char *const *tips = gate_judged_tips(rec, &nt);
+			const char *dflt = default_tip(s, jb->def, jb->update->ref);
 			for (j = 0; j < nt; j++)
 				gate_strvec_push(&ex, tips[j]);
-			if (exceptions_brought(s, rec, jb->update, &also, err) < 0) {
+			if (dflt)
+				gate_strvec_push(&ex, dflt);
+			if (exceptions_brought(s, rec, jb->update, dflt, &also, err) < 0) {
 				gate_strvec_clear(&ex);
 				goto out;
 			}

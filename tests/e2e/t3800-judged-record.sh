@@ -122,10 +122,19 @@ test_expect_success 'after a bypass on main, main.s later pushes judge only thei
 	test_grep "remote: git-gate: trace: 1 commits" err &&
 	test_grep "^except $wip$" "$(record bym.git)" &&
 	test_grep "^tip $(git -C bym.work rev-parse HEAD)$" "$(record bym.git)" &&
-	# a bypass lets the commit onto main, not onto every other ref
-	(cd bym.work && test_must_fail git push origin HEAD:refs/heads/topic 2>../err) &&
+	# main.s own history, bypass included, holds up no branch made from it
+	(cd bym.work && commit_file t t "Start a topic" && GIT_GATE_TRACE=1 git push origin HEAD:refs/heads/topic 2>../err) &&
+	test_grep "remote: git-gate: trace: 1 commits" err &&
+	test "$(ref_of bym.git topic)" = "$(git -C bym.work rev-parse HEAD)"
+'
+
+test_expect_success 'a commit bypassed onto main still counts nowhere else once main moved past it' '
+	# main rewound behind the gate: its old bypass is no longer main.s history
+	(cd bym.work && git push -q origin :refs/heads/topic 2>/dev/null) &&
+	git --git-dir=bym.git update-ref refs/heads/main "$(git -C bym.work rev-parse HEAD~3)" &&
+	(cd bym.work && test_must_fail git push origin HEAD:refs/heads/topic2 2>../err) &&
 	test_grep "WIP: half done" err &&
-	test_grep ! "Next fix" err
+	test_grep ! "Start a topic" err
 '
 
 test_expect_success 'grandfathered: history from before the policy is not judged again' '
