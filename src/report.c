@@ -171,7 +171,7 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 
 		if (rv->exempt || rv->bypassed) {
 			line_start(out, o);
-			gate_buf_adds(out, rv->update->ref);
+			gate_buf_add_safes(out, rv->update->ref);
 			if (rv->exempt)
 				gate_buf_adds(out, ": the pusher is exempt from this ref's rule\n");
 			else {
@@ -187,7 +187,9 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 			: rv->outcome == GATE_OUTCOME_WARN ? "WARNING (mode = \"warn\": accepted anyway)"
 							   : "accepted";
 		line_start(out, o);
-		gate_buf_addf(out, "---- %s: %s ----\n", rv->update->ref, label);
+		gate_buf_adds(out, "---- ");
+		gate_buf_add_safes(out, rv->update->ref);
+		gate_buf_addf(out, ": %s ----\n", label);
 		if (rv->refusal) {
 			line_start(out, o);
 			gate_buf_adds(out, "  [bypass] ");
@@ -235,12 +237,12 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 		}
 		if (rv->outcome != GATE_OUTCOME_ACCEPT) {
 			line_start(out, o);
+			gate_buf_add_safes(out, rv->update->ref);
 			if (rv->outcome == GATE_OUTCOME_REJECT)
-				gate_buf_addf(out, "%s rejected: %zu check%s failed", rv->update->ref, failed,
-					      failed == 1 ? "" : "s");
+				gate_buf_addf(out, " rejected: %zu check%s failed", failed, failed == 1 ? "" : "s");
 			else
-				gate_buf_addf(out, "%s accepted with warnings: %zu check%s failed", rv->update->ref,
-					      failed, failed == 1 ? "" : "s");
+				gate_buf_addf(out, " accepted with warnings: %zu check%s failed", failed,
+					      failed == 1 ? "" : "s");
 			if (o->policy)
 				gate_buf_addf(out, " (policy: %s)", o->policy);
 			gate_buf_addch(out, '\n');
