@@ -310,7 +310,12 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 			if (!gate_judged_exists(rec[k]))
 				continue;
 			if (!gate_rule_enforces(v->refs[i].rule, def)) {
-				gate_judged_leave(rec[k], u->ref);
+				/* warn mode: what this push brings is never grandfathered (see enter) */
+				if (v->refs[i].rule && v->refs[i].rule->mode == GATE_MODE_WARN &&
+				    gate_rule_runs(v->refs[i].rule, def))
+					gate_judged_warn(rec[k], u->ref);
+				else
+					gate_judged_leave(rec[k], u->ref);
 				continue;
 			}
 			if (gate_judged_entered(rec[k], u->ref))
@@ -321,6 +326,9 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 					goto out;
 				have_old = r == 0 ? 1 : -1;
 			}
+			/* the default branch's history counts as judged elsewhere anyway (scan.c) */
+			if (have_old == 1 && repo->default_branch && !strcmp(u->ref, repo->default_branch))
+				gate_judged_add(rec[k], old);
 			gate_judged_enter(rec[k], u->ref, have_old == 1 ? old : NULL);
 			trace_judged(def, "a rule starts enforcing it on a ref%s",
 				     have_old == 1 ? "; the ref's history is grandfathered" : "");

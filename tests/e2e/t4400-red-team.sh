@@ -1,0 +1,71 @@
+#!/bin/sh
+# Attacks with ordinary push rights that the integrity work (issue 8) did
+# not list: each one tried with real pushes, and shown to fail.
+. "$GATE_SRCDIR/tests/e2e/lib.sh"
+
+# policy REPO FEATURE-MODE: main enforces msg, every other branch runs it in
+# the given mode
+policy() {
+	cat >"$1/git-gate.conf" <<-EOF
+	rules = (
+	  { refs = [ "refs/heads/main" ]; checks = [ "msg" ]; },
+	  { refs = [ "refs/heads/**" ]; mode = "$2"; checks = [ "msg" ]; }
+	);
+	checks = { msg = { type = "commit-message"; forbid = "^WIP"; }; };
+	EOF
+}
+
+test_expect_success 'a WIP commit pushed in warn mode is not grandfathered when the rule turns to enforce' '
+	make_victim flip.git &&
+	policy flip.git warn &&
+	make_work flip.work flip.git &&
+	before=$(ref_of flip.git main) &&
+	(cd flip.work && commit_file w w "WIP: half done" &&
+	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
+	test_grep "accepted with warnings" err &&
+	# the trial is over (git-gate.conf(5), EXAMPLES): the rule now enforces
+	policy flip.git enforce &&
+	(cd flip.work && commit_file g g "Finish the work" &&
+	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
+	test "$(ref_of flip.git feature/x)" = "$(git -C flip.work rev-parse HEAD)" &&
+	(cd flip.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "WIP: half done" err &&
+	test "$(ref_of flip.git main)" = "$before"
+'
+
+test_expect_success 'nor when the rule went enforce -> warn -> enforce' '
+	make_victim flip2.git &&
+	policy flip2.git enforce &&
+	make_work flip2.work flip2.git &&
+	before=$(ref_of flip2.git main) &&
+	(cd flip2.work && commit_file a a "Add a" && git push -q origin HEAD:refs/heads/feature/y 2>/dev/null) &&
+	policy flip2.git warn &&
+	(cd flip2.work && commit_file w w "WIP: during the trial" &&
+	 git push origin HEAD:refs/heads/feature/y 2>../err) &&
+	test_grep "accepted with warnings" err &&
+	policy flip2.git enforce &&
+	(cd flip2.work && commit_file g g "Finish the work" &&
+	 git push origin HEAD:refs/heads/feature/y 2>../err) &&
+	(cd flip2.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "WIP: during the trial" err &&
+	test "$(ref_of flip2.git main)" = "$before"
+'
+
+test_expect_success 'a trial on main itself: after the switch, main.s history holds up nothing' '
+	make_victim trial.git &&
+	policy trial.git warn &&
+	sed -i "s/checks = \[ \"msg\" \]; },/mode = \"warn\"; checks = [ \"msg\" ]; },/" trial.git/git-gate.conf &&
+	test_grep "main\" ]; mode = \"warn\"" trial.git/git-gate.conf &&
+	make_work trial.work trial.git &&
+	(cd trial.work && commit_file w w "WIP: pushed during the trial" && git push origin HEAD:main 2>../err) &&
+	test_grep "accepted with warnings" err &&
+	policy trial.git enforce &&
+	(cd trial.work && commit_file g g "Good work" && git push origin HEAD:main 2>../err) &&
+	test "$(ref_of trial.git main)" = "$(git -C trial.work rev-parse HEAD)" &&
+	(cd trial.work && commit_file t t "Start a topic" &&
+	 GIT_GATE_TRACE=1 git push origin HEAD:refs/heads/topic 2>../err) &&
+	test_grep "remote: git-gate: trace: 1 commits" err &&
+	test "$(ref_of trial.git topic)" = "$(git -C trial.work rev-parse HEAD)"
+'
+
+test_done
