@@ -1148,6 +1148,11 @@ out:
 	return ret;
 }
 
+static int cmd_tip_only(const void *data)
+{
+	return !((const struct cmd_check *)data)->each;
+}
+
 const struct gate_check_type gate_check_command = {
 	.name = "command",
 	.summary = "run the build and tests on the pushed tree (e.g. make check) and fail when they fail",
@@ -1155,4 +1160,5 @@ const struct gate_check_type gate_check_command = {
 	.parse = cmd_parse,
 	.free = cmd_free,
 	.job = cmd_job,
+	.tip_only = cmd_tip_only,
 };

@@ -171,6 +171,12 @@ struct gate_check_type {
 			   const struct gate_occurrence *occ, struct gate_findings *out);
 	void (*blob_result_free)(void *result);
 	int (*job)(const struct gate_check_run *run, const struct gate_job *job, struct gate_findings *out);
+	/*
+	 * Whether a pass judges the new tip alone, not every new commit (on =
+	 * "tip"): it then vouches for no commit below the tip, and is not kept
+	 * in the judged record (judged.h).  NULL: every new commit is judged.
+	 */
+	int (*tip_only)(const void *data);
 };
 
 /* The `on` key of checks that test the tip or every commit: "tip" (0), "each" (1). */

@@ -68,4 +68,48 @@ test_expect_success 'a trial on main itself: after the switch, main.s history ho
 	test "$(ref_of trial.git topic)" = "$(git -C trial.work rev-parse HEAD)"
 '
 
+test_expect_success 'a broken commit below a tip that passed a command check (on = "tip") is built when it reaches main' '
+	make_victim tip.git &&
+	cat >tip.git/git-gate.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; checks = [ "build" ]; } );
+	checks = { build = { type = "command"; run = "test ! -e broken"; }; };
+	EOF
+	printf "workspace = \"%s\";\n" "$TRASH/ws" >>tip.git/git-gate.conf &&
+	make_work tip.work tip.git &&
+	before=$(ref_of tip.git main) &&
+	(cd tip.work && commit_file broken x "Break the build" && git rm -q broken && commit_file fixed y "Fix the build" &&
+	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
+	test_grep "build: passed on" err &&
+	test "$(ref_of tip.git feature/x)" = "$(git -C tip.work rev-parse HEAD)" &&
+	(cd tip.work && test_must_fail git push origin HEAD^:main 2>../err) &&
+	test_grep "remote: git-gate: ---- refs/heads/main: REJECTED ----" err &&
+	test "$(ref_of tip.git main)" = "$before" &&
+	# the tip that passed goes to main as it is (a cached pass)
+	(cd tip.work && git push origin HEAD:main 2>../err) &&
+	test "$(ref_of tip.git main)" = "$(git -C tip.work rev-parse HEAD)"
+'
+
+test_expect_success 'nor does a CI pass noted for the tip vouch for the commits below it (ci-status, on = "tip")' '
+	make_victim ci.git &&
+	make_work ci.work ci.git &&
+	cat >ci.git/git-gate.conf <<-\EOF &&
+	rules = (
+	  { refs = [ "refs/notes/ci" ]; },
+	  { refs = [ "refs/heads/**" ]; checks = [ "ci" ]; }
+	);
+	checks = { ci = { type = "ci-status"; notes_ref = "refs/notes/ci"; }; };
+	EOF
+	before=$(ref_of ci.git main) &&
+	(cd ci.work && commit_file a a "Red" && commit_file b b "Green" &&
+	 git notes --ref=ci add -m pass HEAD && git push -q origin refs/notes/ci 2>/dev/null &&
+	 git push origin HEAD:refs/heads/feature/ci 2>../err) &&
+	test -n "$before" &&
+	test "$(ref_of ci.git feature/ci)" = "$(git -C ci.work rev-parse HEAD)" &&
+	(cd ci.work && test_must_fail git push origin HEAD^:main 2>../err) &&
+	test_grep "remote: git-gate: ---- refs/heads/main: REJECTED ----" err &&
+	test "$(ref_of ci.git main)" = "$before" &&
+	(cd ci.work && git push origin HEAD:main 2>../err) &&
+	test "$(ref_of ci.git main)" = "$(git -C ci.work rev-parse HEAD)"
+'
+
 test_done
