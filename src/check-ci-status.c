@@ -245,9 +245,9 @@ out:
 	return ret;
 }
 
-static int ci_tip_only(const void *data)
+static int ci_vouches(const void *data)
 {
-	return !((const struct ci_check *)data)->each;
+	return ((const struct ci_check *)data)->each;
 }
 
 const struct gate_check_type gate_check_ci_status = {
@@ -256,5 +256,5 @@ const struct gate_check_type gate_check_ci_status = {
 	.parse = ci_parse,
 	.free = ci_free,
 	.job = ci_job,
-	.tip_only = ci_tip_only,
+	.vouches = ci_vouches,
 };

@@ -1148,9 +1148,11 @@ out:
 	return ret;
 }
 
-static int cmd_tip_only(const void *data)
+static int cmd_vouches(const void *data)
 {
-	return !((const struct cmd_check *)data)->each;
+	const struct cmd_check *c = data;
+
+	return c->each && c->cache;
 }
 
 const struct gate_check_type gate_check_command = {
@@ -1160,5 +1162,5 @@ const struct gate_check_type gate_check_command = {
 	.parse = cmd_parse,
 	.free = cmd_free,
 	.job = cmd_job,
-	.tip_only = cmd_tip_only,
+	.vouches = cmd_vouches,
 };

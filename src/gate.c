@@ -369,8 +369,8 @@ static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struc
 
 			if (!gate_judged_exists(r) || !jb->ran || jb->skipped || gate_job_failed(jb))
 				continue;
-			/* a pass of the tip alone vouches for nothing below it */
-			if (jb->def->type->tip_only && jb->def->type->tip_only(jb->def->data))
+			/* e.g. a pass of the tip alone vouches for nothing below it */
+			if (jb->def->type->vouches && !jb->def->type->vouches(jb->def->data))
 				continue;
 			p = gate_repo_peel_commit(repo, u->new_id, tip, err);
 			if (p == GATE_ENOTFOUND)

@@ -112,4 +112,23 @@ test_expect_success 'nor does a CI pass noted for the tip vouch for the commits 
 	test "$(ref_of ci.git main)" = "$(git -C ci.work rev-parse HEAD)"
 '
 
+test_expect_success 'a command with cache = false (its result depends on more than the tree) runs again on main' '
+	make_victim nocache.git &&
+	# the strict build runs on main only, so the result depends on the ref
+	cat >nocache.git/git-gate.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; checks = [ "build" ]; } );
+	checks = { build = { type = "command"; on = "each"; cache = false;
+	                     run = "test \"$GIT_GATE_REF\" != refs/heads/main || test ! -e broken"; }; };
+	EOF
+	printf "workspace = \"%s\";\n" "$TRASH/ws" >>nocache.git/git-gate.conf &&
+	make_work nocache.work nocache.git &&
+	before=$(ref_of nocache.git main) &&
+	(cd nocache.work && commit_file broken x "Break the build" &&
+	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
+	test "$(ref_of nocache.git feature/x)" = "$(git -C nocache.work rev-parse HEAD)" &&
+	(cd nocache.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "remote: git-gate: ---- refs/heads/main: REJECTED ----" err &&
+	test "$(ref_of nocache.git main)" = "$before"
+'
+
 test_done
