@@ -1,11 +1,14 @@
 /*
  * pre-receive: judge the whole push.  git writes "<old> <new> <ref>" lines
  * on stdin; exit 0 accepts every update, anything else rejects them all.
+ * A pre-receive hook that was here before git-gate runs next, with the
+ * same stdin (see chain.h).
  */
 #include "config.h"
 
 #include <unistd.h>
 
+#include "chain.h"
 #include "driver.h"
 #include "util.h"
 
@@ -19,7 +22,6 @@ int main(int argc, char **argv)
 	int code;
 
 	(void)argc;
-	(void)argv;
 	gate_driver_setup();
 	if (gate_read_fd(&in, 0) < 0 || gate_push_parse_pre_receive(&push, in.ptr ? in.ptr : "", in.len, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
 	}
 	gate_push_read_options(&push);
 	code = gate_driver_run(&push, &o);
+	code = gate_chain_after(code, argv[0], "pre-receive", (const char *const *)argv + 1, in.ptr ? in.ptr : "",
+				in.len);
 out:
 	gate_push_release(&push);
 	gate_buf_release(&in);

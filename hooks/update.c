@@ -2,9 +2,12 @@
  * update: judge one ref.  git runs it once per ref as
  * "update <ref> <old> <new>"; a non-zero exit refuses only that ref (the
  * rest of a non-atomic push still lands).  git passes no push options here.
+ * An update hook that was here before git-gate runs next, with the same
+ * arguments (see chain.h).
  */
 #include "config.h"
 
+#include "chain.h"
 #include "driver.h"
 #include "util.h"
 
@@ -28,6 +31,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	code = gate_driver_run(&push, &o);
+	code = gate_chain_after(code, argv[0], "update", (const char *const *)argv + 1, NULL, 0);
 out:
 	gate_push_release(&push);
 	gate_buf_release(&err);

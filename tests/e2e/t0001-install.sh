@@ -26,11 +26,11 @@ test_expect_success 'a foreign hook is not overwritten without --force' '
 	test ! -L foreign.git/hooks/pre-receive
 '
 
-test_expect_success '--force replaces it and keeps the old one aside' '
-	git gate install --force foreign.git 2>err &&
+test_expect_success '--force replaces it and keeps the old one chained' '
+	git gate install --force foreign.git >out &&
 	test -L foreign.git/hooks/pre-receive &&
 	test -f foreign.git/hooks/pre-receive.before-git-gate &&
-	test_grep "kept as" err
+	test_grep "kept the existing pre-receive hook as" out
 '
 
 test_expect_success '--hook update installs the update hook instead' '
