@@ -131,6 +131,37 @@ static void say_diag(int fd, const struct gate_diag *diag)
 	gate_buf_release(&b);
 }
 
+/*
+ * `git gate check`: which policy the verdict comes from, so that a
+ * developer in a clone does not take the built-in default for the
+ * server's policy.
+ */
+static void say_policy(int fd, const struct gate_config *cfg, const struct gate_repo *repo)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	const char *env = getenv("GIT_GATE_CONFIG");
+
+	gate_buf_adds(&b, PREFIX "judged by ");
+	if (cfg->is_default)
+		gate_buf_addf(&b, "the built-in default (no policy file): only the default branch%s%s is "
+				  "protected, from force-push and deletion",
+			      cfg->nrules && cfg->rules[0].refs.nr ? " " : "",
+			      cfg->nrules && cfg->rules[0].refs.nr ? cfg->rules[0].refs.v[0] : "");
+	else if (cfg->layered)
+		gate_buf_addf(&b, "the system policy %s layered with the repository's %s",
+			      cfg->system_file ? cfg->system_file : "(system)", cfg->repo_file ? cfg->repo_file : "");
+	else if (env && *env)
+		gate_buf_addf(&b, "the policy %s (GIT_GATE_CONFIG)", env);
+	else
+		gate_buf_addf(&b, "the policy %s", cfg->file ? cfg->file : "(unnamed)");
+	gate_buf_addch(&b, '\n');
+	if (!git_repository_is_bare(repo->git))
+		gate_buf_adds(&b, PREFIX "(this is a clone: the server judges pushes by its own policy; "
+				  "'git gate check --remote NAME REF' asks it)\n");
+	say(fd, &b);
+	gate_buf_release(&b);
+}
+
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 {
 	struct gate_repo *repo = NULL;
@@ -163,6 +194,8 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
+	if (o->hook && !strcmp(o->hook, "check"))
+		say_policy(fd, cfg, repo);
 	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
 		gate_buf_reset(&out);
 		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
