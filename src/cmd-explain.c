@@ -155,6 +155,8 @@ int cmd_explain(int argc, char **argv)
 		const struct gate_check_def *d = r->checks[k];
 		printf("    %-16s type %s", d->name, d->type->name);
 		src_line(cfg, &d->src);
+		if (d->hint)
+			printf("    %-16s hint: %s\n", "", d->hint);
 	}
 	if (r->exempt_users.nr) {
 		printf("  %-18s", "exempt_users");

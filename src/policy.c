@@ -453,6 +453,7 @@ static void check_def_release(struct gate_check_def *d)
 		d->type->free(d->data);
 	free(d->name);
 	free(d->digest);
+	free(d->hint);
 }
 
 void gate_config_free(struct gate_config *cfg)
@@ -518,6 +519,30 @@ static void set_src(struct gate_config *cfg, struct gate_source *src, const conf
 	gate_buf_release(&tmp);
 }
 
+/* Largest 'hint' a check may carry: a line or two of help, not a manual. */
+#define HINT_MAX 400
+
+/* Every check's 'hint': the policy author's help shown with its findings. */
+static void parse_hint(struct gate_check_def *def, struct gate_conf_group *g)
+{
+	const char *hint = NULL;
+	const char *p;
+
+	if (gate_conf_string(g, "hint", &hint) <= 0)
+		return;
+	for (p = hint; *p && (unsigned char)*p >= 0x20 && *p != 0x7f; p++)
+		;
+	if (!*hint || *p)
+		gate_conf_error(g, "hint", "it must be one line of text without control characters, e.g. "
+					   "hint = \"Start the subject with the ticket, e.g. 'PAY-123: Fix rounding'\"");
+	else if (strlen(hint) > HINT_MAX)
+		gate_conf_error(g, "hint", "it is %zu bytes long; keep it under %d (say more in a wiki page and "
+					   "give its address)",
+				strlen(hint), HINT_MAX);
+	else
+		def->hint = gate_xstrdup(hint);
+}
+
 static void parse_checks(struct gate_config *cfg, config_setting_t *checks, struct gate_diag *diag,
 			 const char *git_dir, int *errors)
 {
@@ -573,6 +598,7 @@ static void parse_checks(struct gate_config *cfg, config_setting_t *checks, stru
 		}
 		def->name = gate_xstrdup(config_setting_name(s));
 		set_src(cfg, &def->src, s);
+		parse_hint(def, &g);
 		if (def->type->parse && def->type->parse(&def->data, &g) < 0 && !g.errors) {
 			diagf(diag, s, "check '%s' is not valid", def->name);
 			g.errors++;

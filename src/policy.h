@@ -35,6 +35,7 @@ struct gate_check_def {
 	const struct gate_check_type *type;
 	void *data;
 	struct gate_source src;
+	char *hint;   /* the policy author's help, shown with its findings (key 'hint'), or NULL */
 	/* The definition as canonical text (type and every key), so that a
 	 * verdict cache can tell when a check's meaning changed. */
 	char *digest;

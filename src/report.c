@@ -273,6 +273,13 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 				line_start(out, o);
 				gate_buf_addf(out, "    (%s)\n", jb->note);
 			}
+			if (jb->def->hint) {
+				/* the policy author's words (may come from a pushed policy) */
+				line_start(out, o);
+				gate_buf_adds(out, "    hint: ");
+				gate_buf_add_safes(out, jb->def->hint);
+				gate_buf_addch(out, '\n');
+			}
 			add_findings(out, o, &jb->findings);
 		}
 		if (rv->outcome != GATE_OUTCOME_ACCEPT) {
