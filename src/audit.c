@@ -323,6 +323,14 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	add_client(&b);
 	kv_str(&b, "hook", e->hook);
 	kv_str(&b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	if (e->cfg && e->cfg->ignored.nr) {
+		/* a policy file the admin may believe in, not read (see gate_config.ignored) */
+		struct gate_buf why = GATE_BUF_INIT;
+		for (i = 0; i < e->cfg->ignored.nr; i++)
+			gate_buf_addf(&why, "%s%s", i ? "; " : "", e->cfg->ignored.v[i]);
+		kv_str(&b, "policy_ignored", why.ptr);
+		gate_buf_release(&why);
+	}
 	kv_bool(&b, "dry_run", v ? v->dry_run : push && gate_push_option(push, "gate.dry-run") != NULL);
 	key(&b, "bypass");
 	if (bypass) {

@@ -103,6 +103,8 @@ int cmd_explain(int argc, char **argv)
 	}
 	printf("ref:     %s\n", ref);
 	printf("policy:  %s\n", cfg->file ? cfg->file : "built-in default (no policy file found)");
+	for (k = 0; k < cfg->ignored.nr; k++)
+		printf("warning: %s\n", cfg->ignored.v[k]);
 	r = gate_config_rule_for(cfg, ref);
 	if (!r) {
 		printf("rule:    none matches: every update of %s is accepted without checks\n", ref);

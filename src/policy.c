@@ -485,6 +485,7 @@ void gate_config_free(struct gate_config *cfg)
 	free(cfg->repo_file);
 	gate_strvec_clear(&cfg->warnings);
 	gate_strvec_clear(&cfg->notes);
+	gate_strvec_clear(&cfg->ignored);
 	free(cfg);
 }
 
@@ -1241,9 +1242,11 @@ int gate_policy_find(struct gate_config **out, const char *git_dir, const char *
 		     struct gate_diag *diag)
 {
 	const char *env = getenv("GIT_GATE_CONFIG");
+	const char *repo_env = getenv("GIT_GATE_REPO_CONFIG");
 	const char *sys_file = gate_policy_system_file();
 	struct gate_config *sys = NULL, *repo = NULL;
 	struct gate_policy_load_opts o;
+	char *ignored = NULL, *why = NULL;
 	int ret;
 
 	if (env && *env) {
@@ -1256,32 +1259,52 @@ int gate_policy_find(struct gate_config **out, const char *git_dir, const char *
 			(*out)->system_file = gate_xstrdup(env); /* it stands for the system file */
 		return ret;
 	}
+	if (repo_env && !*repo_env)
+		repo_env = NULL;
 	ret = load_file_for(&sys, sys_file, git_dir, diag);
 	if (ret < 0 && ret != GATE_ENOTFOUND)
 		return -1;
 	if (sys)
 		sys->system_file = gate_xstrdup(sys_file);
-	if (git_dir) {
-		if (sys && sys->meta_ref) {
-			ret = load_meta_layer(&repo, sys, git_dir, diag);
-		} else {
-			char *repo_file = gate_xstrfmt("%s/git-gate.conf", git_dir);
-			memset(&o, 0, sizeof(o));
-			o.git_dir = git_dir;
-			o.system = sys;
-			ret = load_file_opts(&repo, repo_file, &o, diag);
-			free(repo_file);
+	if (sys && sys->meta_ref && git_dir) {
+		ret = load_meta_layer(&repo, sys, git_dir, diag);
+	} else if (repo_env || git_dir) {
+		char *repo_file = repo_env ? gate_xstrdup(repo_env) : gate_xstrfmt("%s/git-gate.conf", git_dir);
+		memset(&o, 0, sizeof(o));
+		o.git_dir = git_dir;
+		o.system = sys;
+		ret = load_file_opts(&repo, repo_file, &o, diag);
+		if (ret == GATE_ENOTFOUND && repo_env) {
+			/* named on purpose: a missing file must not mean "no policy" */
+			gate_diag_addf(diag, repo_env, 0, "policy file named by GIT_GATE_REPO_CONFIG does not exist");
+			ret = -1;
 		}
-		if (ret < 0 && ret != GATE_ENOTFOUND) {
-			gate_config_free(sys);
-			return -1;
-		}
+		free(repo_file);
+	} else {
+		ret = 0;
+	}
+	if (ret < 0 && ret != GATE_ENOTFOUND) {
+		gate_config_free(sys);
+		return -1;
 	}
 	if (!sys && !repo) {
 		*out = gate_policy_default(default_branch);
 		return 0;
 	}
-	return gate_policy_layer(out, sys, repo, diag);
+	ignored = !sys || !sys->meta_ref ? NULL
+		  : repo_env		 ? gate_xstrdup(repo_env)
+		  : git_dir		 ? gate_xstrfmt("%s/git-gate.conf", git_dir)
+					 : NULL;
+	if (ignored && access(ignored, F_OK) == 0)
+		why = gate_xstrfmt("%s: ignored: the system file %s sets meta_ref = \"%s\", so this repository's "
+				   "policy is git-gate.conf in that ref; move the file's rules there",
+				   ignored, sys_file, sys->meta_ref);
+	ret = gate_policy_layer(out, sys, repo, diag);
+	if (ret == 0 && why)
+		gate_strvec_push(&(*out)->ignored, why);
+	free(ignored);
+	free(why);
+	return ret;
 }
 
 static const struct gate_rule *first_match(const struct gate_rule *rules, size_t n, const char *ref)

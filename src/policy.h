@@ -115,6 +115,10 @@ struct gate_config {
 	 * reported by `git gate validate`, never in effect. */
 	struct gate_strvec warnings;
 	struct gate_strvec notes; /* informational, e.g. a renamed check */
+	/* Policy files that exist but are not read, each "FILE: why" (e.g. a
+	 * repository's git-gate.conf when the system file sets meta_ref):
+	 * said by validate, explain and the audit log. */
+	struct gate_strvec ignored;
 };
 
 /*

@@ -186,6 +186,15 @@ start_git_daemon() {
 	git ls-remote "git://127.0.0.1:$1/$2" >/dev/null
 }
 
+# final_system_policy FILE: a system policy whose final rule for main
+# forbids "WIP" subjects, for the integrations' layering tests
+final_system_policy() {
+	cat >"$1" <<-\EOF
+	rules = ( { refs = [ "refs/heads/main" ]; final = true; checks = [ "nowip" ]; } );
+	checks = { nowip = { type = "commit-message"; forbid = "^WIP"; }; };
+	EOF
+}
+
 # Run something when the script ends, even on failure.  Tests run in
 # subshells, so the commands are kept in a file, newest first.
 test_atexit() {
