@@ -96,6 +96,7 @@ int cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo ? repo->git_dir : NULL, repo ? repo->default_branch : NULL, &diag) < 0) {
+		gate_diag_sort(&diag);
 		for (k = 0; k < diag.msgs.nr; k++)
 			fprintf(stderr, "%s\n", diag.msgs.v[k]);
 		fprintf(stderr, "git-gate: the policy is invalid: every push is rejected until it is fixed\n");

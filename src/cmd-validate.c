@@ -116,6 +116,7 @@ int cmd_validate(int argc, char **argv)
 		ret = GATE_EXIT_USAGE;
 		goto out;
 	}
+	gate_diag_sort(&diag);
 	for (k = 0; k < diag.msgs.nr; k++)
 		fprintf(stderr, "%s\n", diag.msgs.v[k]);
 	if (ret < 0) {
@@ -128,6 +129,13 @@ int cmd_validate(int argc, char **argv)
 		fprintf(stderr, "note: %s\n", cfg->notes.v[k]);
 	for (k = 0; k < cfg->ignored.nr; k++)
 		fprintf(stderr, "warning: %s\n", cfg->ignored.v[k]);
+	{
+		/* the weakening attempts in the same order as problems */
+		struct gate_diag w = GATE_DIAG_INIT;
+		w.msgs = cfg->warnings;
+		gate_diag_sort(&w);
+		cfg->warnings = w.msgs;
+	}
 	for (k = 0; k < cfg->warnings.nr; k++)
 		fprintf(stderr, "%s\n", cfg->warnings.v[k]);
 	if (cfg->warnings.nr) {

@@ -117,11 +117,12 @@ no:
  * Policy diagnostics can quote pushed text (a policy pushed to the
  * meta_ref), so they are neutralised like the report.
  */
-static void say_diag(int fd, const struct gate_diag *diag)
+static void say_diag(int fd, struct gate_diag *diag)
 {
 	struct gate_buf b = GATE_BUF_INIT;
 	size_t i;
 
+	gate_diag_sort(diag);
 	for (i = 0; i < diag->msgs.nr; i++) {
 		gate_buf_adds(&b, PREFIX);
 		gate_buf_add_safes(&b, diag->msgs.v[i]);

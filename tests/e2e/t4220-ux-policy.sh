@@ -7,6 +7,76 @@
 
 SYS="$TRASH/system.conf"
 
+test_expect_success 'validate lists problems like a compiler: FILE:LINE, by line' '
+	cat >many.conf <<-\EOF &&
+	rules = (
+	  { refs = [ "heads/release/*" ]; },
+	  { refs = [ "refs/heads/main" ]; mode = "bogus"; }
+	);
+	checks = { m = { type = "commit-message"; subject_max = "x"; }; };
+	foo = 1;
+	EOF
+	test_expect_code 1 git gate validate many.conf 2>out &&
+	grep "^many.conf:" out | cut -d: -f2 >lines &&
+	printf "2\n3\n5\n6\n" >expect &&
+	test_cmp expect lines &&
+	test_grep "many.conf:2: .refs.: \"heads/release/\*\" is not a full ref name (did you mean \"refs/heads/release/\*\"?)" out &&
+	test_grep ! "refs/heads/heads" out
+'
+
+test_expect_success 'a bare word for a branch is suggested under refs/heads/' '
+	printf "rules = ( { refs = [ \"main\" ]; } );\n" >bare.conf &&
+	test_expect_code 1 git gate validate bare.conf 2>out &&
+	test_grep "did you mean \"refs/heads/main\"?" out
+'
+
+# syntax_case TEXT EXPECTED: validate reports EXPECTED for a one-line policy TEXT
+syntax_case() {
+	printf "%s\n" "$1" >syn.conf &&
+	test_expect_code 1 git gate validate syn.conf 2>out &&
+	test_grep -F "syn.conf:1: $2" out &&
+	test_grep -F "; the line: $1" out
+}
+
+test_expect_success 'libconfig syntax errors are explained, with the line' '
+	syntax_case "rules = ( { refs = [ \"refs/heads/main\" ]; mode = enforce; } );" \
+		"syntax error: the value of '"'"'mode'"'"' is a word without quotes: strings are written in double quotes (mode = \"enforce\";)" &&
+	syntax_case "rules = ( { refs = [ '"'"'refs/heads/main'"'"' ]; } );" \
+		"syntax error: strings are written in double quotes" &&
+	syntax_case "rules = ( { refs = [ \"refs/heads/main\", ]; } );" \
+		"syntax error: a list cannot end with a comma" &&
+	syntax_case "rules = ( { refs = [ \"a\"; \"b\" ]; } );" \
+		"syntax error: the elements of a list [ ... ] are separated by commas, not '"'"';'"'"'" &&
+	syntax_case "rules = ( { refs = [ \"refs/heads/main\" ]; } { refs = [ \"refs/tags/*\" ]; } );" \
+		"syntax error: a comma is missing between two groups of a list"
+'
+
+test_expect_success 'a missing comma between rules on two lines names the line to end with },' '
+	printf "rules = (\n  { refs = [ \"refs/heads/main\" ]; }\n  { refs = [ \"refs/tags/*\" ]; }\n);\n" >comma.conf &&
+	test_expect_code 1 git gate validate comma.conf 2>out &&
+	test_grep "comma.conf:3: syntax error: a comma is missing between two groups of a list: end line 2 with .}," out
+'
+
+test_expect_success 'a file that ends too early says a closing bracket is missing' '
+	printf "rules = (\n  { refs = [ \"refs/heads/main\" ];\n" >short.conf &&
+	test_expect_code 1 git gate validate short.conf 2>out &&
+	test_grep "short.conf:3: syntax error: the file ends before every" out
+'
+
+test_expect_success 'a duplicate setting names the key and where it was first set' '
+	printf "checks = { m = { type = \"commit-message\"; };\n m = { type = \"identity\"; }; };\n" >dup.conf &&
+	test_expect_code 1 git gate validate dup.conf 2>out &&
+	test_grep "dup.conf:2: .m. is set twice in the same group (also at line 1): each key may appear once in a group" out
+'
+
+test_expect_success 'a pusher sees the explained syntax error of a broken policy, and the push is refused' '
+	make_victim broken.git &&
+	make_work bwork broken.git &&
+	printf "rules = ( { refs = [ \"refs/heads/main\" ]; mode = enforce; } );\n" >broken.git/git-gate.conf &&
+	(cd bwork && commit_file z z "Add z" && test_must_fail git push origin main 2>../err) &&
+	test_grep "remote: git-gate: .*git-gate.conf:1: syntax error: the value of .mode. is a word without quotes" err
+'
+
 test_expect_success 'setup: a repository with its own git-gate.conf' '
 	make_victim victim.git &&
 	make_work work victim.git &&
