@@ -276,6 +276,20 @@ static void test_secrets__truncated_tokens_are_not_reported(void **state)
 	gate_secrets_free(set);
 }
 
+/* None of `texts` is reported by `set`. */
+static void assert_no_hits(const struct gate_secrets *set, const char *const *texts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
+		scan(set, texts[i], &hits);
+		if (hits.nr)
+			fail_msg("%s: reported as '%s'", texts[i], gate_secrets_rule_id(set, hits.v[0].rule));
+		gate_secret_hits_release(&hits);
+	}
+}
+
 static void test_secrets__documentation_examples_and_placeholders_are_not_reported(void **state)
 {
 	static const char *const texts[] = {
@@ -305,16 +319,9 @@ static void test_secrets__documentation_examples_and_placeholders_are_not_report
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0\n", /* no signature */
 	};
 	struct gate_secrets *set = builtins();
-	size_t i;
 
 	(void)state;
-	for (i = 0; i < GATE_ARRAY_SIZE(texts); i++) {
-		struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
-		scan(set, texts[i], &hits);
-		if (hits.nr)
-			fail_msg("%s: reported as '%s'", texts[i], gate_secrets_rule_id(set, hits.v[0].rule));
-		gate_secret_hits_release(&hits);
-	}
+	assert_no_hits(set, texts, GATE_ARRAY_SIZE(texts));
 	gate_secrets_free(set);
 }
 
@@ -338,13 +345,7 @@ static void test_secrets__paths_and_makefile_rules_are_not_secrets(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < GATE_ARRAY_SIZE(texts); i++) {
-		struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
-		scan(set, texts[i], &hits);
-		if (hits.nr)
-			fail_msg("%s: reported as '%s'", texts[i], gate_secrets_rule_id(set, hits.v[0].rule));
-		gate_secret_hits_release(&hits);
-	}
+	assert_no_hits(set, texts, GATE_ARRAY_SIZE(texts));
 	for (i = 0; i < GATE_ARRAY_SIZE(secrets); i++) {
 		struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
 		scan(set, secrets[i], &hits);
