@@ -17,7 +17,8 @@
 int main(int argc, char **argv)
 {
 	struct gate_push push = GATE_PUSH_INIT;
-	struct gate_driver_opts o = { "pre-receive", NULL, 0, 2 };
+	struct gate_driver_opts o = { .hook = "pre-receive", .out_fd = 2 };
+	struct gate_chain ch;
 	struct gate_buf in = GATE_BUF_INIT, err = GATE_BUF_INIT;
 	int code;
 
@@ -33,9 +34,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	gate_push_read_options(&push);
+	ch.argv0 = argv[0];
+	ch.name = "pre-receive";
+	ch.args = (const char *const *)argv + 1;
+	ch.input = in.ptr ? in.ptr : "";
+	ch.input_len = in.len;
+	o.after = gate_chain_after_cb;
+	o.after_arg = &ch;
 	code = gate_driver_run(&push, &o);
-	code = gate_chain_after(code, argv[0], "pre-receive", (const char *const *)argv + 1, in.ptr ? in.ptr : "",
-				in.len);
 out:
 	gate_push_release(&push);
 	gate_buf_release(&in);

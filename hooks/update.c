@@ -16,7 +16,8 @@
 int main(int argc, char **argv)
 {
 	struct gate_push push = GATE_PUSH_INIT;
-	struct gate_driver_opts o = { "update", NULL, 0, 2 };
+	struct gate_driver_opts o = { .hook = "update", .out_fd = 2 };
+	struct gate_chain ch;
 	struct gate_buf err = GATE_BUF_INIT;
 	int code;
 
@@ -30,8 +31,14 @@ int main(int argc, char **argv)
 		code = GATE_EXIT_USAGE;
 		goto out;
 	}
+	ch.argv0 = argv[0];
+	ch.name = "update";
+	ch.args = (const char *const *)argv + 1;
+	ch.input = NULL;
+	ch.input_len = 0;
+	o.after = gate_chain_after_cb;
+	o.after_arg = &ch;
 	code = gate_driver_run(&push, &o);
-	code = gate_chain_after(code, argv[0], "update", (const char *const *)argv + 1, NULL, 0);
 out:
 	gate_push_release(&push);
 	gate_buf_release(&err);

@@ -353,6 +353,8 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	kv_int(&b, "exit_code", e->exit_code);
 	if (e->error)
 		kv_str(&b, "error", e->error);
+	if (e->chained)
+		kv_str(&b, "chained_hook", e->chained);
 	if (v)
 		kv_seconds(&b, "seconds", v->seconds);
 	key(&b, "refs");

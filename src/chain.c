@@ -58,29 +58,35 @@ out:
 	return ret;
 }
 
-int gate_chain_after(int code, const char *argv0, const char *name, const char *const *args, const char *input,
-		     size_t input_len)
+int gate_chain_after(int code, const struct gate_chain *ch, struct gate_buf *what)
 {
 	struct gate_buf path = GATE_BUF_INIT, err = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	const char *shown;
-	int status = 0;
+	int status = 0, judging = strcmp(ch->name, "post-receive") != 0;
 
-	if (!gate_chain_find(&path, argv0, name))
+	if (!gate_chain_find(&path, ch->argv0, ch->name))
 		goto out;
 	shown = strrchr(path.ptr, '/') ? strrchr(path.ptr, '/') + 1 : path.ptr;
-	if (gate_chain_run(path.ptr, args, input, input_len, &status, &err) < 0) {
-		gate_buf_addf(&msg, "git-gate: cannot run the %s hook that was here before git-gate (%s): %s\n", name,
-			      shown, err.ptr);
-		gate_buf_addf(&msg, "git-gate: push rejected (git-gate fails closed); tell the repository's admin\n");
-		if (!code)
+	if (gate_chain_run(path.ptr, ch->args, ch->input, ch->input_len, &status, &err) < 0) {
+		gate_buf_addf(&msg, "git-gate: cannot run the %s hook that was here before git-gate (%s): %s\n",
+			      ch->name, shown, err.ptr);
+		if (judging)
+			gate_buf_adds(&msg, "git-gate: push rejected (git-gate fails closed); tell the repository's "
+					    "admin\n");
+		gate_buf_addf(what, "%s: could not be run: %s", path.ptr, err.ptr);
+		if (!code && judging)
 			code = GATE_EXIT_INTERNAL;
-	} else if (status) {
-		gate_buf_addf(&msg, "git-gate: the %s hook that was here before git-gate (%s) ", name, shown);
-		gate_buf_adds(&msg, strcmp(name, "post-receive") ? "rejected the push (" : "failed (");
-		gate_buf_add_status(&msg, status);
-		gate_buf_adds(&msg, ")\n");
-		if (!code && strcmp(name, "post-receive"))
-			code = status;
+	} else {
+		gate_buf_addf(what, "%s: ", path.ptr);
+		gate_buf_add_status(what, status);
+		if (status) {
+			gate_buf_addf(&msg, "git-gate: the %s hook that was here before git-gate (%s) %s (", ch->name,
+				      shown, judging ? "rejected the push" : "failed");
+			gate_buf_add_status(&msg, status);
+			gate_buf_adds(&msg, ")\n");
+			if (!code && judging)
+				code = status;
+		}
 	}
 	if (msg.len)
 		(void)gate_write_all(2, msg.ptr, msg.len);
@@ -89,4 +95,9 @@ out:
 	gate_buf_release(&err);
 	gate_buf_release(&msg);
 	return code;
+}
+
+int gate_chain_after_cb(int code, void *arg, struct gate_buf *what)
+{
+	return gate_chain_after(code, arg, what);
 }

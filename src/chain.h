@@ -39,9 +39,20 @@ int gate_chain_run(const char *path, const char *const *args, const char *input,
  * Everything a hook program does about the previous hook: find it, run
  * it, say when it rejected, and combine its verdict with git-gate's
  * `code` (either rejecting rejects; git-gate's code wins when both do).
- * Returns the exit status for the hook program.
+ * `what` gets what ran and how it ended, for the audit log ("" when there
+ * is no previous hook).  Returns the exit status for the hook program.
  */
-int gate_chain_after(int code, const char *argv0, const char *name, const char *const *args, const char *input,
-		     size_t input_len);
+struct gate_chain {
+	const char *argv0;         /* how git started the hook program */
+	const char *name;          /* "pre-receive", "update", "post-receive" */
+	const char *const *args;   /* its arguments, NULL-terminated */
+	const char *input;         /* its stdin, or NULL for /dev/null */
+	size_t input_len;
+};
+
+int gate_chain_after(int code, const struct gate_chain *ch, struct gate_buf *what);
+
+/* gate_chain_after in the shape of gate_driver_opts.after (arg: a struct gate_chain). */
+int gate_chain_after_cb(int code, void *arg, struct gate_buf *what);
 
 #endif

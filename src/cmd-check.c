@@ -176,7 +176,7 @@ static int resolve(struct gate_repo *repo, const char *rev, char out[41])
 
 int cmd_check(int argc, char **argv)
 {
-	struct gate_driver_opts o = { "check", NULL, 0, 1 };
+	struct gate_driver_opts o = { .hook = "check", .out_fd = 1 };
 	struct gate_push push = GATE_PUSH_INIT;
 	struct gate_repo *repo = NULL;
 	struct gate_buf err = GATE_BUF_INIT;

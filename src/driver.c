@@ -50,14 +50,20 @@ static void sayf(int fd, const char *fmt, ...)
  * rejects a push that would have been accepted.
  */
 static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *repo, const struct gate_push *push,
-		 const struct gate_verdict *v, const char *hook, int code, const char *error)
+		 const struct gate_verdict *v, const struct gate_driver_opts *o, int code, const char *error)
 {
 	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
-	struct gate_buf err = GATE_BUF_INIT;
+	struct gate_buf err = GATE_BUF_INIT, chained = GATE_BUF_INIT;
+	const char *hook = o->hook;
 
+	if (o->after)
+		code = o->after(code, o->after_arg, &chained);
 	/* `git gate check` is a trial, not a decision about a push */
-	if (!hook || !strcmp(hook, "check"))
+	if (!hook || !strcmp(hook, "check")) {
+		gate_buf_release(&chained);
 		return code;
+	}
+	e.chained = chained.len ? chained.ptr : NULL;
 	e.cfg = cfg;
 	e.git_dir = repo ? repo->git_dir : NULL;
 	e.push = push;
@@ -76,6 +82,7 @@ static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *
 		}
 	}
 	gate_buf_release(&err);
+	gate_buf_release(&chained);
 	return code;
 }
 
@@ -180,6 +187,13 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	if (gate_repo_open(&repo, o->repo_path, &err) < 0) {
 		sayf(fd, "cannot judge this push: %s", err.ptr);
 		sayf(fd, "push rejected (git-gate fails closed); tell the repository's admin");
+		code = GATE_EXIT_INTERNAL;
+		if (o->after) {
+			/* no repository, no audit log: the chained hook still speaks */
+			struct gate_buf what = GATE_BUF_INIT;
+			code = o->after(code, o->after_arg, &what);
+			gate_buf_release(&what);
+		}
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
@@ -191,7 +205,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		say_diag(fd, &diag);
 		sayf(fd, "the gate's policy is invalid, so every push is rejected until it is fixed");
 		sayf(fd, "(admins: run 'git gate validate' on the file)");
-		code = audit(fd, NULL, repo, push, NULL, o->hook, GATE_EXIT_USAGE,
+		code = audit(fd, NULL, repo, push, NULL, o, GATE_EXIT_USAGE,
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
@@ -203,7 +217,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		gate_buf_add_safes(&out, gate_buf_cstr(&err));
 		gate_buf_adds(&out, "\n" PREFIX "push rejected (git-gate fails closed)\n");
 		say(fd, &out);
-		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
+		code = audit(fd, cfg, repo, push, NULL, o, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
 	memset(&ro, 0, sizeof(ro));
@@ -221,7 +235,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		code = GATE_EXIT_REJECT;
 	else
 		code = GATE_EXIT_ACCEPT;
-	code = audit(fd, cfg, repo, push, &v, o->hook, code, NULL);
+	code = audit(fd, cfg, repo, push, &v, o, code, NULL);
 out:
 	gate_verdict_release(&v);
 	gate_config_free(cfg);

@@ -49,6 +49,13 @@ test_expect_success 'the chained hook rejecting rejects the push git-gate accept
 	test -z "$(ref_of chained.git refs/heads/nope)"
 '
 
+test_expect_success 'the audit record says the push was refused, and by the chained hook' '
+	tail -n 1 chained.git/git-gate/audit.log >rec &&
+	test_grep "\"accepted\":false" rec &&
+	test_grep "\"exit_code\":7" rec &&
+	test_grep "\"chained_hook\":\".*pre-receive.before-git-gate: exit status 7\"" rec
+'
+
 test_expect_success 'git-gate rejecting rejects too, and the chained hook still speaks' '
 	(cd work && git commit -q --amend -m rewritten &&
 	 test_must_fail git push -f origin main 2>../err) &&
