@@ -71,7 +71,8 @@ static int check_remote(const char *dir, const char *remote, const char *ref, co
 	int status = 0, verdict = -1, ret = GATE_EXIT_INTERNAL, nremote = 0;
 
 	if (strncmp(ref, "refs/", 5)) {
-		fprintf(stderr, "git-gate: '%s' is not a full ref name; try refs/heads/%s\n", ref, ref);
+		fprintf(stderr, "git-gate: '%s' is not a full ref name; try %s%s\n", ref, gate_ref_suggestion_prefix(ref),
+			ref + (ref[0] == '/'));
 		return GATE_EXIT_USAGE;
 	}
 	spec = gate_xstrfmt("%s%s:%s", force ? "+" : "", commit, ref);
@@ -216,7 +217,8 @@ int cmd_check(int argc, char **argv)
 	if (nargs != 3 || force)
 		return cli_usage(usage, 1);
 	if (strncmp(args[0], "refs/", 5)) {
-		fprintf(stderr, "git-gate: '%s' is not a full ref name; try refs/heads/%s\n", args[0], args[0]);
+		fprintf(stderr, "git-gate: '%s' is not a full ref name; try %s%s\n", args[0], gate_ref_suggestion_prefix(args[0]),
+			args[0] + (args[0][0] == '/'));
 		goto out;
 	}
 	if (gate_repo_open(&repo, o.repo_path, &err) < 0) {

@@ -92,7 +92,8 @@ int cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	if (strncmp(ref, "refs/", 5)) {
-		fprintf(stderr, "git-gate: '%s' is not a full ref name; try refs/heads/%s\n", ref, ref);
+		fprintf(stderr, "git-gate: '%s' is not a full ref name; try %s%s\n", ref, gate_ref_suggestion_prefix(ref),
+			ref + (ref[0] == '/'));
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo ? repo->git_dir : NULL, repo ? repo->default_branch : NULL, &diag) < 0) {

@@ -524,7 +524,7 @@ static void set_src(struct gate_config *cfg, struct gate_source *src, const conf
  * What to put before a ref pattern that does not start with "refs/":
  * "heads/x" and "tags/x" only lack "refs/", anything else is a branch.
  */
-static const char *ref_suggestion_prefix(const char *pat)
+const char *gate_ref_suggestion_prefix(const char *pat)
 {
 	static const char *const ns[] = { "heads/", "tags/", "notes/", "remotes/", "meta/", "for/", NULL };
 	size_t i;
@@ -711,7 +711,7 @@ static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate
 		for (i = 0; i < r->refs.nr; i++)
 			if (strncmp(r->refs.v[i], "refs/", 5) && strcmp(r->refs.v[i], "HEAD"))
 				gate_conf_error(&g, "refs", "\"%s\" is not a full ref name (did you mean \"%s%s\"?)",
-						r->refs.v[i], ref_suggestion_prefix(r->refs.v[i]),
+						r->refs.v[i], gate_ref_suggestion_prefix(r->refs.v[i]),
 						r->refs.v[i] + (r->refs.v[i][0] == '/'));
 		if (!r->refs.nr)
 			gate_conf_error(&g, "refs", "the list is empty, so the rule matches no ref "

@@ -188,6 +188,13 @@ struct gate_config *gate_policy_default(const char *default_branch);
 int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
 		     struct gate_diag *diag);
 
+/*
+ * What a ref name or pattern without "refs/" probably lacks: "refs/" for
+ * "heads/x", "tags/x" and the like, else "refs/heads/" (a branch).  A
+ * leading '/' of `name` is to be dropped.
+ */
+const char *gate_ref_suggestion_prefix(const char *name);
+
 /* The compiled-in path of the system-wide policy. */
 const char *gate_policy_system_file(void);
 

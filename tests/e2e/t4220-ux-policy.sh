@@ -27,7 +27,9 @@ test_expect_success 'validate lists problems like a compiler: FILE:LINE, by line
 test_expect_success 'a bare word for a branch is suggested under refs/heads/' '
 	printf "rules = ( { refs = [ \"main\" ]; } );\n" >bare.conf &&
 	test_expect_code 1 git gate validate bare.conf 2>out &&
-	test_grep "did you mean \"refs/heads/main\"?" out
+	test_grep "did you mean \"refs/heads/main\"?" out &&
+	test_expect_code 2 git gate explain heads/main 2>out &&
+	test_grep "try refs/heads/main$" out
 '
 
 # syntax_case TEXT EXPECTED: validate reports EXPECTED for a one-line policy TEXT
