@@ -75,6 +75,10 @@ static int check_remote(const char *dir, const char *remote, const char *ref, co
 			ref + (ref[0] == '/'));
 		return GATE_EXIT_USAGE;
 	}
+	if (gate_skip_prefix(ref, GATE_DRY_RUN_GUARD, NULL)) {
+		fprintf(stderr, "git-gate: '%s' is the name check --remote itself uses; ask about another ref\n", ref);
+		return GATE_EXIT_USAGE;
+	}
 	spec = gate_xstrfmt("%s%s:%s", force ? "+" : "", commit, ref);
 	g1 = gate_xstrfmt("%s:" GATE_DRY_RUN_GUARD, commit);
 	g2 = gate_xstrfmt("%s:" GATE_DRY_RUN_GUARD "/x", commit);
