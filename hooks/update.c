@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "chain.h"
+#include "deadline.h"
 #include "driver.h"
 #include "util.h"
 
@@ -17,11 +18,13 @@ int main(int argc, char **argv)
 {
 	struct gate_push push = GATE_PUSH_INIT;
 	struct gate_driver_opts o = { .hook = "update", .out_fd = 2 };
-	struct gate_chain ch;
+	struct gate_chain ch = { .name = "update" };
 	struct gate_buf err = GATE_BUF_INIT;
 	int code;
 
 	gate_driver_setup();
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "ref rejected");
 	if (argc != 4 || gate_push_add(&push, argv[1], argv[2], argv[3], &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
 		gate_buf_addf(&msg, "git-gate: update hook called wrongly: %s\ngit-gate: ref rejected\n",
@@ -32,14 +35,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ch.argv0 = argv[0];
-	ch.name = "update";
 	ch.args = (const char *const *)argv + 1;
-	ch.input = NULL;
-	ch.input_len = 0;
 	o.after = gate_chain_after_cb;
 	o.after_arg = &ch;
 	code = gate_driver_run(&push, &o);
 out:
+	gate_deadline_stop();
 	gate_push_release(&push);
 	gate_buf_release(&err);
 	return code;

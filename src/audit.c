@@ -306,6 +306,54 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 	gate_buf_addch(b, '}');
 }
 
+/* The record of what git really did: the refs post-receive was given. */
+/* The policy judged by, and any policy file that exists but was not read (gate_config.ignored). */
+static void add_policy(struct gate_buf *b, const struct gate_audit_event *e)
+{
+	size_t i;
+
+	kv_str(b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	if (e->cfg && e->cfg->ignored.nr) {
+		struct gate_buf why = GATE_BUF_INIT;
+		for (i = 0; i < e->cfg->ignored.nr; i++)
+			gate_buf_addf(&why, "%s%s", i ? "; " : "", e->cfg->ignored.v[i]);
+		kv_str(b, "policy_ignored", why.ptr);
+		gate_buf_release(&why);
+	}
+}
+
+static void format_updated(struct gate_buf *b, const struct gate_audit_event *e)
+{
+	const struct gate_push *push = e->push;
+	size_t i;
+
+	gate_buf_addch(b, '{');
+	add_time(b, &e->when);
+	kv_str(b, "version", PACKAGE_VERSION);
+	kv_str(b, "event", "updated");
+	kv_str(b, "repository", e->git_dir);
+	kv_str(b, "user", push ? push->user : NULL);
+	kv_str(b, "user_source", push ? push->user_source : NULL);
+	add_client(b);
+	kv_str(b, "hook", e->hook);
+	add_policy(b, e);
+	if (e->error)
+		kv_str(b, "error", e->error);
+	key(b, "refs");
+	gate_buf_addch(b, '[');
+	for (i = 0; push && i < push->nr; i++) {
+		if (i)
+			gate_buf_addch(b, ',');
+		gate_buf_addch(b, '{');
+		kv_str(b, "ref", push->updates[i].ref);
+		kv_str(b, "old", push->updates[i].old_id);
+		kv_str(b, "new", push->updates[i].new_id);
+		kv_str(b, "kind", kind_name(push->updates[i].kind));
+		gate_buf_addch(b, '}');
+	}
+	gate_buf_adds(b, "]}\n");
+}
+
 void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 {
 	const struct gate_push *push = e->push;
@@ -314,23 +362,22 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	struct gate_buf b = GATE_BUF_INIT;
 	size_t i;
 
+	if (e->kind == GATE_AUDIT_UPDATED) {
+		format_updated(&b, e);
+		gate_buf_add(out, b.ptr, b.len);
+		gate_buf_release(&b);
+		return;
+	}
 	gate_buf_addch(&b, '{');
 	add_time(&b, &e->when);
 	kv_str(&b, "version", PACKAGE_VERSION);
+	kv_str(&b, "event", "decision");
 	kv_str(&b, "repository", e->git_dir);
 	kv_str(&b, "user", push ? push->user : NULL);
 	kv_str(&b, "user_source", push ? push->user_source : NULL);
 	add_client(&b);
 	kv_str(&b, "hook", e->hook);
-	kv_str(&b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
-	if (e->cfg && e->cfg->ignored.nr) {
-		/* a policy file the admin may believe in, not read (see gate_config.ignored) */
-		struct gate_buf why = GATE_BUF_INIT;
-		for (i = 0; i < e->cfg->ignored.nr; i++)
-			gate_buf_addf(&why, "%s%s", i ? "; " : "", e->cfg->ignored.v[i]);
-		kv_str(&b, "policy_ignored", why.ptr);
-		gate_buf_release(&why);
-	}
+	add_policy(&b, e);
 	kv_bool(&b, "dry_run", v ? v->dry_run : push && gate_push_option(push, "gate.dry-run") != NULL);
 	key(&b, "bypass");
 	if (bypass) {
@@ -351,6 +398,8 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	kv_str(&b, "verdict", v ? outcome_name(v->outcome) : "error");
 	kv_bool(&b, "accepted", e->exit_code == 0);
 	kv_int(&b, "exit_code", e->exit_code);
+	/* the hook let git go on (or not); whether refs moved is an "updated" record */
+	kv_str(&b, "decision", e->exit_code == 0 ? "accepted" : "rejected");
 	if (e->error)
 		kv_str(&b, "error", e->error);
 	if (e->chained)

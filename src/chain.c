@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deadline.h"
+#include "push.h"
 #include "run-command.h"
 
 #include "banned.h"
@@ -62,12 +64,23 @@ int gate_chain_after(int code, const struct gate_chain *ch, struct gate_buf *wha
 {
 	struct gate_buf path = GATE_BUF_INIT, err = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	const char *shown;
-	int status = 0, judging = strcmp(ch->name, "post-receive") != 0;
+	int status = 0, r, judging = strcmp(ch->name, "post-receive") != 0;
 
 	if (!gate_chain_find(&path, ch->argv0, ch->name))
 		goto out;
 	shown = strrchr(path.ptr, '/') ? strrchr(path.ptr, '/') + 1 : path.ptr;
-	if (gate_chain_run(path.ptr, ch->args, ch->input, ch->input_len, &status, &err) < 0) {
+	/*
+	 * git gave the hook no time limit before git-gate came: its time does
+	 * not count against hook_timeout (when that has run out already, the
+	 * push is rejected anyway and the hook is not started).
+	 */
+	if (gate_deadline_pause() < 0) {
+		gate_buf_addf(what, "%s: not run: hook_timeout had been reached", path.ptr);
+		goto out;
+	}
+	r = gate_chain_run(path.ptr, ch->args, ch->input, ch->input_len, &status, &err);
+	gate_deadline_resume();
+	if (r < 0) {
 		gate_buf_addf(&msg, "git-gate: cannot run the %s hook that was here before git-gate (%s): %s\n",
 			      ch->name, shown, err.ptr);
 		if (judging)
@@ -100,4 +113,13 @@ out:
 int gate_chain_after_cb(int code, void *arg, struct gate_buf *what)
 {
 	return gate_chain_after(code, arg, what);
+}
+
+void gate_chain_input(struct gate_buf *out, const struct gate_push *push)
+{
+	size_t i;
+
+	for (i = 0; i < push->nr; i++)
+		gate_buf_addf(out, "%s %s %s\n", push->updates[i].old_id, push->updates[i].new_id,
+			      push->updates[i].ref);
 }

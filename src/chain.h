@@ -52,6 +52,13 @@ struct gate_chain {
 
 int gate_chain_after(int code, const struct gate_chain *ch, struct gate_buf *what);
 
+/*
+ * The "<old> <new> <ref>" lines git gave pre-receive or post-receive, as
+ * read into `push` (call it before anything retargets the updates).
+ */
+struct gate_push;
+void gate_chain_input(struct gate_buf *out, const struct gate_push *push);
+
 /* gate_chain_after in the shape of gate_driver_opts.after (arg: a struct gate_chain). */
 int gate_chain_after_cb(int code, void *arg, struct gate_buf *what);
 

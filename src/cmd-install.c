@@ -19,16 +19,17 @@
 static const char install_usage[] =
 	"usage: git gate install [--hook pre-receive|update] [--force] [--no-fsck-objects] REPO...\n"
 	"\n"
-	"Link git-gate's hook into each repository's hooks/ directory, set\n"
-	"receive.advertisePushOptions so that -o gate.* options reach it, and\n"
+	"Link git-gate's hooks into each repository's hooks/ directory (the\n"
+	"judging hook and post-receive, which records what really moved), set\n"
+	"receive.advertisePushOptions so that -o gate.* options reach them, and\n"
 	"receive.fsckObjects so that git itself refuses malformed objects.\n"
 	"\n"
 	"    --hook pre-receive  judge the whole push at once: all or nothing (default)\n"
 	"    --hook update       judge each ref on its own: one refused ref does not\n"
 	"                        stop the others (no push options in this mode)\n"
-	"    --force             keep a hook that is not git-gate's by chaining it: it\n"
-	"                        moves to hooks/<name>.before-git-gate and still runs\n"
-	"                        after git-gate's judgment; either rejecting rejects\n"
+	"    --force             keep hooks that are not git-gate's by chaining them:\n"
+	"                        each moves to hooks/<name>.before-git-gate and still\n"
+	"                        runs after git-gate's; either rejecting rejects\n"
 	"    --no-fsck-objects   leave receive.fsckObjects alone\n"
 	"\n"
 	"Where hooks/<name> runs the programs in hooks/<name>.d/ (Gitea and\n"
@@ -41,9 +42,9 @@ static const char uninstall_usage[] =
 	"install chained (hooks/<name>.before-git-gate); hooks that are not\n"
 	"git-gate's are left alone.\n";
 
-/* Every hook git-gate may install; a program of each name is in cli_libexecdir(). */
+/* The hook programs `git gate install` links (and uninstall removes), in cli_libexecdir(). */
 static const char *const hook_names[] = { "pre-receive", "update", "post-receive" };
-#define NHOOKS (sizeof(hook_names) / sizeof(hook_names[0]))
+#define NHOOKS GATE_ARRAY_SIZE(hook_names)
 
 /* The name a hook takes inside a hooks/<name>.d/ layout. */
 #define DIR_LAYOUT_NAME "git-gate"
@@ -186,14 +187,100 @@ static int set_fsck(git_repository *repo, git_config *cfg, const char *path)
 	return ret;
 }
 
+/*
+ * Where git-gate's hook `hook` goes in `dir`, into *dst: hooks/<hook>, or
+ * hooks/<hook>.d/git-gate where hooks/<hook> is someone else's program
+ * that runs the ones in hooks/<hook>.d/ (Gitea and others).  Refuses
+ * (GATE_EXIT_REJECT, with a message) what would replace a hook that is
+ * not git-gate's without --force, or chain over an earlier chained one.
+ */
+static int plan_hook(const char *path, const char *dir, const char *hook, int force, char **dst, int *layout)
+{
+	char *d = gate_xstrfmt("%s/%s", dir, hook), *dd = gate_xstrfmt("%s.d", d);
+	char *prev = gate_xstrfmt("%s%s", d, GATE_CHAIN_SUFFIX);
+	struct stat st;
+	int ret = 0;
+
+	*layout = 0;
+	if (lstat(d, &st) == 0 && !is_ours(d) && is_dir(dd)) {
+		free(d);
+		d = gate_xstrfmt("%s/" DIR_LAYOUT_NAME, dd);
+		*layout = 1;
+		if (lstat(d, &st) == 0 && !is_ours(d)) {
+			fprintf(stderr, "git-gate: '%s' exists and is not git-gate's; not replacing it\n", d);
+			ret = GATE_EXIT_REJECT;
+		}
+	} else if (lstat(d, &st) == 0 && !is_ours(d)) {
+		if (!force) {
+			fprintf(stderr,
+				"git-gate: '%s' already has a %s hook that is not git-gate's (%s);\n"
+				"git-gate: not replacing it.  --force keeps it chained: it moves to %s and still\n"
+				"git-gate: runs after git-gate's, with the same input; either rejecting rejects.\n",
+				path, hook, d, prev);
+			ret = GATE_EXIT_REJECT;
+		} else if (lstat(prev, &st) == 0) {
+			fprintf(stderr, "git-gate: cannot chain '%s': '%s' already exists\n", d, prev);
+			ret = GATE_EXIT_REJECT;
+		}
+	}
+	free(dd);
+	free(prev);
+	if (ret)
+		free(d);
+	else
+		*dst = d;
+	return ret;
+}
+
+/* Link `dst` (from plan_hook) to our program `hook`, chaining what is there. */
+static int link_hook(const char *dst, const char *hook, int layout)
+{
+	char *src = gate_xstrfmt("%s/%s", cli_libexecdir(), hook);
+	char *prev = gate_xstrfmt("%s%s", dst, GATE_CHAIN_SUFFIX);
+	struct stat st;
+	int ret = -1;
+
+	if (access(src, X_OK) < 0) {
+		fprintf(stderr, "git-gate: the hook program '%s' is missing: %s\n", src, strerror(errno));
+		goto out;
+	}
+	if (lstat(dst, &st) == 0) {
+		if (is_ours(dst)) {
+			unlink(dst);
+		} else if (rename(dst, prev) < 0) {
+			fprintf(stderr, "git-gate: cannot move '%s' aside: %s\n", dst, strerror(errno));
+			goto out;
+		} else {
+			printf("git-gate: kept the existing %s hook as %s: it runs after git-gate's with the same "
+			       "input, and either rejecting rejects ('git gate uninstall' puts it back)\n",
+			       hook, prev);
+		}
+	}
+	if (symlink(src, dst) < 0) {
+		fprintf(stderr, "git-gate: cannot link '%s' to '%s': %s\n", dst, src, strerror(errno));
+		goto out;
+	}
+	if (layout)
+		printf("git-gate: the existing %s hook runs the hooks in its .d directory: git-gate joins them as "
+		       "%s\n", hook, dst);
+	ret = 0;
+out:
+	free(src);
+	free(prev);
+	return ret;
+}
+
 static int install_one(const char *path, const char *hook, int force, int fsck)
 {
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
 	struct gate_buf dir = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	char *dst = NULL, *src = NULL, *layout = NULL, *prev = NULL;
 	const char *other_name = strcmp(hook, "update") ? "update" : "pre-receive";
-	struct stat st;
+	/* the judging hook, and post-receive, which records what really moved */
+	const char *hooks[] = { hook, "post-receive" };
+	char *dst[2] = { NULL, NULL };
+	int layout[2] = { 0, 0 };
+	size_t k;
 	int ret = GATE_EXIT_USAGE;
 
 	if (gate_repo_check_format(path, &err) < 0) {
@@ -212,56 +299,24 @@ static int install_one(const char *path, const char *hook, int force, int fsck)
 		fprintf(stderr, "git-gate: cannot create '%s': %s\n", dir.ptr, strerror(errno));
 		goto out;
 	}
-	src = gate_xstrfmt("%s/%s", cli_libexecdir(), hook);
-	if (access(src, X_OK) < 0) {
-		fprintf(stderr, "git-gate: the hook program '%s' is missing: %s\n", src, strerror(errno));
-		ret = GATE_EXIT_INTERNAL;
-		goto out;
-	}
-	dst = gate_xstrfmt("%s/%s", dir.ptr, hook);
-	layout = gate_xstrfmt("%s.d", dst);
-	prev = gate_xstrfmt("%s%s", dst, GATE_CHAIN_SUFFIX);
-	if (lstat(dst, &st) == 0 && !is_ours(dst) && is_dir(layout)) {
-		/* hooks/<name> runs the programs in hooks/<name>.d: join them, replace nothing */
-		free(dst);
-		dst = gate_xstrfmt("%s/" DIR_LAYOUT_NAME, layout);
-		if (lstat(dst, &st) == 0 && !is_ours(dst)) {
-			fprintf(stderr, "git-gate: '%s' exists and is not git-gate's; not replacing it\n", dst);
-			ret = GATE_EXIT_REJECT;
+	/* refuse before changing anything */
+	for (k = 0; k < GATE_ARRAY_SIZE(hooks); k++) {
+		int r = plan_hook(path, dir.ptr, hooks[k], force, &dst[k], &layout[k]);
+		if (r) {
+			ret = r;
 			goto out;
 		}
-		unlink(dst);
-		printf("git-gate: %s runs the hooks in %s/: git-gate joins them as %s\n", hook, layout, dst);
-	} else if (lstat(dst, &st) == 0) {
-		if (is_ours(dst)) {
-			unlink(dst);
-		} else if (!force) {
-			fprintf(stderr,
-				"git-gate: '%s' already has a %s hook that is not git-gate's (%s);\n"
-				"git-gate: not replacing it.  --force keeps it chained: it moves to %s and still\n"
-				"git-gate: runs after git-gate's judgment, with the same input; either rejecting "
-				"rejects.\n",
-				path, hook, dst, prev);
-			ret = GATE_EXIT_REJECT;
-			goto out;
-		} else if (lstat(prev, &st) == 0) {
-			fprintf(stderr, "git-gate: cannot chain '%s': '%s' already exists\n", dst, prev);
-			ret = GATE_EXIT_REJECT;
-			goto out;
-		} else if (rename(dst, prev) < 0) {
-			fprintf(stderr, "git-gate: cannot move '%s' aside: %s\n", dst, strerror(errno));
-			goto out;
-		} else {
-			printf("git-gate: kept the existing %s hook as %s: it runs after git-gate's judgment with "
-			       "the same input, and either rejecting rejects ('git gate uninstall' puts it back)\n",
-			       hook, prev);
-		}
-	} else if (is_dir(layout)) {
-		fprintf(stderr, "git-gate: warning: %s/ exists but no %s hook runs it; git does not\n", layout, hook);
 	}
-	if (symlink(src, dst) < 0) {
-		fprintf(stderr, "git-gate: cannot link '%s' to '%s': %s\n", dst, src, strerror(errno));
-		goto out;
+	for (k = 0; k < GATE_ARRAY_SIZE(hooks); k++) {
+		char *d = gate_xstrfmt("%s/%s.d", dir.ptr, hooks[k]);
+		if (!layout[k] && is_dir(d))
+			fprintf(stderr, "git-gate: warning: %s/ exists but no %s hook runs it; git does not\n", d,
+				hooks[k]);
+		free(d);
+		if (link_hook(dst[k], hooks[k], layout[k]) < 0) {
+			ret = GATE_EXIT_INTERNAL;
+			goto out;
+		}
 	}
 	/* only one of our two judging hooks at a time: they would judge every push twice */
 	if (remove_ours(dir.ptr, other_name) < 0)
@@ -274,17 +329,15 @@ static int install_one(const char *path, const char *hook, int force, int fsck)
 	}
 	if (fsck && set_fsck(repo, cfg, path) < 0)
 		goto out;
-	printf("git-gate: installed the %s hook in %s\n", hook, path);
+	printf("git-gate: installed the %s and post-receive hooks in %s\n", hook, path);
 	ret = 0;
 out:
 	git_config_free(cfg);
 	git_repository_free(repo);
 	gate_buf_release(&dir);
 	gate_buf_release(&err);
-	free(dst);
-	free(src);
-	free(layout);
-	free(prev);
+	free(dst[0]);
+	free(dst[1]);
 	return ret;
 }
 
@@ -352,7 +405,7 @@ int cmd_uninstall(int argc, char **argv)
 			else
 				removed += r;
 		}
-		printf("git-gate: %s\n", removed ? "removed the hook" : "no git-gate hook was installed");
+		printf("git-gate: %s\n", removed ? "removed the hooks" : "no git-gate hook was installed");
 		gate_buf_release(&dir);
 		git_repository_free(repo);
 	}

@@ -104,8 +104,10 @@ test_expect_success 'explain names it too' '
 
 test_expect_success 'the audit log of a push names it for the admin' '
 	(cd work && commit_file w w "WIP w" && GIT_GATE_SYSTEM_CONFIG="$SYS" git push -q origin main 2>../err) &&
-	tail -n 1 victim.git/git-gate/audit.log >rec &&
+	grep "\"event\":\"decision\"" victim.git/git-gate/audit.log | tail -n 1 >rec &&
 	test_grep "\"policy_ignored\":\".*git-gate.conf: ignored: the system file" rec &&
+	tail -n 1 victim.git/git-gate/audit.log >rec &&
+	test_grep "\"event\":\"updated\".*\"policy_ignored\":" rec &&
 	test_grep ! "ignored" err
 '
 

@@ -80,6 +80,29 @@ test_expect_success 'uninstall puts the chained hook back exactly' '
 	test "$(stat -c %a chained.git/hooks/pre-receive)" = "$(stat -c %a original-hook)"
 '
 
+test_expect_success 'a chained post-receive hook runs after the push with the same stdin' '
+	git init -q --bare post.git &&
+	cat >post.git/hooks/post-receive <<-\HOOK &&
+	#!/bin/sh
+	cat >"$GIT_DIR/post-stdin"
+	echo "previous post-receive ran"
+	exit 3
+	HOOK
+	chmod +x post.git/hooks/post-receive &&
+	cp -p post.git/hooks/post-receive original-post &&
+	git gate install --force post.git >out &&
+	test_grep "kept the existing post-receive hook as" out &&
+	make_work pwork post.git &&
+	(cd pwork && commit_file p p "Add p" && git push origin main 2>../err) &&
+	test "$(ref_of post.git main)" = "$(git -C pwork rev-parse HEAD)" &&
+	test_grep "remote: previous post-receive ran" err &&
+	test_grep "the post-receive hook that was here before git-gate (post-receive.before-git-gate) failed (exit status 3)" err &&
+	test_grep "refs/heads/main$" post.git/post-stdin &&
+	test "$(cut -d" " -f2 post.git/post-stdin)" = "$(git -C pwork rev-parse HEAD)" &&
+	git gate uninstall post.git >/dev/null &&
+	cmp original-post post.git/hooks/post-receive
+'
+
 test_expect_success 'a hook that was a symbolic link comes back as the same link' '
 	git init -q --bare linked.git &&
 	write_prev_hook shared-hook &&
