@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 	int code;
 
 	(void)argc;
-	gate_driver_setup();
+	gate_driver_setup_hook();
 	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
 	gate_deadline_start(GATE_DEADLINE_DEFAULT, "the push has happened but is not fully recorded");
 	if (gate_driver_read_updates(&push, &err) < 0) {

@@ -24,13 +24,15 @@ int main(int argc, char **argv)
 	int code;
 
 	(void)argc;
-	gate_driver_setup();
+	gate_driver_setup_hook();
 	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
 	gate_deadline_start(GATE_DEADLINE_DEFAULT, "push rejected");
 	if (gate_driver_read_updates(&push, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
-		gate_buf_addf(&msg, "git-gate: cannot read the ref updates: %s\ngit-gate: push rejected\n",
-			      err.ptr);
+		/* the error may quote a malformed ref name as pushed */
+		gate_buf_adds(&msg, "git-gate: cannot read the ref updates: ");
+		gate_buf_add_safes(&msg, err.len ? err.ptr : "read error");
+		gate_buf_adds(&msg, "\ngit-gate: push rejected\n");
 		(void)gate_write_all(2, msg.ptr, msg.len);
 		gate_buf_release(&msg);
 		code = GATE_EXIT_INTERNAL;

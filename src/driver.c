@@ -51,6 +51,12 @@ int gate_driver_read_updates(struct gate_push *push, struct gate_buf *err)
 	return ret;
 }
 
+void gate_driver_setup_hook(void)
+{
+	gate_driver_setup();
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+}
+
 static void say(int fd, const struct gate_buf *b)
 {
 	(void)gate_write_all(fd, b->ptr, b->len);
@@ -59,13 +65,16 @@ static void say(int fd, const struct gate_buf *b)
 static void sayf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sayf(int fd, const char *fmt, ...)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	va_list ap;
 
-	gate_buf_adds(&b, PREFIX);
 	va_start(ap, fmt);
-	gate_buf_vaddf(&b, fmt, ap);
+	gate_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
+	/* what it quotes (paths, refs, errors) is neutralised with the rest */
+	gate_buf_adds(&b, PREFIX);
+	gate_buf_add_safe(&b, msg.ptr ? msg.ptr : "", msg.len);
+	gate_buf_release(&msg);
 	gate_buf_addch(&b, '\n');
 	say(fd, &b);
 	gate_buf_release(&b);
@@ -173,28 +182,66 @@ static void say_diag(int fd, struct gate_diag *diag)
  */
 static void say_policy(int fd, const struct gate_config *cfg, const struct gate_repo *repo)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, d = GATE_BUF_INIT;
 	const char *env = getenv("GIT_GATE_CONFIG");
 
-	gate_buf_adds(&b, PREFIX "judged by ");
 	if (cfg->is_default)
-		gate_buf_addf(&b, "the built-in default (no policy file): only the default branch%s%s is "
+		gate_buf_addf(&d, "the built-in default (no policy file): only the default branch%s%s is "
 				  "protected, from force-push and deletion",
 			      cfg->nrules && cfg->rules[0].refs.nr ? " " : "",
 			      cfg->nrules && cfg->rules[0].refs.nr ? cfg->rules[0].refs.v[0] : "");
 	else if (cfg->layered)
-		gate_buf_addf(&b, "the system policy %s layered with the repository's %s",
+		gate_buf_addf(&d, "the system policy %s layered with the repository's %s",
 			      cfg->system_file ? cfg->system_file : "(system)", cfg->repo_file ? cfg->repo_file : "");
 	else if (env && *env)
-		gate_buf_addf(&b, "the policy %s (GIT_GATE_CONFIG)", env);
+		gate_buf_addf(&d, "the policy %s (GIT_GATE_CONFIG)", env);
 	else
-		gate_buf_addf(&b, "the policy %s", cfg->file ? cfg->file : "(unnamed)");
+		gate_buf_addf(&d, "the policy %s", cfg->file ? cfg->file : "(unnamed)");
+	/* file and ref names are shown neutralised, like everything else */
+	gate_buf_adds(&b, PREFIX "judged by ");
+	gate_buf_add_safe(&b, d.ptr, d.len);
 	gate_buf_addch(&b, '\n');
 	if (!git_repository_is_bare(repo->git))
 		gate_buf_adds(&b, PREFIX "(this is a clone: the server judges pushes by its own policy; "
 				  "'git gate check --remote NAME REF' asks it)\n");
 	say(fd, &b);
 	gate_buf_release(&b);
+	gate_buf_release(&d);
+}
+
+/* The push could not be judged: say why (it may quote pushed names), reject. */
+static void say_unjudged(int fd, const char *why)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_adds(&b, PREFIX "cannot judge this push: ");
+	gate_buf_add_safes(&b, why);
+	gate_buf_adds(&b, "\n" PREFIX "push rejected (git-gate fails closed)\n");
+	say(fd, &b);
+	gate_buf_release(&b);
+}
+
+/*
+ * git updates through a symbolic ref: with refs/heads/latest ->
+ * refs/heads/main, a push to latest moves main (compared against main's
+ * old value).  Each such update is judged as one of the ref that really
+ * moves, by that ref's rule; the report and the audit log keep the name
+ * pushed.  A symbolic ref that loops or leads outside refs/ cannot be
+ * judged: -1.
+ */
+int gate_driver_resolve_symrefs(struct gate_push *push, struct gate_repo *repo, struct gate_buf *err)
+{
+	size_t i;
+
+	for (i = 0; i < push->nr; i++) {
+		char *target = NULL;
+		if (gate_repo_symref_target(repo, push->updates[i].ref, &target, err) < 0)
+			return -1;
+		if (target)
+			gate_update_retarget(&push->updates[i], target);
+		free(target);
+	}
+	return 0;
 }
 
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
@@ -221,6 +268,11 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			code = o->after(code, o->after_arg, &what);
 			gate_buf_release(&what);
 		}
+		goto out;
+	}
+	if (gate_driver_resolve_symrefs(push, repo, &err) < 0) {
+		say_unjudged(fd, gate_buf_cstr(&err));
+		code = audit(fd, NULL, repo, push, NULL, o, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
@@ -250,11 +302,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		goto out;
 	}
 	if (r < 0) {
-		gate_buf_reset(&out);
-		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
-		gate_buf_add_safes(&out, gate_buf_cstr(&err));
-		gate_buf_adds(&out, "\n" PREFIX "push rejected (git-gate fails closed)\n");
-		say(fd, &out);
+		say_unjudged(fd, gate_buf_cstr(&err));
 		code = audit(fd, cfg, repo, push, NULL, o, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}

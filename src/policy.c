@@ -154,6 +154,42 @@ void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const ch
 	g->errors++;
 }
 
+int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *value, const char *under,
+		       const char *dir)
+{
+	static const char *const tops[] = { "heads/", "tags/", "notes/", "meta/", "remotes/" };
+	struct gate_buf fix = GATE_BUF_INIT;
+	const char *v = value;
+	size_t k;
+
+	if (gate_ref_name_valid(value) && !strncmp(value, under, strlen(under)) && strlen(value) > strlen(under))
+		return 0;
+	while (*v == '/')
+		v++;
+	if (!strncmp(v, "refs/", 5) && gate_ref_name_valid(v)) {
+		/* a full name in the wrong place: keep its last part */
+		gate_buf_adds(&fix, dir);
+		gate_buf_adds(&fix, strrchr(v, '/') + 1);
+	} else {
+		for (k = 0; k < GATE_ARRAY_SIZE(tops); k++)
+			if (!strncmp(v, tops[k], strlen(tops[k])))
+				break;
+		gate_buf_adds(&fix, k < GATE_ARRAY_SIZE(tops) ? "refs/" : dir);
+		gate_buf_adds(&fix, v);
+	}
+	if (!gate_ref_name_valid(fix.ptr) || strncmp(fix.ptr, under, strlen(under)))
+		gate_buf_setf(&fix, "%sNAME", dir);
+	if (!strncmp(value, "refs/", 5) && gate_ref_name_valid(value))
+		gate_conf_error(g, key, "\"%s\" is not under %s; write a name such as \"%s\"", value, under, fix.ptr);
+	else
+		gate_conf_error(g, key,
+				"\"%s\" is not a full ref name: git-gate looks the ref up by exactly this name, never "
+				"as refs/heads/NAME or refs/tags/NAME; write \"%s\"",
+				value, fix.ptr);
+	gate_buf_release(&fix);
+	return -1;
+}
+
 const char *gate_conf_git_dir(struct gate_conf_group *g)
 {
 	return g->git_dir;
@@ -894,9 +930,8 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 	gate_conf_bool(&g, "audit_syslog", &cfg->audit_syslog);
 	if (cfg->audit_log && !*cfg->audit_log)
 		gate_conf_error(&g, "audit_log", "is empty; write \"off\" to turn the audit log off");
-	if (cfg->meta_ref && !gate_ref_name_valid(cfg->meta_ref))
-		gate_conf_error(&g, "meta_ref", "\"%s\" is not a valid full ref name (e.g. \"refs/meta/gate\")",
-				cfg->meta_ref);
+	if (cfg->meta_ref)
+		(void)gate_conf_full_ref(&g, "meta_ref", cfg->meta_ref, "refs/", "refs/meta/");
 	if (cfg->meta_ref && !cfg->meta_users.nr)
 		gate_conf_error(&g, "meta_ref", "needs 'meta_users': who may change the policy stored in '%s'",
 				cfg->meta_ref);
@@ -1365,6 +1400,45 @@ struct gate_config *gate_policy_default(const char *default_branch)
 	return cfg;
 }
 
+/*
+ * The object `rev` names: a 40-hex object id, or a full ref name looked up
+ * exactly (git_revparse would also try refs/heads/REV and refs/tags/REV,
+ * which any pusher can create).  GATE_ENOTFOUND when there is no such ref.
+ */
+static int meta_object(git_object **out, struct git_repository *repo, const char *rev, struct gate_buf *err)
+{
+	git_reference *ref = NULL;
+	git_oid oid;
+	int r;
+
+	if (gate_is_hex_oid(rev)) {
+		if (git_oid_fromstr(&oid, rev) < 0 || git_object_lookup(out, repo, &oid, GIT_OBJECT_ANY) < 0)
+			return gate_error(err, "cannot read object %s: %s", rev, gate_git_error());
+		return 0;
+	}
+	if (!gate_ref_name_valid(rev))
+		return gate_error(err, "'%s' is not a full ref name (the policy ref is looked up by its exact name)",
+				  rev);
+	r = git_reference_lookup(&ref, repo, rev);
+	if (r == GIT_ENOTFOUND)
+		return GATE_ENOTFOUND;
+	if (r < 0)
+		return gate_error(err, "cannot read ref '%s': %s", rev, gate_git_error());
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+		gate_error(err,
+			   "'%s' is a symbolic ref (to '%s'): the policy ref must be a plain ref, or whoever may push "
+			   "its target would control the policy",
+			   rev, git_reference_symbolic_target(ref));
+		git_reference_free(ref);
+		return -1;
+	}
+	r = git_object_lookup(out, repo, git_reference_target(ref), GIT_OBJECT_ANY);
+	git_reference_free(ref);
+	if (r < 0)
+		return gate_error(err, "cannot read what '%s' points at: %s", rev, gate_git_error());
+	return 0;
+}
+
 int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, const char *rev,
 			     struct gate_buf *err)
 {
@@ -1375,15 +1449,13 @@ int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, 
 	size_t len;
 	int ret = -1, r;
 
-	r = git_revparse_single(&obj, repo, rev);
-	if (r == GIT_ENOTFOUND) {
+	r = meta_object(&obj, repo, rev, err);
+	if (r == GATE_ENOTFOUND) {
 		ret = GATE_ENOTFOUND;
 		goto out;
 	}
-	if (r < 0) {
-		gate_error(err, "cannot resolve '%s': %s", rev, gate_git_error());
+	if (r < 0)
 		goto out;
-	}
 	if (git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0) {
 		gate_error(err, "'%s' does not lead to a tree: %s", rev,
 			   gate_git_error());

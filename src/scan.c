@@ -623,13 +623,16 @@ static void blob_reader_stop(struct gate_scan *s)
 
 void gate_scan_progress(struct gate_scan *s, const char *fmt, ...)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	va_list ap;
 
-	gate_buf_adds(&b, "git-gate: ");
 	va_start(ap, fmt);
-	gate_buf_vaddf(&b, fmt, ap);
+	gate_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
+	/* messages quote check names, refs and errors: one neutralised line */
+	gate_buf_adds(&b, "git-gate: ");
+	gate_buf_add_safe(&b, msg.ptr ? msg.ptr : "", msg.len);
+	gate_buf_release(&msg);
 	gate_buf_addch(&b, '\n');
 	pthread_mutex_lock(&s->progress_lock);
 	(void)gate_write_all(2, b.ptr, b.len);
