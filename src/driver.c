@@ -253,7 +253,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
 	struct gate_report_opts ro;
 	int fd = o->out_fd ? o->out_fd : 2;
-	int code = GATE_EXIT_INTERNAL, r;
+	int code = GATE_EXIT_INTERNAL, r, record, system_only = 0;
 
 	memset(&v, 0, sizeof(v));
 	if (!push->user)
@@ -277,6 +277,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	}
 	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
 	    (cfg = system_for_meta_push(push, repo->git_dir)) != NULL) {
+		system_only = 1;
 		say_diag(fd, &diag);
 		sayf(fd, "the policy stored in '%s' is invalid (above); this push changes only that ref, so it "
 			 "is judged by the system policy alone", cfg->meta_ref);
@@ -290,8 +291,14 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	}
 	if (o->hook && !strcmp(o->hook, "check"))
 		say_policy(fd, cfg, repo);
+	/*
+	 * The hooks keep the judged records; `git gate check` only reads
+	 * them, and so does a push judged by the system file alone (above):
+	 * its checks are not the repository's.
+	 */
+	record = o->hook && (!strcmp(o->hook, "pre-receive") || !strcmp(o->hook, "update")) && !system_only;
 	gate_deadline_set(cfg->hook_timeout ? cfg->hook_timeout : GATE_DEADLINE_DEFAULT);
-	r = gate_evaluate(&v, repo, cfg, push, &err);
+	r = gate_evaluate_ext(&v, repo, cfg, push, record ? GATE_EVAL_RECORD : 0, &err);
 	if (gate_deadline_expired()) {
 		char *why = gate_xstrfmt("hook_timeout (%ld s) reached: the hook's own work (git processes "
 					 "included, command checks aside) took longer",

@@ -1652,6 +1652,11 @@ int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *de
 	return 0;
 }
 
+int gate_rule_enforces(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	return rule && rule->mode == GATE_MODE_ENFORCE && gate_rule_runs(rule, def);
+}
+
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user)
 {
 	size_t i, j, k;

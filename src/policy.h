@@ -208,6 +208,8 @@ const struct gate_rule *gate_config_rule_for(const struct gate_config *cfg, cons
 
 /* Whether `rule` runs the check `def`. */
 int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *def);
+/* Whether `rule` runs `def` in enforce mode (a failure rejects). */
+int gate_rule_enforces(const struct gate_rule *rule, const struct gate_check_def *def);
 
 /* Whether `user` is named in `list` directly or through an @group. */
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user);
