@@ -431,7 +431,7 @@ out:
  * judged where it reaches another ref.  Then append every record's changes.
  */
 static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struct gate_repo *repo,
-			 const struct gate_config *cfg, struct gate_buf *err)
+			 struct gate_scan *scan, const struct gate_config *cfg, struct gate_buf *err)
 {
 	size_t i, j, k;
 
@@ -458,8 +458,9 @@ static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struc
 				continue;
 			if (p < 0)
 				return -1;
-			if (gate_judged_record_pass(r, repo, u->kind == GATE_UPDATE_CREATE ? NULL : u->old_id, tip,
-						    &recorded, err) < 0)
+			if (gate_judged_record_pass_dflt(r, repo, u->kind == GATE_UPDATE_CREATE ? NULL : u->old_id,
+							 gate_scan_default_tip(scan, jb->def, u->ref), tip, &recorded,
+							 err) < 0)
 				return -1;
 			if (recorded)
 				trace_judged(jb->def, "recorded %.12s as judged and passed", tip);
@@ -651,7 +652,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		if (rv->outcome > v->outcome)
 			v->outcome = rv->outcome;
 	}
-	if (keep && record_judged(judged, v, repo, cfg, err) < 0)
+	if (keep && record_judged(judged, v, repo, scan, cfg, err) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -352,15 +352,28 @@ out:
 int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *tip,
 			    int *recorded, struct gate_buf *err)
 {
+	return gate_judged_record_pass_dflt(j, repo, old, NULL, tip, recorded, err);
+}
+
+int gate_judged_record_pass_dflt(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *dflt,
+				 const char *tip, int *recorded, struct gate_buf *err)
+{
 	struct gate_strvec below = GATE_STRVEC_INIT;
-	size_t i;
+	const char *from[2];
+	size_t i, k;
 	int r;
 
 	*recorded = 0;
-	if (old && !gate_is_zero_oid(old)) {
-		r = gate_judged_uncovered(j, repo, old, GATE_JUDGED_MAX_EXCEPT, &below, err);
-		if (r < 0)
+	from[0] = old;
+	from[1] = dflt;
+	for (k = 0; k < 2; k++) {
+		if (!from[k] || gate_is_zero_oid(from[k]))
+			continue;
+		r = gate_judged_uncovered(j, repo, from[k], GATE_JUDGED_MAX_EXCEPT - below.nr, &below, err);
+		if (r < 0) {
+			gate_strvec_clear(&below);
 			return -1;
+		}
 		if (r > 0) {
 			gate_strvec_clear(&below);
 			return 0;

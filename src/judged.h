@@ -127,6 +127,14 @@ const char *const *gate_judged_exceptions(const struct gate_judged *j, size_t *n
  */
 int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *tip,
 			    int *recorded, struct gate_buf *err);
+/*
+ * The same when the commits of the default branch (its tip `dflt`, or
+ * NULL) counted as judged for the update: what lies uncovered below it
+ * (a bypass or an exemption on main) becomes an exception too, so that it
+ * counts nowhere once main no longer holds it.
+ */
+int gate_judged_record_pass_dflt(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *dflt,
+				 const char *tip, int *recorded, struct gate_buf *err);
 #define GATE_JUDGED_MAX_EXCEPT 1000
 
 /* Whether the check is being enforced on `ref` (see above). */

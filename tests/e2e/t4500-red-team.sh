@@ -131,4 +131,26 @@ test_expect_success 'a command with cache = false (its result depends on more th
 	test "$(ref_of nocache.git main)" = "$before"
 '
 
+test_expect_success 'a commit an exempt bot put on main does not count once main was rewound past it' '
+	make_victim bot.git &&
+	cat >bot.git/git-gate.conf <<-\EOF &&
+	rules = (
+	  { refs = [ "refs/heads/main" ]; checks = [ "msg" ]; exempt_users = [ "bot" ]; },
+	  { refs = [ "refs/heads/**" ]; checks = [ "msg" ]; }
+	);
+	checks = { msg = { type = "commit-message"; forbid = "^WIP"; }; };
+	EOF
+	make_work bot.work bot.git &&
+	before=$(ref_of bot.git main) &&
+	(cd bot.work && commit_file b b "WIP: the bot.s change" && GIT_GATE_USER=bot git push -q origin HEAD:main 2>/dev/null &&
+	 commit_file f f "Feature on top" && git push origin HEAD:refs/heads/feature/f 2>../err) &&
+	test "$(ref_of bot.git feature/f)" = "$(git -C bot.work rev-parse HEAD)" &&
+	# main.s rule allows force pushes (the default): anyone may rewind it
+	(cd bot.work && git push -q -f origin "$before":main 2>/dev/null) &&
+	test "$(ref_of bot.git main)" = "$before" &&
+	(cd bot.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "WIP: the bot" err &&
+	test "$(ref_of bot.git main)" = "$before"
+'
+
 test_done
