@@ -305,13 +305,16 @@ const char *const *gate_judged_exceptions(const struct gate_judged *j, size_t *n
 int gate_judged_uncovered(const struct gate_judged *j, struct gate_repo *repo, const char *id, size_t limit,
 			  struct gate_strvec *out, struct gate_buf *err)
 {
-	static const char *const argv[] = { "git", "rev-list", "--ignore-missing", "--stdin", NULL };
+	const char *argv[] = { "git", "rev-list", "--ignore-missing", NULL, "--stdin", NULL };
 	struct gate_buf in = GATE_BUF_INIT, o = GATE_BUF_INIT, e = GATE_BUF_INIT;
 	git_object_t type;
-	char *line, *next;
+	char *line, *next, max[40];
 	size_t i, n = 0;
 	int r, status, ret = -1;
 
+	/* one more than the limit tells that there are more */
+	snprintf(max, sizeof(max), "--max-count=%zu", limit + 1);
+	argv[3] = max;
 	if (gate_judged_has_tip(j, id))
 		return 0;
 	/* --ignore-missing below would make a missing id look covered */
@@ -359,21 +362,24 @@ int gate_judged_record_pass_dflt(struct gate_judged *j, struct gate_repo *repo, 
 				 const char *tip, int *recorded, struct gate_buf *err)
 {
 	struct gate_strvec below = GATE_STRVEC_INIT;
-	const char *from[2];
-	size_t i, k;
+	size_t i;
 	int r;
 
 	*recorded = 0;
-	from[0] = old;
-	from[1] = dflt;
-	for (k = 0; k < 2; k++) {
-		if (!from[k] || gate_is_zero_oid(from[k]))
-			continue;
-		r = gate_judged_uncovered(j, repo, from[k], GATE_JUDGED_MAX_EXCEPT - below.nr, &below, err);
-		if (r < 0) {
-			gate_strvec_clear(&below);
+	if (dflt) {
+		/*
+		 * Not as exceptions: a bot that alone pushes main would make
+		 * them many, and every push tests each one.
+		 */
+		r = gate_judged_uncovered(j, repo, dflt, 0, &below, err);
+		gate_strvec_clear(&below);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
+	if (old && !gate_is_zero_oid(old)) {
+		r = gate_judged_uncovered(j, repo, old, GATE_JUDGED_MAX_EXCEPT, &below, err);
+		if (r < 0)
 			return -1;
-		}
 		if (r > 0) {
 			gate_strvec_clear(&below);
 			return 0;

@@ -129,9 +129,9 @@ int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const
 			    int *recorded, struct gate_buf *err);
 /*
  * The same when the commits of the default branch (its tip `dflt`, or
- * NULL) counted as judged for the update: what lies uncovered below it
- * (a bypass or an exemption on main) becomes an exception too, so that it
- * counts nowhere once main no longer holds it.
+ * NULL) counted as judged for the update: when something below it is
+ * uncovered (a bypass or an exemption on main), nothing is recorded, so
+ * that it counts nowhere once main no longer holds it.
  */
 int gate_judged_record_pass_dflt(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *dflt,
 				 const char *tip, int *recorded, struct gate_buf *err);
