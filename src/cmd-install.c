@@ -60,7 +60,7 @@ static int hooks_dir(git_repository *repo, struct gate_buf *out, struct gate_buf
 static int is_ours(const char *path)
 {
 	char target[PATH_MAX], real[PATH_MAX], ours[PATH_MAX];
-	const char *names[] = { "pre-receive", "update" };
+	const char *names[] = { "pre-receive", "update", "post-receive" };
 	size_t i;
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 
@@ -68,15 +68,66 @@ static int is_ours(const char *path)
 		return 0;
 	target[n] = '\0';
 	if (!realpath(path, real))
-		return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update");
-	for (i = 0; i < 2; i++) {
+		return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update") ||
+		       gate_ends_with(target, "/git-gate/post-receive");
+	for (i = 0; i < GATE_ARRAY_SIZE(names); i++) {
 		char *p = gate_xstrfmt("%s/%s", cli_libexecdir(), names[i]);
 		int same = realpath(p, ours) && !strcmp(ours, real);
 		free(p);
 		if (same)
 			return 1;
 	}
-	return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update");
+	return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update") ||
+	       gate_ends_with(target, "/git-gate/post-receive");
+}
+
+/*
+ * post-receive writes the ledger and refreshes the status site once refs
+ * have moved.  An existing hook that is not ours is left alone (the
+ * ledger then stays empty), unless --force.
+ */
+static int install_post_receive(const char *path, const char *dir, int force)
+{
+	char *dst = gate_xstrfmt("%s/post-receive", dir);
+	char *src = gate_xstrfmt("%s/post-receive", cli_libexecdir());
+	struct stat st;
+	int ret = -1;
+
+	if (access(src, X_OK) < 0) {
+		fprintf(stderr, "git-gate: the hook program '%s' is missing: %s\n", src, strerror(errno));
+		goto out;
+	}
+	if (lstat(dst, &st) == 0) {
+		if (is_ours(dst)) {
+			unlink(dst);
+		} else if (!force) {
+			fprintf(stderr,
+				"git-gate: warning: '%s' already has a post-receive hook that is not git-gate's;\n"
+				"git-gate: not replacing it, so no ledger notes are written (chain %s from it,\n"
+				"git-gate: or use --force)\n",
+				path, src);
+			ret = 0;
+			goto out;
+		} else {
+			char *bak = gate_xstrfmt("%s.before-git-gate", dst);
+			if (rename(dst, bak) < 0) {
+				fprintf(stderr, "git-gate: cannot move '%s' aside: %s\n", dst, strerror(errno));
+				free(bak);
+				goto out;
+			}
+			fprintf(stderr, "git-gate: replaced the existing post-receive hook (kept as %s)\n", bak);
+			free(bak);
+		}
+	}
+	if (symlink(src, dst) < 0) {
+		fprintf(stderr, "git-gate: cannot link '%s' to '%s': %s\n", dst, src, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(dst);
+	free(src);
+	return ret;
 }
 
 static int install_one(const char *path, const char *hook, int force)
@@ -141,6 +192,8 @@ static int install_one(const char *path, const char *hook, int force)
 	other = gate_xstrfmt("%s/%s", dir.ptr, other_name);
 	if (is_ours(other))
 		unlink(other);
+	if (install_post_receive(path, dir.ptr, force) < 0)
+		goto out;
 	if (git_repository_config(&cfg, repo) < 0 ||
 	    git_config_set_bool(cfg, "receive.advertisePushOptions", 1) < 0) {
 		fprintf(stderr, "git-gate: cannot set receive.advertisePushOptions in '%s': %s\n", path,
@@ -206,7 +259,7 @@ int cmd_uninstall(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		git_repository *repo = NULL;
 		struct gate_buf dir = GATE_BUF_INIT;
-		const char *names[] = { "pre-receive", "update" };
+		const char *names[] = { "pre-receive", "update", "post-receive" };
 		size_t k;
 		int removed = 0;
 
@@ -216,7 +269,7 @@ int cmd_uninstall(int argc, char **argv)
 			continue;
 		}
 		hooks_dir(repo, &dir, NULL);
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < GATE_ARRAY_SIZE(names); k++) {
 			char *p = gate_xstrfmt("%s/%s", dir.ptr, names[k]);
 			if (is_ours(p)) {
 				if (unlink(p) < 0) {
