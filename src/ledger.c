@@ -56,46 +56,53 @@ void gate_ledger_describe(struct gate_verdict *v, struct gate_repo *repo)
 	}
 }
 
-char *gate_ledger_policy_hash(const struct gate_config *cfg, struct gate_repo *repo)
+/* The text of one of the policy's files, or -1. */
+static int read_policy_file(struct gate_buf *text, const char *name, const struct gate_repo *repo)
 {
-	struct gate_sha256 c;
-	unsigned char d[GATE_SHA256_LEN];
-	struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT, hex = GATE_BUF_INIT;
-	size_t i;
+	struct gate_buf err = GATE_BUF_INIT;
+	const char *colon;
+	int r = gate_read_file(text, name, &err);
 
-	gate_sha256_init(&c);
-	for (i = 0; cfg && i < cfg->files.nr; i++) {
+	if (r < 0 && repo && (colon = strrchr(name, ':')) != NULL && colon > name) {
+		/* a policy stored in a ref: REF:git-gate.conf */
+		char *rev = gate_xstrndup(name, (size_t)(colon - name));
+		gate_buf_reset(text);
+		r = gate_policy_read_meta_in(text, repo->git, rev, &err);
+		free(rev);
+	}
+	gate_buf_release(&err);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * One file: the SHA-256 of its content (what sha256sum prints).  Several
+ * (includes, layers): the SHA-256 of the sha256sum-style list of them,
+ * "<digest>  <name>" a line, in the order they were read.
+ */
+char *gate_ledger_policy_hash(const struct gate_config *cfg, const struct gate_repo *repo)
+{
+	struct gate_buf text = GATE_BUF_INIT, list = GATE_BUF_INIT;
+	char hex[2 * GATE_SHA256_LEN + 1];
+	size_t i, n = 0;
+
+	for (i = 0; cfg && cfg->file && i < cfg->files.nr; i++) {
 		const char *name = cfg->files.v[i];
-		const char *colon;
-		int r;
-
 		if (!name)
 			continue;
 		gate_buf_reset(&text);
-		r = gate_read_file(&text, name, &err);
-		if (r < 0 && repo && (colon = strrchr(name, ':')) != NULL && colon > name) {
-			/* a policy stored in a ref: REF:git-gate.conf */
-			char *rev = gate_xstrndup(name, (size_t)(colon - name));
-			gate_buf_reset(&text);
-			r = gate_policy_read_meta_in(&text, repo->git, rev, &err);
-			free(rev);
-		}
-		gate_sha256_update(&c, name, strlen(name) + 1);
-		if (r < 0)
-			gate_sha256_update(&c, "(unreadable)", 13);
-		else
-			gate_sha256_update(&c, text.ptr ? text.ptr : "", text.len);
-		gate_sha256_update(&c, "\n", 1);
+		if (read_policy_file(&text, name, repo) < 0)
+			gate_buf_setf(&text, "(unreadable: %s)", name);
+		gate_sha256_hex(hex, text.ptr ? text.ptr : "", text.len);
+		gate_buf_addf(&list, "%s  %s\n", hex, name);
+		n++;
 	}
-	if (!cfg || !cfg->file)
-		gate_sha256_update(&c, "built-in default", 16);
-	gate_sha256_final(&c, d);
-	gate_buf_adds(&hex, "sha256:");
-	for (i = 0; i < GATE_SHA256_LEN; i++)
-		gate_buf_addf(&hex, "%02x", d[i]);
+	if (n > 1)
+		gate_sha256_hex(hex, list.ptr, list.len);
+	else if (!n)
+		gate_sha256_hex(hex, "built-in default", 16);
 	gate_buf_release(&text);
-	gate_buf_release(&err);
-	return gate_buf_detach(&hex);
+	gate_buf_release(&list);
+	return gate_xstrfmt("sha256:%s", hex);
 }
 
 static void add_time(struct gate_buf *b, const char *key, time_t t)

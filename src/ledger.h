@@ -38,10 +38,12 @@
 void gate_ledger_describe(struct gate_verdict *v, struct gate_repo *repo);
 
 /*
- * The policy's identity: "sha256:" and the digest of every file it was
- * read from (names and contents, in order).  Caller frees.
+ * The policy's identity, "sha256:HEX": for a policy read from one file
+ * the SHA-256 of its content (sha256sum's digest); for several files
+ * (includes, layers) the SHA-256 of their sha256sum-style list,
+ * "<digest>  <name>\n" each, in the order they were read.  Caller frees.
  */
-char *gate_ledger_policy_hash(const struct gate_config *cfg, struct gate_repo *repo);
+char *gate_ledger_policy_hash(const struct gate_config *cfg, const struct gate_repo *repo);
 
 /*
  * The ledger line for one accepted ref update (without "time", which

@@ -138,7 +138,7 @@ static void seconds_text(struct gate_buf *out, double s)
 /* A round maximum for an axis: 1, 2, 5, 10, 20, 50, ... at least `v`. */
 static double nice_max(double v)
 {
-	double m = 1;
+	double m = 0.001;
 
 	if (v <= 0)
 		return 1;
@@ -153,7 +153,8 @@ static double nice_max(double v)
 	}
 }
 
-static void axes(struct gate_buf *out, double ymax, const char *unit, long first_day)
+/* Grid lines, y labels (ymax * scale, in `unit`) and a date every week. */
+static void axes(struct gate_buf *out, double ymax, double scale, const char *unit, long first_day)
 {
 	int i;
 	char lab[16];
@@ -162,7 +163,7 @@ static void axes(struct gate_buf *out, double ymax, const char *unit, long first
 		double y = MT + (H - MT - MB) * (1 - i / 4.0);
 		gate_buf_addf(out, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>", ML, y, W - MR, y);
 		gate_buf_addf(out, "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"end\">%g%s</text>", ML - 4,
-			      y + 4, ymax * i / 4.0, unit);
+			      y + 4, ymax * scale * i / 4.0, unit);
 	}
 	for (i = 0; i < CHART_DAYS; i += 7) {
 		double x = ML + (W - ML - MR) * (i + 0.5) / CHART_DAYS;
@@ -193,7 +194,7 @@ static void chart_decisions(struct gate_buf *out, const struct gate_status *st)
 	gate_buf_addf(out, "<svg id=\"chart-decisions\" class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" "
 			   "aria-label=\"Decisions per day, last %d days: %lu\">",
 		      W, H, CHART_DAYS, tot);
-	axes(out, ymax, "", first);
+	axes(out, ymax, 1, "", first);
 	for (i = 0; i < CHART_DAYS; i++) {
 		const struct gate_summary_day *d = gate_summary_day_get(&st->sum, first + i);
 		unsigned long acc, byp, rej;
@@ -245,7 +246,10 @@ static void chart_durations(struct gate_buf *out, const struct gate_status *st)
 	gate_buf_addf(out, "<svg id=\"chart-durations\" class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" "
 			   "aria-label=\"Time in the gate per day, p50 and p95, seconds\">",
 		      W, H);
-	axes(out, ymax, "s", first);
+	if (ymax < 1)
+		axes(out, ymax, 1000, " ms", first);
+	else
+		axes(out, ymax, 1, " s", first);
 	for (k = 0; k < 2; k++) {
 		const double *v = k ? p95 : p50;
 		int pen = 0;
@@ -310,7 +314,7 @@ static const char css[] =
 	".state{display:flex;align-items:center;gap:18px}"
 	".big{font-size:40px;font-weight:700;padding:6px 22px;border-radius:8px;color:#fff}"
 	".passing{background:#2da44e}.failing{background:#cf222e}.unknown{background:#8c959f}"
-	".tiles{display:flex;gap:14px;flex-wrap:wrap}.tile{flex:1;min-width:110px;background:#f4f5f7;"
+	".tiles{display:flex;gap:14px}.tile{flex:1 1 0;min-width:0;background:#f4f5f7;"
 	"border-radius:6px;padding:8px 12px}.tile b{display:block;font-size:28px}"
 	"table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;padding:4px 6px;"
 	"border-bottom:1px solid #e4e6ea;vertical-align:top}th{color:#5a6270;font-weight:600}"
@@ -371,28 +375,53 @@ static void page_state(struct gate_buf *out, const struct gate_status *st)
 	gate_buf_adds(out, "</div></div></section>");
 }
 
+/* One tile: the 7-day value big, the 30-day value under it. */
+static void tile(struct gate_buf *out, const char *cls, const char *v7, const char *v30, const char *what)
+{
+	gate_buf_addf(out, "<div class=\"tile\"><b class=\"%s\">%s</b>%s<br><small class=\"muted\">30 days: "
+			   "%s</small></div>",
+		      cls, v7, what, v30);
+}
+
 static void page_tiles(struct gate_buf *out, const struct gate_status *st)
 {
-	const struct gate_summary_window *ws[2] = { &st->w7, &st->w30 };
-	int i;
+	const struct gate_summary_window *w7 = &st->w7, *w30 = &st->w30;
+	struct gate_buf a = GATE_BUF_INIT, b = GATE_BUF_INIT;
 
-	gate_buf_adds(out, "<section class=\"card\" id=\"counts\"><h2>Last 7 and 30 days</h2>");
-	for (i = 0; i < 2; i++) {
-		const struct gate_summary_window *w = ws[i];
-		gate_buf_addf(out, "<div class=\"tiles\" id=\"counts-%d\" style=\"margin-bottom:10px\">", w->days);
-		gate_buf_addf(out, "<div class=\"tile\"><b class=\"pushes\">%lu</b>pushes, %d days</div>", w->decisions,
-			      w->days);
-		gate_buf_addf(out, "<div class=\"tile\"><b class=\"rejected\">%lu</b>rejected (%.1f%%)</div>",
-			      w->n[GATE_SUMMARY_REJECTED] + w->n[GATE_SUMMARY_ERROR], w->rejection_rate * 100);
-		gate_buf_addf(out, "<div class=\"tile\"><b class=\"bypassed\">%lu</b>bypassed</div>",
-			      w->n[GATE_SUMMARY_BYPASSED]);
-		gate_buf_adds(out, "<div class=\"tile\"><b>");
-		seconds_text(out, w->p50);
-		gate_buf_adds(out, "</b>p50 in the gate</div><div class=\"tile\"><b>");
-		seconds_text(out, w->p95);
-		gate_buf_adds(out, "</b>p95</div></div>");
-	}
-	gate_buf_adds(out, "</section>");
+	gate_buf_adds(out, "<section class=\"card\" id=\"counts\"><h2>Last 7 days</h2><div class=\"tiles\" "
+			   "id=\"counts-7\">");
+	gate_buf_addf(&a, "%lu", w7->decisions);
+	gate_buf_addf(&b, "%lu", w30->decisions);
+	tile(out, "pushes", a.ptr, b.ptr, "pushes");
+	gate_buf_reset(&a);
+	gate_buf_reset(&b);
+	gate_buf_addf(&a, "%lu", w7->n[GATE_SUMMARY_REJECTED] + w7->n[GATE_SUMMARY_ERROR]);
+	gate_buf_addf(&b, "%lu", w30->n[GATE_SUMMARY_REJECTED] + w30->n[GATE_SUMMARY_ERROR]);
+	tile(out, "rejected", a.ptr, b.ptr, "rejected");
+	gate_buf_reset(&a);
+	gate_buf_reset(&b);
+	gate_buf_addf(&a, "%.1f%%", w7->rejection_rate * 100);
+	gate_buf_addf(&b, "%.1f%%", w30->rejection_rate * 100);
+	tile(out, "rate", a.ptr, b.ptr, "rejection rate");
+	gate_buf_reset(&a);
+	gate_buf_reset(&b);
+	gate_buf_addf(&a, "%lu", w7->n[GATE_SUMMARY_BYPASSED]);
+	gate_buf_addf(&b, "%lu", w30->n[GATE_SUMMARY_BYPASSED]);
+	tile(out, "bypassed", a.ptr, b.ptr, "bypassed");
+	gate_buf_adds(out, "</div><div class=\"tiles\" style=\"margin-top:12px\">");
+	gate_buf_reset(&a);
+	gate_buf_reset(&b);
+	seconds_text(&a, w7->p50);
+	seconds_text(&b, w30->p50);
+	tile(out, "p50", a.ptr, b.ptr, "time in the gate, p50");
+	gate_buf_reset(&a);
+	gate_buf_reset(&b);
+	seconds_text(&a, w7->p95);
+	seconds_text(&b, w30->p95);
+	tile(out, "p95", a.ptr, b.ptr, "time in the gate, p95");
+	gate_buf_adds(out, "</div></section>");
+	gate_buf_release(&a);
+	gate_buf_release(&b);
 }
 
 static void page_refs(struct gate_buf *out, const struct gate_status *st)
@@ -447,7 +476,7 @@ static void page_recent(struct gate_buf *out, const struct gate_status *st)
 		gate_buf_adds(out, "</td><td class=\"subject\"><code>");
 		html_cut(out, d->new_id, 10);
 		gate_buf_adds(out, "</code> ");
-		html_cut(out, d->subject, 90);
+		html_cut(out, d->subject, 140);
 		gate_buf_adds(out, "</td><td>");
 		html_cut(out, d->user, 40);
 		gate_buf_adds(out, "</td><td>");

@@ -361,14 +361,12 @@ void gate_status_format_text(struct gate_buf *out, const struct gate_status *st,
 	gate_buf_adds(out, "\nOver the last 7 and 30 days (UTC days, today included)\n");
 	window_text(out, &st->w7, &st->w30);
 
-	gate_buf_adds(out, "\nFlaky trees (one tree both passed and failed a command check, 30 days): ");
-	if (!st->sum.nflaky)
-		gate_buf_adds(out, "none\n");
-	else
-		gate_buf_addch(out, '\n');
+	gate_buf_adds(out, "\nFlaky trees (one tree both passed and failed a command check, 30 days)\n");
+	shown = 0;
 	for (i = st->sum.nflaky; i > 0; i--) {
 		const struct gate_summary_flaky *f = &st->sum.flaky[i - 1];
-		if ((double)st->now - f->time > GATE_SUMMARY_FLAKY_DAYS * 86400.0)
+		if ((double)st->now - f->time > GATE_SUMMARY_FLAKY_DAYS * 86400.0 ||
+		    (st->only_ref && strcmp(f->ref, st->only_ref)))
 			continue;
 		gate_buf_adds(out, "  ");
 		add_safe_cut(out, f->check, 40);
@@ -377,7 +375,10 @@ void gate_status_format_text(struct gate_buf *out, const struct gate_status *st,
 		gate_buf_adds(out, "  ");
 		add_when(out, f->time);
 		gate_buf_addch(out, '\n');
+		shown++;
 	}
+	if (!shown)
+		gate_buf_adds(out, "  none\n");
 }
 
 /* --- JSON --------------------------------------------------------------------------- */
@@ -485,7 +486,8 @@ void gate_status_format_json(struct gate_buf *out, const struct gate_status *st,
 	gate_buf_adds(out, ",\"flaky_trees\":[");
 	for (i = st->sum.nflaky, shown = 0; i > 0; i--) {
 		const struct gate_summary_flaky *f = &st->sum.flaky[i - 1];
-		if ((double)st->now - f->time > GATE_SUMMARY_FLAKY_DAYS * 86400.0)
+		if ((double)st->now - f->time > GATE_SUMMARY_FLAKY_DAYS * 86400.0 ||
+		    (st->only_ref && strcmp(f->ref, st->only_ref)))
 			continue;
 		gate_buf_adds(out, shown++ ? ",{\"check\":" : "{\"check\":");
 		gate_json_add_strings(out, f->check);
