@@ -297,6 +297,7 @@ static void add_flaky(struct gate_summary *s, const char *check, const char *tre
 	if (s->nflaky == GATE_SUMMARY_FLAKY) {
 		flaky_release(&s->flaky[0]);
 		memmove(&s->flaky[0], &s->flaky[1], (GATE_SUMMARY_FLAKY - 1) * sizeof(*s->flaky));
+		memset(&s->flaky[GATE_SUMMARY_FLAKY - 1], 0, sizeof(*s->flaky));
 		s->nflaky--;
 	}
 	f = &s->flaky[s->nflaky++];
@@ -557,6 +558,7 @@ int gate_summary_add_record(struct gate_summary *s, const char *line, size_t len
 	if (s->nrecent == GATE_SUMMARY_RECENT) {
 		decision_release(&s->recent[0]);
 		memmove(&s->recent[0], &s->recent[1], (GATE_SUMMARY_RECENT - 1) * sizeof(*s->recent));
+		memset(&s->recent[GATE_SUMMARY_RECENT - 1], 0, sizeof(*s->recent));
 		s->nrecent--;
 	}
 	decision_copy(&s->recent[s->nrecent++], &d);
