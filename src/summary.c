@@ -438,6 +438,9 @@ int gate_summary_add_record(struct gate_summary *s, const char *line, size_t len
 	hook = gate_json_get_str(&j, root, "hook");
 	if (!hook || (strcmp(hook, "pre-receive") && strcmp(hook, "update")))
 		goto out;
+	/* records of what happened after a decision ("event":"updated") are not decisions */
+	if (gate_json_get_str(&j, root, "event") && strcmp(gate_json_get_str(&j, root, "event"), "decision"))
+		goto out;
 	if ((when = parse_time(gate_json_get_str(&j, root, "time"))) < 0)
 		goto out;
 	dayno = (long)(when / 86400);

@@ -86,6 +86,13 @@ static void test_summary__counts_decisions_by_class_and_check(void **state)
 		       "[]", 0.001, "Three"));
 	/* not decisions: another hook's record, a line that is not JSON */
 	add(&s, record(now, "post-receive", "accept", 1, NULL, "refs/heads/main", "[]", 0.001, "Moved"));
+	{
+		char *r = record(now, "pre-receive", "accept", 1, NULL, "refs/heads/main", "[]", 0.001, "Moved");
+		char *u = gate_xstrfmt("{\"event\":\"updated\",%s", r + 1);
+		assert_int_equal(gate_summary_add_record(&s, u, strlen(u)), 0);
+		free(u);
+		free(r);
+	}
 	assert_int_equal(gate_summary_add_record(&s, "not json\n", 9), 0);
 	/* 40 days ago: in no window */
 	add(&s, record(now - 40 * 86400, "pre-receive", "reject", 0, NULL, "refs/heads/old", FAIL_MSG, 1, "Old"));
@@ -209,6 +216,14 @@ static void test_site__escapes_pushed_text_everywhere(void **state)
 	assert_null(strstr(out.ptr, "\xe2\x80\xae"));
 	assert_non_null(strstr(out.ptr, "&lt;script&gt;alert(1)&lt;/script&gt;"));
 	assert_non_null(strstr(out.ptr, "Content-Security-Policy"));
+	gate_buf_reset(&out);
+	gate_status_format_text(&out, &st, 0, 10);
+	assert_null(strstr(out.ptr, "\033"));
+	assert_non_null(strstr(out.ptr, "<script>alert(1)</script>"));
+	gate_buf_reset(&out);
+	gate_status_format_json(&out, &st, 10);
+	assert_null(strstr(out.ptr, "\033"));
+	assert_non_null(strstr(out.ptr, "\\u001b[31m"));
 	gate_buf_reset(&out);
 	gate_status_metrics(&out, &st);
 	assert_non_null(strstr(out.ptr, "repository=\"<i>repo</i>\""));
