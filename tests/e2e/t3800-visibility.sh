@@ -150,6 +150,32 @@ test_expect_success 'concurrent pushes to eight branches lose no note' '
 	done
 '
 
+test_expect_success 'two pushes racing for one branch: only the update that happened is noted' '
+	git clone -q victim.git ra && git clone -q victim.git rb &&
+	(cd ra && commit_file ra.txt a "Racer a") && (cd rb && commit_file rb.txt b "Racer b") || return 1
+	(cd ra && git push -q origin main:refs/heads/race 2>../ra.err; echo $? >../ra.rc) &
+	(cd rb && git push -q origin main:refs/heads/race 2>../rb.err; echo $? >../rb.rc) &
+	wait &&
+	won=$(ref_of victim.git refs/heads/race) &&
+	for r in ra rb; do
+		c=$(git -C $r rev-parse HEAD) &&
+		if test "$c" = "$won"; then
+			git --git-dir=victim.git notes --ref=gate show $c >note.$r || return 1
+		else
+			test_must_fail git --git-dir=victim.git notes --ref=gate show $c || return 1
+		fi
+	done &&
+	case "$(cat ra.rc)$(cat rb.rc)" in 01 | 10) ;; *) cat ra.err rb.err; false ;; esac
+'
+
+test_expect_success 'with the update hook, accepted refs are noted too' '
+	make_victim upd.git --hook update &&
+	test -L upd.git/hooks/post-receive &&
+	git -C work push -q ../upd.git main &&
+	git --git-dir=upd.git notes --ref=gate show main >upd.note &&
+	test_grep "\"hook\":\"update\"" upd.note
+'
+
 test_expect_success 'a flaky command check: the same tree failed, then passed' '
 	(cd work && commit_file e.txt e "Add e" && : >"$TRASH/tests-fail" &&
 	 test_must_fail git push origin main 2>../err && rm "$TRASH/tests-fail" && git push -q origin main)
@@ -167,7 +193,7 @@ test_expect_success 'git gate status shows main, the last decisions and the coun
 	test_grep "^  refs/heads/release .* accepted" status.out &&
 	test_grep "rejected  refs/heads/main .*WIP <script>" status.out &&
 	test_grep "bypassed  refs/heads/main .*bypass: prod is down" status.out &&
-	test_grep "^  pushes  *1[0-9]  *1[0-9]$" status.out &&
+	test_grep "^  pushes  *[12][0-9]  *[12][0-9]$" status.out &&
 	test_grep "top rejections, 7 days: msg (2), tests (1)" status.out &&
 	test_grep "^  tests  tree $(git -C work rev-parse --short=12 HEAD^{tree})  on refs/heads/main" status.out &&
 	test_grep ! "$(printf "\033")" status.out
