@@ -178,6 +178,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
+	gate_ledger_guard(&v);
 	gate_ledger_describe(&v, repo);
 	memset(&ro, 0, sizeof(ro));
 	ro.prefix = PREFIX;

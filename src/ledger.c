@@ -21,6 +21,23 @@
 #define CAS_TRIES 50
 #define SUBJECT_MAX 200
 
+void gate_ledger_guard(struct gate_verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr; i++) {
+		struct gate_ref_verdict *rv = &v->refs[i];
+		if (strcmp(rv->update->ref, GATE_LEDGER_REF))
+			continue;
+		gate_findings_add(&rv->protection, NULL, NULL, 0,
+				  "the ledger records what the gate decided; nobody pushes to it (an admin repairs it on "
+				  "the server with git notes or git update-ref)",
+				  "'%s' is written by git-gate only", rv->update->ref);
+		rv->outcome = GATE_OUTCOME_REJECT;
+		v->outcome = GATE_OUTCOME_REJECT;
+	}
+}
+
 void gate_ledger_describe(struct gate_verdict *v, struct gate_repo *repo)
 {
 	size_t i;

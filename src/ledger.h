@@ -34,6 +34,12 @@
 #define GATE_LEDGER_REF "refs/notes/gate"
 #define GATE_LEDGER_VERSION 1
 
+/*
+ * Refuse every update of refs/notes/gate itself: a pusher who could write
+ * it could forge the gate's verdicts (whatever the policy says).
+ */
+void gate_ledger_guard(struct gate_verdict *v);
+
 /* Fill each ref verdict's tree_id and subject from its new tip (when it is a commit). */
 void gate_ledger_describe(struct gate_verdict *v, struct gate_repo *repo);
 

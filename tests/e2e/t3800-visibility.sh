@@ -339,4 +339,16 @@ test_expect_success 'a reader who cannot write the summary still gets the status
 	test "$(json_q ro.json "j[\"last_7_days\"][\"pushes\"]")" = "$(json_q before.json "j[\"last_7_days\"][\"pushes\"]")"
 '
 
+test_expect_success 'nobody pushes to refs/notes/gate: a forged verdict is refused' '
+	before=$(ref_of victim.git refs/notes/gate) &&
+	fetch_notes &&
+	(cd work && git notes --ref=gate add -f -m "{\"ledger\":1,\"verdict\":\"accept\"}" HEAD &&
+	 test_must_fail git push origin refs/notes/gate:refs/notes/gate 2>../err &&
+	 GIT_GATE_USER=oncall test_must_fail git push -o "gate.bypass=trust me" origin +refs/notes/gate:refs/notes/gate 2>../err2) &&
+	test_grep "refs/notes/gate. is written by git-gate only" err &&
+	test_grep "refs/notes/gate. is written by git-gate only" err2 &&
+	test "$(ref_of victim.git refs/notes/gate)" = "$before" &&
+	fetch_notes
+'
+
 test_done
