@@ -1,62 +1,45 @@
 /*
- * post-receive: git runs it after the refs have moved, with the
- * "<old> <new> <ref>" lines of the updates that really happened.  It
- * records them in the ledger (refs/notes/gate) and refreshes the status
- * site.  Its exit status changes nothing: the push has happened.
+ * post-receive: record what really happened.  git runs it after the ref
+ * updates with "<old> <new> <ref>" lines for the refs that moved (only
+ * those) and the push options.  Its exit status changes nothing: the push
+ * has happened; failures are told to the pusher as warnings for the admin.
  */
 #include "config.h"
 
+#include "deadline.h"
 #include "driver.h"
-#include "ledger.h"
-#include "policy.h"
-#include "repo.h"
-#include "status.h"
+#include "post-receive.h"
 #include "util.h"
 
 #include "banned.h"
 
-static void warn(const char *what, const struct gate_buf *err)
-{
-	struct gate_buf msg = GATE_BUF_INIT;
-
-	gate_buf_addf(&msg, "git-gate: warning for the server's admin: %s: %s\n", what, gate_buf_cstr(err));
-	(void)gate_write_all(2, msg.ptr, msg.len);
-	gate_buf_release(&msg);
-}
-
 int main(int argc, char **argv)
 {
 	struct gate_push push = GATE_PUSH_INIT;
-	struct gate_buf in = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	struct gate_repo *repo = NULL;
-	struct gate_config *cfg = NULL;
-	struct gate_diag diag = GATE_DIAG_INIT;
-	size_t written;
+	struct gate_post_receive_opts o = { "post-receive", NULL, 2 };
+	struct gate_buf err = GATE_BUF_INIT;
+	int code;
 
 	(void)argc;
 	(void)argv;
 	gate_driver_setup();
-	if (gate_read_fd(&in, 0) < 0 || gate_push_parse_pre_receive(&push, in.ptr ? in.ptr : "", in.len, &err) < 0) {
-		warn("cannot read the ref updates", &err);
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "the push has happened but is not fully recorded");
+	if (gate_driver_read_updates(&push, &err) < 0) {
+		struct gate_buf msg = GATE_BUF_INIT;
+		gate_buf_addf(&msg, "git-gate: warning for the server's admin: post-receive cannot read the ref "
+				    "updates, so they are not recorded: %s\n",
+			      err.ptr);
+		(void)gate_write_all(2, msg.ptr, msg.len);
+		gate_buf_release(&msg);
+		code = GATE_EXIT_INTERNAL;
 		goto out;
 	}
 	gate_push_identify(&push);
-	if (gate_repo_open(&repo, NULL, &err) < 0) {
-		warn("cannot open the repository", &err);
-		goto out;
-	}
-	if (gate_ledger_record(repo->git_dir, &push, &written, &err) < 0)
-		warn("the ledger (" GATE_LEDGER_REF ") was not written", &err);
-	gate_buf_reset(&err);
-	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) == 0 &&
-	    gate_status_refresh_site(cfg, repo, &err) < 0)
-		warn("the status site was not refreshed", &err);
+	code = gate_post_receive_run(&push, &o);
 out:
-	gate_config_free(cfg);
-	gate_diag_release(&diag);
-	gate_repo_free(repo);
+	gate_deadline_stop();
 	gate_push_release(&push);
-	gate_buf_release(&in);
 	gate_buf_release(&err);
-	return 0;
+	return code;
 }

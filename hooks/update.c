@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include "deadline.h"
 #include "driver.h"
 #include "util.h"
 
@@ -18,6 +19,8 @@ int main(int argc, char **argv)
 	int code;
 
 	gate_driver_setup();
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "ref rejected");
 	if (argc != 4 || gate_push_add(&push, argv[1], argv[2], argv[3], &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
 		gate_buf_addf(&msg, "git-gate: update hook called wrongly: %s\ngit-gate: ref rejected\n",
@@ -29,6 +32,7 @@ int main(int argc, char **argv)
 	}
 	code = gate_driver_run(&push, &o);
 out:
+	gate_deadline_stop();
 	gate_push_release(&push);
 	gate_buf_release(&err);
 	return code;

@@ -310,6 +310,39 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 	gate_buf_addch(b, '}');
 }
 
+/* The record of what git really did: the refs post-receive was given. */
+static void format_updated(struct gate_buf *b, const struct gate_audit_event *e)
+{
+	const struct gate_push *push = e->push;
+	size_t i;
+
+	gate_buf_addch(b, '{');
+	add_time(b, &e->when);
+	kv_str(b, "version", PACKAGE_VERSION);
+	kv_str(b, "event", "updated");
+	kv_str(b, "repository", e->git_dir);
+	kv_str(b, "user", push ? push->user : NULL);
+	kv_str(b, "user_source", push ? push->user_source : NULL);
+	add_client(b);
+	kv_str(b, "hook", e->hook);
+	kv_str(b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	if (e->error)
+		kv_str(b, "error", e->error);
+	key(b, "refs");
+	gate_buf_addch(b, '[');
+	for (i = 0; push && i < push->nr; i++) {
+		if (i)
+			gate_buf_addch(b, ',');
+		gate_buf_addch(b, '{');
+		kv_str(b, "ref", push->updates[i].ref);
+		kv_str(b, "old", push->updates[i].old_id);
+		kv_str(b, "new", push->updates[i].new_id);
+		kv_str(b, "kind", kind_name(push->updates[i].kind));
+		gate_buf_addch(b, '}');
+	}
+	gate_buf_adds(b, "]}\n");
+}
+
 void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 {
 	const struct gate_push *push = e->push;
@@ -318,9 +351,16 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	struct gate_buf b = GATE_BUF_INIT;
 	size_t i;
 
+	if (e->kind == GATE_AUDIT_UPDATED) {
+		format_updated(&b, e);
+		gate_buf_add(out, b.ptr, b.len);
+		gate_buf_release(&b);
+		return;
+	}
 	gate_buf_addch(&b, '{');
 	add_time(&b, &e->when);
 	kv_str(&b, "version", PACKAGE_VERSION);
+	kv_str(&b, "event", "decision");
 	kv_str(&b, "repository", e->git_dir);
 	kv_str(&b, "user", push ? push->user : NULL);
 	kv_str(&b, "user_source", push ? push->user_source : NULL);
@@ -347,6 +387,8 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	kv_str(&b, "verdict", v ? outcome_name(v->outcome) : "error");
 	kv_bool(&b, "accepted", e->exit_code == 0);
 	kv_int(&b, "exit_code", e->exit_code);
+	/* the hook let git go on (or not); whether refs moved is an "updated" record */
+	kv_str(&b, "decision", e->exit_code == 0 ? "accepted" : "rejected");
 	if (e->error)
 		kv_str(&b, "error", e->error);
 	if (v)

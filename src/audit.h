@@ -2,8 +2,20 @@
 #define GATE_AUDIT_H
 
 /*
- * The audit log: one JSON object per line for every decision a hook
- * makes (git-gate.conf(5), AUDIT LOG).
+ * The audit log: one JSON object per line (git-gate.conf(5), AUDIT LOG).
+ * Two kinds of record, told apart by "event":
+ *
+ *   "decision"  what pre-receive or update decided about the push, with
+ *               every check's result; "accepted" means the hook let git
+ *               go on, not that any ref moved;
+ *   "updated"   written by post-receive: the refs git really moved (only
+ *               those), after the push.
+ *
+ * An "updated" record belongs to the latest earlier "decision" record of
+ * the same repository and user that accepted the same ref, old and new
+ * ids: git moves a ref only from the old value the hook judged (a
+ * compare-and-swap), so two decisions can only be confused when they were
+ * about the very same update by the same user.
  *
  * Concurrent pushes append to the same file safely: the file is opened
  * with O_APPEND for each record, the whole line is built in memory and
@@ -23,18 +35,24 @@
 
 #include "gate.h"
 
+enum gate_audit_kind {
+	GATE_AUDIT_DECISION, /* a pre-receive or update hook decided (e.v, exit_code) */
+	GATE_AUDIT_UPDATED,  /* post-receive: the refs in e.push moved */
+};
+
 struct gate_audit_event {
+	enum gate_audit_kind kind;
 	const struct gate_config *cfg; /* NULL: the policy could not be loaded */
 	const char *git_dir;           /* the repository (NULL when unknown) */
 	const struct gate_push *push;
 	const struct gate_verdict *v;  /* NULL: the push could not be judged */
-	const char *hook;              /* "pre-receive", "update" */
+	const char *hook;              /* "pre-receive", "update", "post-receive" */
 	int exit_code;                 /* what the hook returns */
 	const char *error;             /* why it could not be judged, or NULL */
 	struct timespec when;          /* all zero: now */
 };
 
-#define GATE_AUDIT_EVENT_INIT { NULL, NULL, NULL, NULL, NULL, 0, NULL, { 0, 0 } }
+#define GATE_AUDIT_EVENT_INIT { GATE_AUDIT_DECISION, NULL, NULL, NULL, NULL, NULL, 0, NULL, { 0, 0 } }
 
 /*
  * Append `s` (`len` bytes, any content) as a JSON string literal, quotes

@@ -16,6 +16,7 @@
 
 #include "cache.h"
 #include "check.h"
+#include "deadline.h"
 #include "policy.h"
 #include "repo.h"
 #include "run-command.h"
@@ -485,10 +486,19 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 	child.out = -1;
 	child.err_to_out = 1;
 	child.new_pgroup = 1;
-	start = gate_now();
-	if (gate_child_start(&child, err) < 0)
+	/* a command check has its own timeout: the hook's deadline waits meanwhile */
+	if (gate_deadline_pause() < 0) {
+		gate_error(err, "not started: the hook ran out of time (hook_timeout, %ld s)", gate_deadline_seconds());
 		goto out;
+	}
+	start = gate_now();
+	if (gate_child_start(&child, err) < 0) {
+		gate_deadline_resume();
+		goto out;
+	}
 	pid = child.pid;
+	/* its group is this loop's to end, not the deadline's */
+	gate_deadline_untrack(pid);
 	u->ran = 1;
 	deadline = start + (double)c->timeout;
 	next_progress = c->progress > 0 ? start + (double)c->progress : 0;
@@ -580,6 +590,7 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 		int st;
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
+		gate_deadline_resume();
 		if (!exited) {
 			if (WIFEXITED(st))
 				status = WEXITSTATUS(st);

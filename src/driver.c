@@ -1,6 +1,7 @@
 #include "config.h"
 #include "driver.h"
 
+#include <errno.h>
 #include <git2.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "deadline.h"
 #include "gate.h"
 #include "ledger.h"
 #include "policy.h"
@@ -24,6 +26,31 @@ void gate_driver_setup(void)
 	/* a git child that dies must give us EPIPE, not kill the hook */
 	signal(SIGPIPE, SIG_IGN);
 	git_libgit2_init();
+	/*
+	 * libgit2 maps packs in 1 GiB windows up to 8 GiB on 64-bit systems,
+	 * and every page it touches counts in the hook's resident set.  The
+	 * bulk of a push is read by git cat-file; libgit2 reads a few objects
+	 * (tips, a flagged file's lines), so small windows cost nothing and
+	 * keep a whole-history import within the memory a server expects.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)8 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)32 << 20);
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
+}
+
+int gate_driver_read_updates(struct gate_push *push, struct gate_buf *err)
+{
+	struct gate_buf in = GATE_BUF_INIT;
+	int ret;
+
+	if (gate_read_fd(&in, 0) < 0)
+		ret = gate_error(err, "cannot read standard input: %s", strerror(errno));
+	else
+		ret = gate_push_parse_pre_receive(push, in.ptr ? in.ptr : "", in.len, err);
+	if (ret == 0)
+		gate_push_read_options(push);
+	gate_buf_release(&in);
+	return ret;
 }
 
 static void say(int fd, const struct gate_buf *b)
@@ -146,7 +173,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	struct gate_buf err = GATE_BUF_INIT, out = GATE_BUF_INIT;
 	struct gate_report_opts ro;
 	int fd = o->out_fd ? o->out_fd : 2;
-	int code = GATE_EXIT_INTERNAL;
+	int code = GATE_EXIT_INTERNAL, r;
 
 	memset(&v, 0, sizeof(v));
 	if (!push->user)
@@ -169,7 +196,18 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
-	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
+	gate_deadline_set(cfg->hook_timeout ? cfg->hook_timeout : GATE_DEADLINE_DEFAULT);
+	r = gate_evaluate(&v, repo, cfg, push, &err);
+	if (gate_deadline_expired()) {
+		char *why = gate_xstrfmt("hook_timeout (%ld s) reached: the hook's own work (git processes "
+					 "included, command checks aside) took longer",
+					 gate_deadline_seconds());
+		sayf(fd, "%s; push rejected (git-gate fails closed)", why);
+		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, why);
+		free(why);
+		goto out;
+	}
+	if (r < 0) {
 		gate_buf_reset(&out);
 		gate_buf_adds(&out, PREFIX "cannot judge this push: ");
 		gate_buf_add_safes(&out, gate_buf_cstr(&err));

@@ -23,6 +23,12 @@ struct gate_driver_opts {
  */
 int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o);
 
+/*
+ * Read the "<old> <new> <ref>" lines of pre-receive and post-receive
+ * from stdin, and the push options.  -1 with a message.
+ */
+int gate_driver_read_updates(struct gate_push *push, struct gate_buf *err);
+
 /* One-time process setup for every program (libgit2, SIGPIPE). */
 void gate_driver_setup(void);
 

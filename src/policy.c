@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "glob.h"
+#include "policy-text.h"
 #include "push.h"
 #include "regex.h"
 #include "repo.h"
@@ -767,7 +769,7 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 /* Top-level keys that configure the server, not the policy. */
 static const char *const server_keys[] = {
 	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
-	"meta_ref", "meta_users", "meta_allow_commands", "status_dir",
+	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout", "status_dir",
 };
 
 /*
@@ -885,6 +887,15 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 			gate_conf_error(&g, "jobs", "must be between 0 (number of cores) and 1024");
 		else
 			cfg->jobs = (long)v;
+	}
+	{
+		int64_t t;
+		if (gate_conf_duration(&g, "hook_timeout", &t) > 0) {
+			if (t < 1 || t > GATE_DEADLINE_MAX)
+				gate_conf_error(&g, "hook_timeout", "must be between 1 second and 24 hours");
+			else
+				cfg->hook_timeout = (long)t;
+		}
 	}
 	if (gate_conf_int(&g, "max_findings", &v) > 0) {
 		if (v < 1 || v > 100000)
@@ -1027,6 +1038,14 @@ static int load_file_opts(struct gate_config **out, const char *file, const stru
 
 	if (access(file, F_OK) < 0 && errno == ENOENT)
 		return GATE_ENOTFOUND;
+	/* what libconfig would hang on or misread: FIFOs, NUL bytes, include cycles */
+	init_libconfig(&c, file);
+	ret = gate_policy_file_check(file, config_get_include_dir(&c), diag);
+	config_destroy(&c);
+	if (ret == GATE_ENOTFOUND)
+		return ret;
+	if (ret)
+		return -1;
 	if (o->in_repository) {
 		struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
 		ret = gate_read_file(&text, file, &err);
@@ -1080,6 +1099,8 @@ int gate_policy_load_string_opts(struct gate_config **out, const char *text, con
 	const char *saved = diag->name;
 
 	if (o->in_repository && find_include(text, name, diag))
+		return -1;
+	if (gate_policy_text_check(name, text, strlen(text), diag))
 		return -1;
 	init_libconfig(&c, NULL);
 	diag->name = name;

@@ -94,6 +94,7 @@ struct gate_config {
 	char *log_dir;         /* command logs; NULL: $GIT_DIR/git-gate/logs */
 	long jobs;             /* parallel command checks; 0: number of cores */
 	long max_findings;     /* per check in a report */
+	long hook_timeout;     /* seconds the hook may take, command checks aside; 0: the default */
 	int is_default;
 	/* Policy stored in the repository itself (issue: policy as code). */
 	char *meta_ref;

@@ -198,7 +198,8 @@ static void test_audit__record_is_one_line_with_every_field(void **state)
 	assert_non_null(strstr(out.ptr, "\"hook\":\"pre-receive\""));
 	assert_non_null(strstr(out.ptr, "\"dry_run\":false"));
 	assert_non_null(strstr(out.ptr, "\"bypass\":{\"reason\":\"prod is down\\u001b[2J\",\"granted\":false}"));
-	assert_non_null(strstr(out.ptr, "\"verdict\":\"reject\",\"accepted\":false,\"exit_code\":1"));
+	assert_non_null(strstr(out.ptr, "\"verdict\":\"reject\",\"accepted\":false,\"exit_code\":1,\"decision\":\"rejected\""));
+	assert_non_null(strstr(out.ptr, "\"version\":\"" PACKAGE_VERSION "\",\"event\":\"decision\","));
 	assert_non_null(strstr(out.ptr, "\"ref\":\"refs/heads/main\",\"old\":\"1111111111111111111111111111111111111111\","
 					"\"new\":\"2222222222222222222222222222222222222222\",\"kind\":\"update\""));
 	assert_non_null(strstr(out.ptr, "\"rule\":\"test.conf:1\",\"mode\":\"enforce\",\"verdict\":\"reject\""));
@@ -211,6 +212,45 @@ static void test_audit__record_is_one_line_with_every_field(void **state)
 	free(v.refs);
 	gate_push_release(&push);
 	gate_config_free(cfg);
+	gate_buf_release(&out);
+	gate_buf_release(&err);
+}
+
+static void test_audit__updated_record_lists_the_refs_that_moved_and_no_verdict(void **state)
+{
+	struct gate_push push = GATE_PUSH_INIT;
+	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
+	struct gate_buf out = GATE_BUF_INIT, err = GATE_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
+				       "2222222222222222222222222222222222222222", &err),
+			 0);
+	assert_int_equal(gate_push_add(&push, "refs/heads/\xe2\x80\xaex", "3333333333333333333333333333333333333333",
+				       "0000000000000000000000000000000000000000", &err),
+			 0);
+	push.user = gate_xstrdup("bob");
+	push.user_source = gate_xstrdup("GIT_GATE_USER");
+	e.kind = GATE_AUDIT_UPDATED;
+	e.git_dir = "/srv/git/r.git";
+	e.push = &push;
+	e.hook = "post-receive";
+	e.when.tv_sec = 1700000000;
+	gate_audit_format(&out, &e);
+
+	assert_non_null(strchr(out.ptr, '\n'));
+	assert_int_equal(strchr(out.ptr, '\n') - out.ptr, (long)out.len - 1);
+	assert_non_null(strstr(out.ptr, "\"version\":\"" PACKAGE_VERSION "\",\"event\":\"updated\","));
+	assert_non_null(strstr(out.ptr, "\"user\":\"bob\",\"user_source\":\"GIT_GATE_USER\""));
+	assert_non_null(strstr(out.ptr, "\"hook\":\"post-receive\""));
+	assert_non_null(strstr(out.ptr, "\"refs\":[{\"ref\":\"refs/heads/main\",\"old\":\"1111111111111111111111111111111111111111\","
+					"\"new\":\"2222222222222222222222222222222222222222\",\"kind\":\"update\"},"
+					"{\"ref\":\"refs/heads/\\u202ex\","));
+	assert_non_null(strstr(out.ptr, "\"kind\":\"delete\"}]}"));
+	assert_null(strstr(out.ptr, "\"verdict\""));
+	assert_null(strstr(out.ptr, "\"accepted\""));
+
+	gate_push_release(&push);
 	gate_buf_release(&out);
 	gate_buf_release(&err);
 }
@@ -416,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_audit__json_handles_nul_bytes_and_null),
 		cmocka_unit_test(test_audit__json_of_random_bytes_is_always_valid),
 		cmocka_unit_test(test_audit__record_is_one_line_with_every_field),
+		cmocka_unit_test(test_audit__updated_record_lists_the_refs_that_moved_and_no_verdict),
 		cmocka_unit_test(test_audit__check_results_are_named),
 		cmocka_unit_test(test_audit__path_defaults_into_the_repository_and_can_be_off),
 		cmocka_unit_test(test_audit__append_creates_the_directory_and_adds_lines),
