@@ -142,17 +142,34 @@ static int number(struct parser *ps, long *out)
 	size_t n;
 	long id;
 
-	while (ps->p < ps->end && strchr("+-0123456789.eE", *ps->p))
+	int simple = 1;
+	double v = 0, scale = 0;
+
+	/* the common case, [-]digits[.digits], without strtod */
+	if (ps->p < ps->end && *ps->p == '-')
 		ps->p++;
+	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
+		v = v * 10 + (*ps->p++ - '0');
+	if (ps->p < ps->end && *ps->p == '.')
+		for (ps->p++, scale = 0.1; ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9'; ps->p++, scale /= 10)
+			v += (*ps->p - '0') * scale;
+	while (ps->p < ps->end && strchr("+-0123456789.eE", *ps->p)) {
+		simple = 0;
+		ps->p++;
+	}
 	n = (size_t)(ps->p - s);
-	if (!n || n >= sizeof(tmp))
+	if (!n || n >= sizeof(tmp) || (n == 1 && *s == '-'))
 		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
 	id = new_node(ps->j, GATE_JSON_NUMBER);
-	ps->j->nodes[id].num = strtod(tmp, &endp);
-	if (*endp)
-		return -1;
+	if (simple && (n < 16 || !memchr(s, '.', n))) {
+		ps->j->nodes[id].num = *s == '-' ? -v : v;
+	} else {
+		memcpy(tmp, s, n);
+		tmp[n] = '\0';
+		ps->j->nodes[id].num = strtod(tmp, &endp);
+		if (*endp)
+			return -1;
+	}
 	*out = id;
 	return 0;
 }
@@ -297,9 +314,11 @@ const struct gate_json_node *gate_json_get(const struct gate_json *j, long obj, 
 
 	if (obj < 0 || (size_t)obj >= j->nr || j->nodes[obj].type != GATE_JSON_OBJECT)
 		return NULL;
-	for (n = gate_json_first(j, &j->nodes[obj]); n; n = gate_json_next(j, n))
-		if (!strcmp(j->strs.ptr + n->key, name))
+	for (n = gate_json_first(j, &j->nodes[obj]); n; n = gate_json_next(j, n)) {
+		const char *k = j->strs.ptr + n->key;
+		if (k[0] == name[0] && !strcmp(k, name))
 			return n;
+	}
 	return NULL;
 }
 

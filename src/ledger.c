@@ -372,9 +372,10 @@ out:
 	return ret;
 }
 
-int gate_ledger_record(const char *git_dir, const struct gate_push *moved, size_t *written, struct gate_buf *err)
+int gate_ledger_record(const char *git_dir, git_repository *open_repo, const struct gate_push *moved, size_t *written,
+		       struct gate_buf *err)
 {
-	git_repository *repo = NULL;
+	git_repository *repo = open_repo, *own = NULL;
 	git_signature *sig = NULL;
 	struct entry *ents = gate_xcalloc(moved->nr ? moved->nr : 1, sizeof(*ents));
 	size_t n = 0, i;
@@ -425,9 +426,13 @@ int gate_ledger_record(const char *git_dir, const struct gate_push *moved, size_
 		ret = 0;
 		goto out;
 	}
-	if (git_repository_open_ext(&repo, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, NULL) < 0) {
-		gate_error(err, "cannot open '%s': %s", git_dir, gate_git_error());
-		goto out;
+	if (!repo) {
+		if (git_repository_open_ext(&own, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+					    NULL) < 0) {
+			gate_error(err, "cannot open '%s': %s", git_dir, gate_git_error());
+			goto out;
+		}
+		repo = own;
 	}
 	if (git_signature_now(&sig, "git-gate", "git-gate@localhost") < 0) {
 		gate_error(err, "cannot make a signature: %s", gate_git_error());
@@ -461,6 +466,6 @@ out:
 	}
 	free(ents);
 	git_signature_free(sig);
-	git_repository_free(repo);
+	git_repository_free(own);
 	return ret;
 }

@@ -26,6 +26,8 @@
  * concurrent post-receives never lose each other's notes.
  */
 
+#include <git2.h>
+
 #include "gate.h"
 #include "policy.h"
 #include "push.h"
@@ -67,8 +69,10 @@ int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, c
  * For every update in `moved` (post-receive's lines) with a pending
  * entry, add its line to the note on the new tip; remove the entries.
  * Updates without an entry (not judged by git-gate) get no note.
+ * `repo`: the repository at git_dir when already open, or NULL.
  * *written says how many notes were added.
  */
-int gate_ledger_record(const char *git_dir, const struct gate_push *moved, size_t *written, struct gate_buf *err);
+int gate_ledger_record(const char *git_dir, git_repository *repo, const struct gate_push *moved, size_t *written,
+		       struct gate_buf *err);
 
 #endif

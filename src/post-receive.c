@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -39,7 +40,7 @@ static int ledger(struct gate_post_receive *pr, struct gate_buf *err)
 {
 	size_t written;
 
-	return gate_ledger_record(pr->git_dir, pr->push, &written, err);
+	return gate_ledger_record(pr->git_dir, pr->repo ? pr->repo->git : NULL, pr->push, &written, err);
 }
 
 /* The status site (status_dir), now that the tips have moved. */
@@ -54,6 +55,16 @@ const struct gate_post_receive_step gate_post_receive_steps[] = {
 	{ "status site", status_site, 1 },
 	{ NULL, NULL, 0 },
 };
+
+/* CPU time this process has used, in seconds. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void warn(int fd, const char *step, const char *msg)
 {
@@ -89,6 +100,7 @@ int gate_post_receive_run(const struct gate_push *push, const struct gate_post_r
 	char *git_dir = NULL;
 	const struct gate_post_receive_step *s;
 	int fd = o->out_fd ? o->out_fd : 2, code = GATE_EXIT_ACCEPT;
+	const char *trace;
 
 	memset(&pr, 0, sizeof(pr));
 	if (gate_repo_open(&repo, o->repo_path, &repo_err) < 0) {
@@ -115,16 +127,28 @@ int gate_post_receive_run(const struct gate_push *push, const struct gate_post_r
 	pr.git_dir = git_dir;
 	pr.hook = o->hook ? o->hook : "post-receive";
 	pr.out_fd = fd;
+	trace = getenv("GIT_GATE_TRACE");
 	for (s = gate_post_receive_steps; s->name; s++) {
+		double t0, c0;
 		gate_buf_reset(&err);
 		if (s->needs_repo && !repo) {
 			warn(fd, s->name, gate_buf_cstr(&repo_err));
 			code = GATE_EXIT_INTERNAL;
 			continue;
 		}
+		t0 = gate_now();
+		c0 = cpu_seconds();
 		if (s->run(&pr, &err) < 0) {
 			warn(fd, s->name, err.len ? err.ptr : "unknown error");
 			code = GATE_EXIT_INTERNAL;
+		}
+		if (trace && *trace) {
+			/* GIT_GATE_TRACE=1: each step's time, for benchmarks */
+			struct gate_buf t = GATE_BUF_INIT;
+			gate_buf_addf(&t, PREFIX "trace: post-receive step %s: %.1f ms (%.1f ms CPU)\n", s->name,
+				      (gate_now() - t0) * 1000, (cpu_seconds() - c0) * 1000);
+			(void)gate_write_all(fd, t.ptr, t.len);
+			gate_buf_release(&t);
 		}
 	}
 	gate_config_free(cfg);

@@ -348,16 +348,32 @@ static double parse_time(const char *s)
 	return t == (time_t)-1 ? -1 : (double)t + frac;
 }
 
+/* Upper bounds of the histogram's buckets: 1 ms * 1.1^i. */
+static const double *bucket_bounds(void)
+{
+	static double b[GATE_SUMMARY_BUCKETS];
+	int i;
+
+	if (b[0] == 0)
+		for (i = 0; i < GATE_SUMMARY_BUCKETS; i++)
+			b[i] = i ? b[i - 1] * 1.1 : 0.001;
+	return b;
+}
+
+/* The first bucket whose bound is at least `seconds` (the last one when none). */
 static int bucket_of(double seconds)
 {
-	double b = 0.001;
-	int i = 0;
+	const double *b = bucket_bounds();
+	int lo = 0, hi = GATE_SUMMARY_BUCKETS - 1;
 
-	while (seconds > b && i < GATE_SUMMARY_BUCKETS - 1) {
-		b *= 1.1;
-		i++;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (seconds > b[mid])
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return i;
+	return lo;
 }
 
 double gate_summary_percentile(const uint32_t *hist, double p)
@@ -426,7 +442,7 @@ int gate_summary_add_record(struct gate_summary *s, const char *line, size_t len
 	const char *hook, *verdict, *bypass_reason = NULL;
 	double when;
 	long dayno;
-	int counted = 0;
+	int counted = 0, pending_recent = 0;
 	size_t i;
 
 	memset(&d, 0, sizeof(d));
@@ -558,13 +574,17 @@ int gate_summary_add_record(struct gate_summary *s, const char *line, size_t len
 		}
 	}
 	/* the last decisions, newest last */
-	if (s->nrecent == GATE_SUMMARY_RECENT) {
-		decision_release(&s->recent[0]);
-		memmove(&s->recent[0], &s->recent[1], (GATE_SUMMARY_RECENT - 1) * sizeof(*s->recent));
-		memset(&s->recent[GATE_SUMMARY_RECENT - 1], 0, sizeof(*s->recent));
-		s->nrecent--;
+	if (s->nrecent == GATE_ARRAY_SIZE(s->recent)) {
+		/* keep the newest half */
+		size_t keep = GATE_SUMMARY_RECENT, drop = s->nrecent - keep;
+		for (i = 0; i < drop; i++)
+			decision_release(&s->recent[i]);
+		memmove(&s->recent[0], &s->recent[drop], keep * sizeof(*s->recent));
+		memset(&s->recent[keep], 0, drop * sizeof(*s->recent));
+		s->nrecent = keep;
 	}
-	decision_copy(&s->recent[s->nrecent++], &d);
+	/* the ref entries copy it; the ring takes it over */
+	pending_recent = 1;
 	/* each ref's last decision */
 	for (r = refs && refs->type == GATE_JSON_ARRAY ? gate_json_first(&j, refs) : NULL; r; r = gate_json_next(&j, r)) {
 		const char *ref = gate_json_get_str(&j, r, "ref");
@@ -585,6 +605,10 @@ int gate_summary_add_record(struct gate_summary *s, const char *line, size_t len
 			sr->last.subject = field(gate_json_get_str(&j, r, "subject"));
 			sr->last.nrefs = 1;
 		}
+	}
+	if (pending_recent) {
+		s->recent[s->nrecent++] = d;
+		memset(&d, 0, sizeof(d));
 	}
 	counted = 1;
 out:
@@ -712,7 +736,7 @@ int gate_summary_save(const struct gate_summary *s, const char *path, struct gat
 		json_counts(&b, &d->rejections);
 		gate_buf_adds(&b, "}\n");
 	}
-	for (i = 0; i < s->nrecent; i++) {
+	for (i = s->nrecent > GATE_SUMMARY_RECENT ? s->nrecent - GATE_SUMMARY_RECENT : 0; i < s->nrecent; i++) {
 		gate_buf_adds(&b, "{\"recent\":");
 		json_decision(&b, &s->recent[i]);
 		gate_buf_adds(&b, "}\n");
@@ -840,7 +864,7 @@ static int load_line(struct gate_summary *s, struct gate_json *j, const char *li
 		}
 		load_counts(&d->rejections, j, gate_json_get(j, 0, "rejections"));
 	} else if ((n = gate_json_get(j, 0, "recent")) != NULL) {
-		if (s->nrecent < GATE_SUMMARY_RECENT)
+		if (s->nrecent < GATE_ARRAY_SIZE(s->recent))
 			load_decision(&s->recent[s->nrecent++], j, n);
 	} else if ((n = gate_json_get(j, 0, "ref")) != NULL && gate_json_str(j, n)) {
 		struct gate_summary_ref *r = ref_for(s, gate_json_str(j, n));

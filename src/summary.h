@@ -106,8 +106,12 @@ struct gate_summary {
 	uint64_t prom_hist[GATE_SUMMARY_PROM_BUCKETS + 1]; /* + the +Inf bucket */
 	double prom_sum;
 	double last_time; /* the newest decision's time */
-	/* newest last */
-	struct gate_summary_decision recent[GATE_SUMMARY_RECENT];
+	/*
+	 * The last decisions, newest last: at least the last
+	 * GATE_SUMMARY_RECENT of them (up to twice as many are held, so that
+	 * making room is rare).
+	 */
+	struct gate_summary_decision recent[2 * GATE_SUMMARY_RECENT];
 	size_t nrecent;
 	struct gate_summary_ref *refs;
 	size_t nrefs, refs_alloc;
