@@ -473,9 +473,8 @@ static void page_recent(struct gate_buf *out, const struct gate_status *st)
 		html_cut(out, d->ref, 60);
 		if (d->nrefs > 1)
 			gate_buf_addf(out, " (+%zu)", d->nrefs - 1);
-		gate_buf_adds(out, "</td><td class=\"subject\"><code>");
-		html_cut(out, d->new_id, 10);
-		gate_buf_adds(out, "</code> ");
+		gate_buf_addf(out, "</td><td class=\"subject\"><code>%.10s</code> ",
+			      d->new_id && gate_is_hex_oid(d->new_id) ? d->new_id : "");
 		html_cut(out, d->subject, 140);
 		gate_buf_adds(out, "</td><td>");
 		html_cut(out, d->user, 40);
@@ -503,9 +502,7 @@ static void page_flaky(struct gate_buf *out, const struct gate_status *st)
 			gate_buf_adds(out, "<table><tr><th>check</th><th>tree</th><th>ref</th><th>seen</th></tr>");
 		gate_buf_adds(out, "<tr><td>");
 		html_cut(out, f->check, 60);
-		gate_buf_adds(out, "</td><td><code>");
-		html_cut(out, f->tree, 12);
-		gate_buf_adds(out, "</code></td><td>");
+		gate_buf_addf(out, "</td><td><code>%.12s</code></td><td>", gate_is_hex_oid(f->tree) ? f->tree : "");
 		html_cut(out, f->ref, 60);
 		gate_buf_adds(out, "</td><td>");
 		when_text(out, f->time);

@@ -288,7 +288,7 @@ static void window_text(struct gate_buf *out, const struct gate_summary_window *
 
 void gate_status_format_text(struct gate_buf *out, const struct gate_status *st, int color, int nrecent)
 {
-	size_t i;
+	size_t i, width = 0;
 	int shown = 0;
 
 	if (color)
@@ -304,11 +304,19 @@ void gate_status_format_text(struct gate_buf *out, const struct gate_status *st,
 	}
 
 	gate_buf_adds(out, "\nProtected refs\n");
+	for (i = 0; i < st->nrefs; i++)
+		if (strlen(st->refs[i].name) > width)
+			width = strlen(st->refs[i].name);
+	if (width > 40)
+		width = 40;
 	for (i = 0; i < st->nrefs; i++) {
 		const struct gate_status_ref *r = &st->refs[i];
+		size_t before = out->len;
 		gate_buf_adds(out, "  ");
 		add_safe_cut(out, r->name, 60);
-		gate_buf_addf(out, "  %.7s  ", r->tip[0] ? r->tip : "(none)");
+		while (out->len - before < width + 2)
+			gate_buf_addch(out, ' ');
+		gate_buf_addf(out, "  %.7s  ", r->tip[0] ? r->tip : "(none) ");
 		if (!r->last) {
 			colored(out, color, C_DIM, "%s", "no decision yet");
 			gate_buf_addch(out, '\n');
