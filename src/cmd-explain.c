@@ -184,6 +184,8 @@ int cmd_explain(int argc, char **argv)
 	}
 	for (k = 0; k < cfg->warnings.nr; k++)
 		printf("warning: %s\n", cfg->warnings.v[k]);
+	for (k = 0; k < cfg->risks.nr; k++)
+		printf("warning: %s\n", cfg->risks.v[k]);
 	for (k = 0; k < cfg->notes.nr; k++)
 		printf("note: %s\n", cfg->notes.v[k]);
 	ret = 0;
