@@ -95,9 +95,26 @@ static void reset_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, &sa, NULL) < 0) {
+			/*
+			 * glibc keeps two real-time signals for itself and will not
+			 * touch them, but an ignored one would still be inherited
+			 * (seen: 32 ignored under git push): ask the kernel.
+			 */
+			struct {
+				void (*handler)(int);
+				unsigned long flags;
+				void (*restorer)(void);
+				unsigned char mask[8];
+			} ksa;
+			memset(&ksa, 0, sizeof(ksa));
+			ksa.handler = SIG_DFL;
+			(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+		}
+	}
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
