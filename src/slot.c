@@ -15,7 +15,14 @@
 static int private_dir(const char *dir, struct gate_buf *err)
 {
 	struct stat st;
+	char *parent = gate_xstrdup(dir), *slash = strrchr(parent, '/');
 
+	/* the workspace root, made when missing as a workspace would make it */
+	if (slash && slash != parent) {
+		*slash = '\0';
+		(void)gate_mkdir_p(parent, 0777);
+	}
+	free(parent);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
 	if (lstat(dir, &st) < 0)

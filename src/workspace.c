@@ -614,12 +614,13 @@ static void tar_octal(char *field, size_t width, uint64_t v)
 	}
 }
 
-static void tar_pad(struct gate_buf *b)
+/* Zeros after `len` bytes of an entry's data, up to the next block. */
+static void tar_pad(struct gate_buf *b, size_t len)
 {
 	static const char zeros[TAR_BLOCK];
 
-	if (b->len % TAR_BLOCK)
-		gate_buf_add(b, zeros, TAR_BLOCK - b->len % TAR_BLOCK);
+	if (len % TAR_BLOCK)
+		gate_buf_add(b, zeros, TAR_BLOCK - len % TAR_BLOCK);
 }
 
 /* One ustar header block. */
@@ -688,7 +689,7 @@ static void tar_entry(struct gate_buf *b, const char *path, unsigned mode, uint6
 	if (pax.len) {
 		tar_header(b, "././@PaxHeader", 14, 0644, pax.len, 'x', NULL, 0, now);
 		gate_buf_add(b, pax.ptr, pax.len);
-		tar_pad(b);
+		tar_pad(b, pax.len);
 	}
 	tar_header(b, name.ptr, name.len, mode, size, type, link, link_len, now);
 	gate_buf_release(&name);

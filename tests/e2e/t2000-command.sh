@@ -172,8 +172,11 @@ test_expect_success 'the command gets GIT_GATE_* and none of git hook variables;
 	  run = "env | sed s/^/env:/; pwd | sed s/^/pwd:/; git init -q . && git add -A && git -c user.name=T -c user.email=t@e commit -q -m t && git rev-parse HEAD^{tree} | sed s/^/tree:/"; }; };
 	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 	EOF
+	long=a-directory-name-that-is-long-enough/to-make-the-path-longer-than-the-hundred-bytes-of-a-tar-header/and-then-some &&
 	(cd w-env && write_project && chmod +x Makefile && ln -s calc.c link.c &&
-	 mkdir -p sub/dir && echo deep >sub/dir/file && git add . && git commit -q -m "Project" &&
+	 mkdir -p sub/dir "$long" && echo deep >sub/dir/file && echo long >"$long/file.txt" &&
+	 ln -s "../../../sub/dir/file/$long/$long" "$long/link-with-a-long-target" &&
+	 git add . && git commit -q -m "Project" &&
 	 git push origin main 2>../err) &&
 	sed -n "s/^env://p" "$(last_log env.git)" >env.out &&
 	old=$(git -C w-env rev-parse HEAD~1) && new=$(git -C w-env rev-parse HEAD) &&

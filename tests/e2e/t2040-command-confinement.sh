@@ -55,7 +55,16 @@ gone() {
 	done
 }
 
-# both MODE...: the modes this run can test
+# as_nobody COMMAND...: run as an ordinary account (when we are root)
+as_nobody() {
+	if test "$(id -u)" = 0; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$TRASH/nb" "$@"
+	else
+		"$@"
+	fi
+}
+
+# modes: the modes this run can test
 modes() {
 	if test $bwrap_works = yes; then echo bwrap none; else echo none; fi
 }
@@ -459,6 +468,28 @@ test_expect_success 'pushes beyond max_concurrent_commands wait and say so' '
 	s1=$(sed -n "s/^start://p" c1.git/git-gate/logs/*.log) && e1=$(sed -n "s/^end://p" c1.git/git-gate/logs/*.log) &&
 	s2=$(sed -n "s/^start://p" c2.git/git-gate/logs/*.log) && e2=$(sed -n "s/^end://p" c2.git/git-gate/logs/*.log) &&
 	awk -v s1=$s1 -v e1=$e1 -v s2=$s2 -v e2=$e2 "BEGIN { exit !(s2 >= e1 || s1 >= e2) }"
+'
+
+test_expect_success 'a hook that runs as an ordinary account: sandboxed, and max_processes holds' '
+	test $bwrap_works = yes || return 0
+	mkdir nb &&
+	if test "$(id -u)" = 0; then chown nobody nb; fi &&
+	as_nobody sh -c "
+		git init -q --bare nb/v.git && git-gate install nb/v.git >/dev/null &&
+		git init -q nb/work && cd nb/work && git commit -q --allow-empty -m c &&
+		git push -q ../v.git HEAD:refs/heads/main
+	" &&
+	cat >nb/v.git/git-gate.conf <<-EOF &&
+	audit_log = "off";
+	workspace = "$TRASH/nb/ws";
+	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "b" ]; } );
+	checks = { b = { type = "command"; max_processes = 16; timeout = 20; run = "sh bomb.sh"; }; };
+	EOF
+	cp work/bomb.sh nb/bomb.sh && chmod 644 nb/bomb.sh &&
+	as_nobody sh -c "cd nb/work && cp ../bomb.sh . && git add bomb.sh && git commit -q -m bomb &&
+		! timeout 120 git push ../v.git HEAD:refs/heads/main" 2>err &&
+	test_grep "hit max_processes = 16" err &&
+	gone "sleep $tag.1"
 '
 
 test_expect_success 'children start with default signal dispositions and nothing blocked' '
