@@ -777,7 +777,7 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 	const char *name = cx->run->def->name;
 	const int sandboxed = cx->c->sandbox == SANDBOX_BWRAP;
 	char sid[8];
-	double t0 = gate_now(), t_co = 0, t_run = 0, t_cache = 0, t_setup = 0, t_slot = 0;
+	double t0 = gate_now(), t_co = 0, t_run = 0, t_cache = 0, t_setup = 0, t_slot = 0, t_plan = 0;
 	size_t nfiles = 0;
 	int r, log_fd = -1;
 
@@ -798,7 +798,10 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 	else
 		gate_scan_progress(cx->run->scan, "%s: running on %s", name, sid);
 	/* what the checkout would take, before anything is written */
+	t0 = gate_now();
 	r = gate_tree_plan_make(&plan, cx->git_dir, u->tree_id, &err);
+	t_plan = gate_now() - t0;
+	t0 = gate_now();
 	if (r == GATE_EUNSAFE) {
 		u->unsafe = 1;
 		u->message = gate_buf_detach(&err);
@@ -893,10 +896,10 @@ out:
 		gate_scan_progress(cx->run->scan, "%s: warning: %s", name, err.ptr);
 	if (trace_on())
 		gate_scan_progress(cx->run->scan,
-				   "trace: %s: %s slot %.3f s, setup %.3f s, checkout %.3f s (%zu files%s), command "
-				   "%.3f s, cache %.3f s, cleanup %.3f s",
-				   name, sid, t_slot, t_setup, t_co, nfiles, sandboxed ? ", sandbox start-up included" : "",
-				   t_run, t_cache, gate_now() - t0);
+				   "trace: %s: %s slot %.3f s, plan %.3f s, setup %.3f s, checkout %.3f s (%zu files%s), "
+				   "command %.3f s, cache %.3f s, cleanup %.3f s",
+				   name, sid, t_slot, t_plan, t_setup, t_co, nfiles,
+				   sandboxed ? ", sandbox start-up included" : "", t_run, t_cache, gate_now() - t0);
 	gate_buf_release(&err);
 	gate_buf_release(&key);
 	gate_buf_release(&res);
