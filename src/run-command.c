@@ -85,8 +85,7 @@ static void child_fail(int fd, const char *what)
  * that may have been multi-threaded: system calls and stack buffers only.
  */
 
-/* Default dispositions for every signal, nothing blocked. */
-static void reset_signals(void)
+void gate_child_reset_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -227,24 +226,40 @@ static size_t list_children(pid_t self, pid_t *out, size_t max)
 }
 
 /*
- * Kill every descendant: as a subreaper we inherit whatever is orphaned,
- * so killing our children until none is left reaches them all, however
- * they detached (setsid, double fork, setpgid).
+ * Every descendant we can see now, children first found (depth-first
+ * through each process's `children` file), at most `max`.
+ */
+static size_t list_descendants(pid_t self, pid_t *out, size_t max)
+{
+	size_t n = list_children(self, out, max), i;
+
+	for (i = 0; i < n && n < max; i++)
+		n += list_children(out[i], out + n, max - n);
+	return n;
+}
+
+/*
+ * Kill every descendant.  Each round stops all it can see (a stopped
+ * process forks no more), then kills them; as a subreaper we inherit
+ * whatever is orphaned, so the rounds go on until we have no child left,
+ * however they detached (setsid, double fork, setpgid).
  */
 static void kill_descendants(pid_t self)
 {
 	struct timespec pause = { 0, 2 * 1000 * 1000 };
-	pid_t kids[256];
+	static pid_t procs[4096];
 	int round;
 
 	for (round = 0; round < 60000; round++) {
-		size_t n = list_children(self, kids, 256), i;
+		size_t n = list_descendants(self, procs, GATE_ARRAY_SIZE(procs)), i;
 		pid_t r;
 		int st;
 
+		for (i = 0; i < n; i++)
+			(void)kill(procs[i], SIGSTOP);
 		for (i = 0; i < n; i++) {
-			(void)kill(kids[i], SIGKILL);
-			(void)kill(-kids[i], SIGKILL);
+			(void)kill(procs[i], SIGKILL);
+			(void)kill(-procs[i], SIGKILL);
 		}
 		while ((r = waitpid(-1, &st, WNOHANG)) > 0)
 			;
@@ -335,7 +350,7 @@ int gate_child_start(struct gate_child *c, struct gate_buf *err)
 		int devnull;
 
 		close(report[0]);
-		reset_signals();
+		gate_child_reset_signals();
 		if (c->new_session || c->contain)
 			setsid();
 		else if (c->new_pgroup)

@@ -79,6 +79,12 @@ int gate_child_finish(struct gate_child *c, int *status, struct gate_buf *err);
 void gate_child_kill(const struct gate_child *c);
 
 /*
+ * Default dispositions for every signal and nothing blocked, as every
+ * child gets: for a process forked without gate_child_start.
+ */
+void gate_child_reset_signals(void);
+
+/*
  * Run argv to completion, feeding `input` (may be NULL) and collecting
  * stdout into `out` (may be NULL: discarded).  stderr is collected into
  * `errout` when non-NULL, else inherited.

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "workspace.h"
 #include "repo.h"
+#include "run-command.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -440,6 +441,7 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 
 		if (remover != 0)
 			_exit(remover < 0 ? 1 : 0);
+		gate_child_reset_signals();
 		setsid();
 		null = open("/dev/null", O_RDWR);
 		if (null >= 0) {
