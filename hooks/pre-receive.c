@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "deadline.h"
 #include "driver.h"
 #include "util.h"
 
@@ -15,26 +16,29 @@ int main(int argc, char **argv)
 {
 	struct gate_push push = GATE_PUSH_INIT;
 	struct gate_driver_opts o = { "pre-receive", NULL, 0, 2 };
-	struct gate_buf in = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
 	int code;
 
 	(void)argc;
 	(void)argv;
-	gate_driver_setup();
-	if (gate_read_fd(&in, 0) < 0 || gate_push_parse_pre_receive(&push, in.ptr ? in.ptr : "", in.len, &err) < 0) {
+	gate_driver_setup_hook();
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "push rejected");
+	if (gate_driver_read_updates(&push, &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
-		gate_buf_addf(&msg, "git-gate: cannot read the ref updates: %s\ngit-gate: push rejected\n",
-			      err.len ? err.ptr : "read error");
+		/* the error may quote a malformed ref name as pushed */
+		gate_buf_adds(&msg, "git-gate: cannot read the ref updates: ");
+		gate_buf_add_safes(&msg, err.len ? err.ptr : "read error");
+		gate_buf_adds(&msg, "\ngit-gate: push rejected\n");
 		(void)gate_write_all(2, msg.ptr, msg.len);
 		gate_buf_release(&msg);
 		code = GATE_EXIT_INTERNAL;
 		goto out;
 	}
-	gate_push_read_options(&push);
 	code = gate_driver_run(&push, &o);
 out:
+	gate_deadline_stop();
 	gate_push_release(&push);
-	gate_buf_release(&in);
 	gate_buf_release(&err);
 	return code;
 }

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include "deadline.h"
 #include "driver.h"
 #include "util.h"
 
@@ -17,11 +18,14 @@ int main(int argc, char **argv)
 	struct gate_buf err = GATE_BUF_INIT;
 	int code;
 
-	gate_driver_setup();
+	gate_driver_setup_hook();
+	/* nothing may hold a push forever: the policy's hook_timeout replaces this */
+	gate_deadline_start(GATE_DEADLINE_DEFAULT, "ref rejected");
 	if (argc != 4 || gate_push_add(&push, argv[1], argv[2], argv[3], &err) < 0) {
 		struct gate_buf msg = GATE_BUF_INIT;
-		gate_buf_addf(&msg, "git-gate: update hook called wrongly: %s\ngit-gate: ref rejected\n",
-			      argc != 4 ? "expected <ref> <old> <new>" : err.ptr);
+		gate_buf_adds(&msg, "git-gate: update hook called wrongly: ");
+		gate_buf_add_safes(&msg, argc != 4 ? "expected <ref> <old> <new>" : err.ptr);
+		gate_buf_adds(&msg, "\ngit-gate: ref rejected\n");
 		(void)gate_write_all(2, msg.ptr, msg.len);
 		gate_buf_release(&msg);
 		code = GATE_EXIT_USAGE;
@@ -29,6 +33,7 @@ int main(int argc, char **argv)
 	}
 	code = gate_driver_run(&push, &o);
 out:
+	gate_deadline_stop();
 	gate_push_release(&push);
 	gate_buf_release(&err);
 	return code;

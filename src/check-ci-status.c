@@ -56,10 +56,8 @@ static int ci_parse(void **data, struct gate_conf_group *g)
 	/* no short-circuits: every key must be looked at to be known */
 	r = gate_conf_string(g, "notes_ref", &ref);
 	bad |= r < 0;
-	if (r > 0 && strncmp(ref, "refs/notes/", 11)) {
-		gate_conf_error(g, "notes_ref", "must be a ref under refs/notes/ (e.g. \"refs/notes/ci\")");
+	if (r > 0 && gate_conf_full_ref(g, "notes_ref", ref, "refs/notes/", "refs/notes/") < 0)
 		bad = 1;
-	}
 	bad |= gate_conf_strings(g, "pass", &c->pass) < 0;
 	for (i = 0; i < c->pass.nr; i++)
 		if (!*c->pass.v[i] || strchr(c->pass.v[i], '\n')) {

@@ -18,13 +18,15 @@
 static const char install_usage[] =
 	"usage: git gate install [--hook pre-receive|update] [--force] REPO...\n"
 	"\n"
-	"Link git-gate's hook into each repository's hooks/ directory and set\n"
-	"receive.advertisePushOptions so that -o gate.* options reach it.\n"
+	"Link git-gate's hooks into each repository's hooks/ directory (the\n"
+	"judging hook and post-receive, which records what really moved) and set\n"
+	"receive.advertisePushOptions so that -o gate.* options reach them.\n"
 	"\n"
 	"    --hook pre-receive  judge the whole push at once: all or nothing (default)\n"
 	"    --hook update       judge each ref on its own: one refused ref does not\n"
 	"                        stop the others (no push options in this mode)\n"
-	"    --force             replace a hook that is not git-gate's\n";
+	"    --force             replace hooks that are not git-gate's (kept as\n"
+	"                        HOOK.before-git-gate)\n";
 
 static const char uninstall_usage[] =
 	"usage: git gate uninstall REPO...\n"
@@ -56,11 +58,27 @@ static int hooks_dir(git_repository *repo, struct gate_buf *out, struct gate_buf
 	return 0;
 }
 
-/* Is `path` a link to (or a copy of) one of our hook programs? */
+/* The hook programs `git gate install` links (and uninstall removes). */
+static const char *const hook_names[] = { "pre-receive", "update", "post-receive" };
+
+static int names_ours(const char *target)
+{
+	size_t i;
+
+	for (i = 0; i < GATE_ARRAY_SIZE(hook_names); i++) {
+		char *tail = gate_xstrfmt("/git-gate/%s", hook_names[i]);
+		int yes = gate_ends_with(target, tail);
+		free(tail);
+		if (yes)
+			return 1;
+	}
+	return 0;
+}
+
+/* Is `path` a link to one of our hook programs? */
 static int is_ours(const char *path)
 {
 	char target[PATH_MAX], real[PATH_MAX], ours[PATH_MAX];
-	const char *names[] = { "pre-receive", "update" };
 	size_t i;
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 
@@ -68,15 +86,56 @@ static int is_ours(const char *path)
 		return 0;
 	target[n] = '\0';
 	if (!realpath(path, real))
-		return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update");
-	for (i = 0; i < 2; i++) {
-		char *p = gate_xstrfmt("%s/%s", cli_libexecdir(), names[i]);
+		return names_ours(target);
+	for (i = 0; i < GATE_ARRAY_SIZE(hook_names); i++) {
+		char *p = gate_xstrfmt("%s/%s", cli_libexecdir(), hook_names[i]);
 		int same = realpath(p, ours) && !strcmp(ours, real);
 		free(p);
 		if (same)
 			return 1;
 	}
-	return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update");
+	return names_ours(target);
+}
+
+/*
+ * Link hooks/`hook` to our program of that name.  A hook that is not
+ * ours was refused before (without --force); with --force it is kept
+ * as HOOK.before-git-gate.
+ */
+static int link_hook(const char *dir, const char *hook)
+{
+	char *src = gate_xstrfmt("%s/%s", cli_libexecdir(), hook);
+	char *dst = gate_xstrfmt("%s/%s", dir, hook);
+	struct stat st;
+	int ret = -1;
+
+	if (access(src, X_OK) < 0) {
+		fprintf(stderr, "git-gate: the hook program '%s' is missing: %s\n", src, strerror(errno));
+		goto out;
+	}
+	if (lstat(dst, &st) == 0) {
+		if (is_ours(dst)) {
+			unlink(dst);
+		} else {
+			char *bak = gate_xstrfmt("%s.before-git-gate", dst);
+			if (rename(dst, bak) < 0) {
+				fprintf(stderr, "git-gate: cannot move '%s' aside: %s\n", dst, strerror(errno));
+				free(bak);
+				goto out;
+			}
+			fprintf(stderr, "git-gate: replaced the existing %s hook (kept as %s)\n", hook, bak);
+			free(bak);
+		}
+	}
+	if (symlink(src, dst) < 0) {
+		fprintf(stderr, "git-gate: cannot link '%s' to '%s': %s\n", dst, src, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(src);
+	free(dst);
+	return ret;
 }
 
 static int install_one(const char *path, const char *hook, int force)
@@ -84,9 +143,11 @@ static int install_one(const char *path, const char *hook, int force)
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
 	struct gate_buf dir = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	char *dst = NULL, *src = NULL, *other = NULL;
+	char *other = NULL;
 	const char *other_name = strcmp(hook, "update") ? "update" : "pre-receive";
-	struct stat st;
+	/* the judging hook, and post-receive, which records what really moved */
+	const char *hooks[] = { hook, "post-receive" };
+	size_t k;
 	int ret = GATE_EXIT_USAGE;
 
 	if (gate_repo_check_format(path, &err) < 0) {
@@ -105,39 +166,28 @@ static int install_one(const char *path, const char *hook, int force)
 		fprintf(stderr, "git-gate: cannot create '%s': %s\n", dir.ptr, strerror(errno));
 		goto out;
 	}
-	src = gate_xstrfmt("%s/%s", cli_libexecdir(), hook);
-	if (access(src, X_OK) < 0) {
-		fprintf(stderr, "git-gate: the hook program '%s' is missing: %s\n", src, strerror(errno));
-		ret = GATE_EXIT_INTERNAL;
-		goto out;
-	}
-	dst = gate_xstrfmt("%s/%s", dir.ptr, hook);
-	if (lstat(dst, &st) == 0) {
-		if (is_ours(dst)) {
-			unlink(dst);
-		} else if (!force) {
+	/* refuse before changing anything when a hook of someone else's is there */
+	for (k = 0; !force && k < GATE_ARRAY_SIZE(hooks); k++) {
+		char *dst = gate_xstrfmt("%s/%s", dir.ptr, hooks[k]);
+		struct stat st;
+		int foreign = lstat(dst, &st) == 0 && !is_ours(dst);
+		if (foreign)
 			fprintf(stderr,
 				"git-gate: '%s' already has a %s hook that is not git-gate's (%s);\n"
 				"git-gate: not replacing it. Chain it yourself, or use --force to replace it.\n",
-				path, hook, dst);
+				path, hooks[k], dst);
+		free(dst);
+		if (foreign) {
 			ret = GATE_EXIT_REJECT;
 			goto out;
-		} else {
-			char *bak = gate_xstrfmt("%s.before-git-gate", dst);
-			if (rename(dst, bak) < 0) {
-				fprintf(stderr, "git-gate: cannot move '%s' aside: %s\n", dst, strerror(errno));
-				free(bak);
-				goto out;
-			}
-			fprintf(stderr, "git-gate: replaced the existing %s hook (kept as %s)\n", hook, bak);
-			free(bak);
 		}
 	}
-	if (symlink(src, dst) < 0) {
-		fprintf(stderr, "git-gate: cannot link '%s' to '%s': %s\n", dst, src, strerror(errno));
-		goto out;
-	}
-	/* only one of our two hooks at a time: they would judge every push twice */
+	for (k = 0; k < GATE_ARRAY_SIZE(hooks); k++)
+		if (link_hook(dir.ptr, hooks[k]) < 0) {
+			ret = GATE_EXIT_INTERNAL;
+			goto out;
+		}
+	/* only one of our two judging hooks at a time: they would judge every push twice */
 	other = gate_xstrfmt("%s/%s", dir.ptr, other_name);
 	if (is_ours(other))
 		unlink(other);
@@ -147,15 +197,13 @@ static int install_one(const char *path, const char *hook, int force)
 			gate_git_error());
 		goto out;
 	}
-	printf("git-gate: installed the %s hook in %s\n", hook, path);
+	printf("git-gate: installed the %s and post-receive hooks in %s\n", hook, path);
 	ret = 0;
 out:
 	git_config_free(cfg);
 	git_repository_free(repo);
 	gate_buf_release(&dir);
 	gate_buf_release(&err);
-	free(dst);
-	free(src);
 	free(other);
 	return ret;
 }
@@ -206,7 +254,6 @@ int cmd_uninstall(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		git_repository *repo = NULL;
 		struct gate_buf dir = GATE_BUF_INIT;
-		const char *names[] = { "pre-receive", "update" };
 		size_t k;
 		int removed = 0;
 
@@ -216,8 +263,8 @@ int cmd_uninstall(int argc, char **argv)
 			continue;
 		}
 		hooks_dir(repo, &dir, NULL);
-		for (k = 0; k < 2; k++) {
-			char *p = gate_xstrfmt("%s/%s", dir.ptr, names[k]);
+		for (k = 0; k < GATE_ARRAY_SIZE(hook_names); k++) {
+			char *p = gate_xstrfmt("%s/%s", dir.ptr, hook_names[k]);
 			if (is_ours(p)) {
 				if (unlink(p) < 0) {
 					fprintf(stderr, "git-gate: cannot remove '%s': %s\n", p, strerror(errno));
@@ -230,7 +277,7 @@ int cmd_uninstall(int argc, char **argv)
 			}
 			free(p);
 		}
-		printf("git-gate: %s\n", removed ? "removed the hook" : "no git-gate hook was installed");
+		printf("git-gate: %s\n", removed ? "removed the hooks" : "no git-gate hook was installed");
 		gate_buf_release(&dir);
 		git_repository_free(repo);
 	}

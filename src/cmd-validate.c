@@ -112,8 +112,7 @@ int cmd_validate(int argc, char **argv)
 		ret = GATE_EXIT_USAGE;
 		goto out;
 	}
-	for (k = 0; k < diag.msgs.nr; k++)
-		fprintf(stderr, "%s\n", diag.msgs.v[k]);
+	cli_print_diag(&diag);
 	if (ret < 0) {
 		fprintf(stderr, "git-gate: %zu problem%s found; the policy is invalid\n", diag.msgs.nr,
 			diag.msgs.nr == 1 ? "" : "s");

@@ -28,8 +28,9 @@ void gate_diag_format(const struct gate_diag *d, struct gate_buf *out)
 {
 	size_t i;
 
+	/* messages quote policy text, which may have been pushed (the policy ref) */
 	for (i = 0; i < d->msgs.nr; i++) {
-		gate_buf_adds(out, d->msgs.v[i]);
+		gate_buf_add_safes(out, d->msgs.v[i]);
 		gate_buf_addch(out, '\n');
 	}
 }

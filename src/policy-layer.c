@@ -412,6 +412,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	m->jobs = repo->jobs ? repo->jobs : sys->jobs;
 	/* a server-wide cap: the system file's wins */
 	m->max_commands = sys->max_commands >= 0 ? sys->max_commands : repo->max_commands;
+	/* a server setting: the system file's, when it has one */
+	m->hook_timeout = sys->hook_timeout ? sys->hook_timeout : repo->hook_timeout;
 	m->max_findings = repo->max_findings != 20 ? repo->max_findings : sys->max_findings;
 	m->meta_ref = sys->meta_ref;
 	sys->meta_ref = NULL;

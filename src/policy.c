@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "glob.h"
+#include "policy-text.h"
 #include "push.h"
 #include "regex.h"
 #include "repo.h"
@@ -170,6 +172,42 @@ void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const ch
 	diag_at(g->diag, setting, fmt, ap);
 	va_end(ap);
 	g->errors++;
+}
+
+int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *value, const char *under,
+		       const char *dir)
+{
+	static const char *const tops[] = { "heads/", "tags/", "notes/", "meta/", "remotes/" };
+	struct gate_buf fix = GATE_BUF_INIT;
+	const char *v = value;
+	size_t k;
+
+	if (gate_ref_name_valid(value) && !strncmp(value, under, strlen(under)) && strlen(value) > strlen(under))
+		return 0;
+	while (*v == '/')
+		v++;
+	if (!strncmp(v, "refs/", 5) && gate_ref_name_valid(v)) {
+		/* a full name in the wrong place: keep its last part */
+		gate_buf_adds(&fix, dir);
+		gate_buf_adds(&fix, strrchr(v, '/') + 1);
+	} else {
+		for (k = 0; k < GATE_ARRAY_SIZE(tops); k++)
+			if (!strncmp(v, tops[k], strlen(tops[k])))
+				break;
+		gate_buf_adds(&fix, k < GATE_ARRAY_SIZE(tops) ? "refs/" : dir);
+		gate_buf_adds(&fix, v);
+	}
+	if (!gate_ref_name_valid(fix.ptr) || strncmp(fix.ptr, under, strlen(under)))
+		gate_buf_setf(&fix, "%sNAME", dir);
+	if (!strncmp(value, "refs/", 5) && gate_ref_name_valid(value))
+		gate_conf_error(g, key, "\"%s\" is not under %s; write a name such as \"%s\"", value, under, fix.ptr);
+	else
+		gate_conf_error(g, key,
+				"\"%s\" is not a full ref name: git-gate looks the ref up by exactly this name, never "
+				"as refs/heads/NAME or refs/tags/NAME; write \"%s\"",
+				value, fix.ptr);
+	gate_buf_release(&fix);
+	return -1;
 }
 
 const char *gate_conf_git_dir(struct gate_conf_group *g)
@@ -787,8 +825,8 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 
 /* Top-level keys that configure the server, not the policy. */
 static const char *const server_keys[] = {
-	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs", "max_concurrent_commands",
-	"meta_ref", "meta_users", "meta_allow_commands",
+	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
+	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout", "max_concurrent_commands",
 };
 
 /*
@@ -891,9 +929,8 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 	gate_conf_bool(&g, "audit_syslog", &cfg->audit_syslog);
 	if (cfg->audit_log && !*cfg->audit_log)
 		gate_conf_error(&g, "audit_log", "is empty; write \"off\" to turn the audit log off");
-	if (cfg->meta_ref && !gate_ref_name_valid(cfg->meta_ref))
-		gate_conf_error(&g, "meta_ref", "\"%s\" is not a valid full ref name (e.g. \"refs/meta/gate\")",
-				cfg->meta_ref);
+	if (cfg->meta_ref)
+		(void)gate_conf_full_ref(&g, "meta_ref", cfg->meta_ref, "refs/", "refs/meta/");
 	if (cfg->meta_ref && !cfg->meta_users.nr)
 		gate_conf_error(&g, "meta_ref", "needs 'meta_users': who may change the policy stored in '%s'",
 				cfg->meta_ref);
@@ -932,6 +969,15 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 			gate_conf_error(&g, "max_concurrent_commands", "must be between 0 (no cap) and 4096");
 		else
 			cfg->max_commands = (long)v;
+	}
+	{
+		int64_t t;
+		if (gate_conf_duration(&g, "hook_timeout", &t) > 0) {
+			if (t < 1 || t > GATE_DEADLINE_MAX)
+				gate_conf_error(&g, "hook_timeout", "must be between 1 second and 24 hours");
+			else
+				cfg->hook_timeout = (long)t;
+		}
 	}
 	if (gate_conf_int(&g, "max_findings", &v) > 0) {
 		if (v < 1 || v > 100000)
@@ -1074,6 +1120,14 @@ static int load_file_opts(struct gate_config **out, const char *file, const stru
 
 	if (access(file, F_OK) < 0 && errno == ENOENT)
 		return GATE_ENOTFOUND;
+	/* what libconfig would hang on or misread: FIFOs, NUL bytes, include cycles */
+	init_libconfig(&c, file);
+	ret = gate_policy_file_check(file, config_get_include_dir(&c), diag);
+	config_destroy(&c);
+	if (ret == GATE_ENOTFOUND)
+		return ret;
+	if (ret)
+		return -1;
 	if (o->in_repository) {
 		struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
 		ret = gate_read_file(&text, file, &err);
@@ -1128,6 +1182,8 @@ int gate_policy_load_string_opts(struct gate_config **out, const char *text, con
 
 	if (o->in_repository && find_include(text, name, diag))
 		return -1;
+	if (gate_policy_text_check(name, text, strlen(text), diag))
+		return -1;
 	init_libconfig(&c, NULL);
 	diag->name = name;
 	if (config_read_string(&c, text) != CONFIG_TRUE) {
@@ -1160,6 +1216,45 @@ struct gate_config *gate_policy_default(const char *default_branch)
 	return cfg;
 }
 
+/*
+ * The object `rev` names: a 40-hex object id, or a full ref name looked up
+ * exactly (git_revparse would also try refs/heads/REV and refs/tags/REV,
+ * which any pusher can create).  GATE_ENOTFOUND when there is no such ref.
+ */
+static int meta_object(git_object **out, struct git_repository *repo, const char *rev, struct gate_buf *err)
+{
+	git_reference *ref = NULL;
+	git_oid oid;
+	int r;
+
+	if (gate_is_hex_oid(rev)) {
+		if (git_oid_fromstr(&oid, rev) < 0 || git_object_lookup(out, repo, &oid, GIT_OBJECT_ANY) < 0)
+			return gate_error(err, "cannot read object %s: %s", rev, gate_git_error());
+		return 0;
+	}
+	if (!gate_ref_name_valid(rev))
+		return gate_error(err, "'%s' is not a full ref name (the policy ref is looked up by its exact name)",
+				  rev);
+	r = git_reference_lookup(&ref, repo, rev);
+	if (r == GIT_ENOTFOUND)
+		return GATE_ENOTFOUND;
+	if (r < 0)
+		return gate_error(err, "cannot read ref '%s': %s", rev, gate_git_error());
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+		gate_error(err,
+			   "'%s' is a symbolic ref (to '%s'): the policy ref must be a plain ref, or whoever may push "
+			   "its target would control the policy",
+			   rev, git_reference_symbolic_target(ref));
+		git_reference_free(ref);
+		return -1;
+	}
+	r = git_object_lookup(out, repo, git_reference_target(ref), GIT_OBJECT_ANY);
+	git_reference_free(ref);
+	if (r < 0)
+		return gate_error(err, "cannot read what '%s' points at: %s", rev, gate_git_error());
+	return 0;
+}
+
 int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, const char *rev,
 			     struct gate_buf *err)
 {
@@ -1170,15 +1265,13 @@ int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, 
 	size_t len;
 	int ret = -1, r;
 
-	r = git_revparse_single(&obj, repo, rev);
-	if (r == GIT_ENOTFOUND) {
+	r = meta_object(&obj, repo, rev, err);
+	if (r == GATE_ENOTFOUND) {
 		ret = GATE_ENOTFOUND;
 		goto out;
 	}
-	if (r < 0) {
-		gate_error(err, "cannot resolve '%s': %s", rev, gate_git_error());
+	if (r < 0)
 		goto out;
-	}
 	if (git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0) {
 		gate_error(err, "'%s' does not lead to a tree: %s", rev,
 			   gate_git_error());
@@ -1351,6 +1444,11 @@ int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *de
 		if (rule->checks[i] == def)
 			return 1;
 	return 0;
+}
+
+int gate_rule_enforces(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	return rule && rule->mode == GATE_MODE_ENFORCE && gate_rule_runs(rule, def);
 }
 
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user)

@@ -95,6 +95,7 @@ struct gate_config {
 	long jobs;             /* parallel command checks; 0: number of cores */
 	long max_commands;     /* max_concurrent_commands: -1 unset (number of cores), 0 no cap */
 	long max_findings;     /* per check in a report */
+	long hook_timeout;     /* seconds the hook may take, command checks aside; 0: the default */
 	int is_default;
 	/* Policy stored in the repository itself (issue: policy as code). */
 	char *meta_ref;
@@ -157,8 +158,10 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 		      struct gate_diag *diag);
 
 /*
- * Read the policy text stored in `rev` (a ref or commit; the file
- * git-gate.conf at the top of its tree) of the repository at `git_dir`.
+ * Read the policy text stored in `rev` (the file git-gate.conf at the top
+ * of its tree) of the repository at `git_dir`.  `rev` is a 40-hex object
+ * id or a full ref name, looked up by exactly that name: no
+ * refs/heads/REV or refs/tags/REV fallback, and a symbolic ref is refused.
  * GATE_ENOTFOUND when the ref or the file does not exist.
  */
 int gate_policy_read_meta(struct gate_buf *out, const char *git_dir, const char *rev, struct gate_buf *err);
@@ -197,6 +200,8 @@ const struct gate_rule *gate_config_rule_for(const struct gate_config *cfg, cons
 
 /* Whether `rule` runs the check `def`. */
 int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *def);
+/* Whether `rule` runs `def` in enforce mode (a failure rejects). */
+int gate_rule_enforces(const struct gate_rule *rule, const struct gate_check_def *def);
 
 /* Whether `user` is named in `list` directly or through an @group. */
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user);
@@ -230,6 +235,15 @@ struct gate_regex;
 int gate_conf_regex(struct gate_conf_group *g, const char *key, unsigned flags, struct gate_regex *out);
 /* A nested group (e.g. per-pattern limits); returns the raw libconfig setting. */
 int gate_conf_setting(struct gate_conf_group *g, const char *key, void **setting);
+/*
+ * A ref the policy names (meta_ref, a ci-status notes_ref) is looked up by
+ * exactly that name, never as refs/heads/NAME or refs/tags/NAME: `value`
+ * must be a full, well-formed ref name under `under` ("refs/" for any).
+ * Otherwise records a problem suggesting a full name (`dir` + value, e.g.
+ * refs/notes/ + "ci") and returns -1.
+ */
+int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *value, const char *under,
+		       const char *dir);
 /* Record a problem about `key` (or the group when NULL). */
 void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -77,7 +77,7 @@ now() { date +%s.%N; }
 # it does not compete with the next measurement
 settle() {
 	local i=0
-	while [ -n "$(ls -A "$W/ws" | grep -v '^git-gate-slots$')" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	while [ -n "$(ls -A "$W/ws" | grep -v '^git-gate-slots\.[0-9]*$')" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 	sync
 }
 

@@ -80,6 +80,29 @@ test_expect_success 'a project path that climbs out of the policy directory is r
 	test_grep "GL-HOOK-ERR: git-gate: unexpected project path" err
 '
 
+test_expect_success 'custom_hooks/post-receive.d/git-gate records the refs that moved, without GL-HOOK-ERR' '
+	cat >victim.git/hooks/post-receive <<-\EOF &&
+	#!/bin/sh
+	# as Gitaly: custom_hooks/post-receive.d/* in order, stdin to each
+	data=$(cat)
+	for h in "${GIT_DIR:-.}"/custom_hooks/post-receive.d/*; do
+		[ -f "$h" ] && [ -x "$h" ] || continue
+		printf "%s\n" "$data" | "$h" || exit $?
+	done
+	exit 0
+	EOF
+	mkdir -p victim.git/custom_hooks/post-receive.d &&
+	cp "$GATE_SRCDIR/contrib/gitlab/custom_hooks/post-receive.d/git-gate" victim.git/custom_hooks/post-receive.d/ &&
+	chmod +x victim.git/hooks/post-receive victim.git/custom_hooks/post-receive.d/git-gate &&
+	(cd work && push_as alice push origin HEAD:refs/heads/recorded 2>../err) &&
+	test_grep ! "GL-HOOK-ERR\|warning" err &&
+	tail -n 1 victim.git/git-gate/audit.log >last &&
+	test_grep "\"event\":\"updated\"" last &&
+	test_grep "\"user\":\"alice\",\"user_source\":\"GL_USERNAME\"" last &&
+	test_grep "\"policy\":\"[^\"]*policies/group/project.conf\"" last &&
+	test_grep "\"ref\":\"refs/heads/recorded\",\"old\":\"0\{40\}\",\"new\":\"$(git -C work rev-parse HEAD)\"" last
+'
+
 test_expect_success 'without git-gate installed the hook fails closed with a GL-HOOK-ERR line' '
 	before=$(ref_of victim.git main) &&
 	(cd work && GIT_GATE_LIBEXECDIR=/nonexistent && export GIT_GATE_LIBEXECDIR &&

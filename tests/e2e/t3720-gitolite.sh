@@ -101,9 +101,11 @@ if command -v gitolite >/dev/null 2>&1 && [ -x /usr/share/gitolite3/gitolite-she
 		repo vref
 		    RW+     =   alice bob
 		    -       VREF/git-gate   =   @all
+		    option hook.post-receive = git-gate
 		repo hooked
 		    RW+     =   alice bob
 		    option hook.pre-receive = git-gate
+		    option hook.post-receive = git-gate
 		EOF
 		(cd "$GLHOME" && HOME="$GLHOME" gitolite compile && HOME="$GLHOME" gitolite trigger POST_COMPILE) >/dev/null 2>&1 &&
 		test -x "$GLHOME/repositories/hooked.git/hooks/pre-receive.h00-git-gate" &&
@@ -128,6 +130,13 @@ if command -v gitolite >/dev/null 2>&1 && [ -x /usr/share/gitolite3/gitolite-she
 		test_expect_success "gitolite ($repo): GL_USER decides: bob is exempt" '
 			(cd work && FAKE_USER=bob git push git@localhost:'$repo' HEAD:refs/heads/main 2>../err) &&
 			test "$(ref_of "$GLHOME/repositories/'$repo'.git" main)" = "$(git -C work rev-parse HEAD)"
+		'
+
+		test_expect_success "gitolite ($repo): post-receive records what moved, as GL_USER" '
+			tail -n 1 "$GLHOME/repositories/'$repo'.git/git-gate/audit.log" >last &&
+			test_grep "\"event\":\"updated\"" last &&
+			test_grep "\"user\":\"bob\",\"user_source\":\"GL_USER\"" last &&
+			test_grep "\"new\":\"$(git -C work rev-parse HEAD)\"" last
 		'
 	done
 

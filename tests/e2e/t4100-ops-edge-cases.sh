@@ -79,7 +79,7 @@ test_expect_success 'sandbox = "none": the workspace goes even when the command 
 		! git push ../v.git HEAD:refs/heads/main" 2>err &&
 	test_grep "b: FAILED on" err &&
 	test "$(ref_of nb/v.git main)" = "$before" &&
-	i=0 && while [ -n "$(ls nb/ws | grep -v "^git-gate-slots$")" ]; do
+	i=0 && while [ -n "$(ls nb/ws | grep -v "^git-gate-slots\.[0-9]*$")" ]; do
 		i=$((i + 1)) && [ $i -lt 100 ] || { ls -laR nb/ws; return 1; }
 		sleep 0.1
 	done

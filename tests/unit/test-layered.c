@@ -295,8 +295,17 @@ static void test_layered__meta_ref_needs_users_and_a_valid_name(void **state)
 	assert_non_null(strstr(errs, "sys.conf:1: 'meta_ref': needs 'meta_users'"));
 	free(errs);
 	errs = load_errors("meta_ref = \"meta gate\"; meta_users = [ \"@nobody\" ];\n", "sys.conf", NULL, 0);
-	assert_non_null(strstr(errs, "is not a valid full ref name"));
+	assert_non_null(strstr(errs, "sys.conf:1: 'meta_ref': \"meta gate\" is not a full ref name"));
 	assert_non_null(strstr(errs, "'meta_users': no group 'nobody' is defined"));
+	free(errs);
+	/* a short name would be found as refs/heads/NAME by DWIM: refused, with the full name to write */
+	errs = load_errors("meta_ref = \"meta/gate\"; meta_users = [ \"x\" ];\n", "sys.conf", NULL, 0);
+	assert_non_null(strstr(errs, "sys.conf:1: 'meta_ref': \"meta/gate\" is not a full ref name: git-gate looks "
+				     "the ref up by exactly this name, never as refs/heads/NAME or refs/tags/NAME; "
+				     "write \"refs/meta/gate\""));
+	free(errs);
+	errs = load_errors("meta_ref = \"gate\"; meta_users = [ \"x\" ];\n", "sys.conf", NULL, 0);
+	assert_non_null(strstr(errs, "write \"refs/meta/gate\""));
 	free(errs);
 	errs = load_errors("audit_log = \"\";\n", "sys.conf", NULL, 0);
 	assert_non_null(strstr(errs, "write \"off\" to turn the audit log off"));
