@@ -960,10 +960,11 @@ out:
 		gate_scan_progress(cx->run->scan, "%s: warning: %s", name, err.ptr);
 	if (trace_on())
 		gate_scan_progress(cx->run->scan,
-				   "trace: %s: %s slot %.3f s, plan %.3f s, setup %.3f s, checkout %.3f s (%zu files%s), "
+				   "trace: %s: %s slot %.3f s, setup %.3f s, checkout %.3f s (%zu files; planning %.3f s%s), "
 				   "command %.3f s, cache %.3f s, cleanup %.3f s",
-				   name, sid, t_slot, t_plan, t_setup, t_co, nfiles,
-				   sandboxed ? ", sandbox start-up included" : "", t_run, t_cache, gate_now() - t0);
+				   name, sid, t_slot, t_setup, t_plan + t_co, nfiles, t_plan,
+				   sandboxed ? ", then the sandbox's start-up and unpacking" : ", then writing", t_run, t_cache,
+				   gate_now() - t0);
 	gate_buf_release(&err);
 	gate_buf_release(&key);
 	gate_buf_release(&res);

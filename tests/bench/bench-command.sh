@@ -143,7 +143,12 @@ push() {
 trace() {
 	sed -n "s/.*trace: build: .* $1 \([0-9.]*\) s.*/\1/p" "$W/push.err" | head -n 1
 }
-reset_main() { git --git-dir="$W/victim.git" update-ref refs/heads/main "$1"; }
+# reset_main REV: main back at REV, and no commit counted as judged (the
+# judged record, git-gate.conf(5)), so that the range is judged again
+reset_main() {
+	git --git-dir="$W/victim.git" update-ref refs/heads/main "$1"
+	rm -rf "$W/victim.git/git-gate/judged"
+}
 # full_push MODE: the whole range pushed again with sandbox = MODE; the
 # hook's wall time in $pushed
 full_push() {
