@@ -500,6 +500,8 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 		child.gid = sb.gid;
 		child.in = -1;
 		child.new_session = 1;
+		/* not the repository: when bwrap starts as uid 65534 it may not even enter it */
+		child.dir = "/";
 		build_env(&env, cx, u, GATE_SANDBOX_WORKSPACE, "/tmp");
 		tar.plan = plan;
 		feeding = 1;
