@@ -268,6 +268,21 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 }
 
 /* The record of what git really did: the refs post-receive was given. */
+/* The policy judged by, and any policy file that exists but was not read (gate_config.ignored). */
+static void add_policy(struct gate_buf *b, const struct gate_audit_event *e)
+{
+	size_t i;
+
+	kv_str(b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	if (e->cfg && e->cfg->ignored.nr) {
+		struct gate_buf why = GATE_BUF_INIT;
+		for (i = 0; i < e->cfg->ignored.nr; i++)
+			gate_buf_addf(&why, "%s%s", i ? "; " : "", e->cfg->ignored.v[i]);
+		kv_str(b, "policy_ignored", why.ptr);
+		gate_buf_release(&why);
+	}
+}
+
 static void format_updated(struct gate_buf *b, const struct gate_audit_event *e)
 {
 	const struct gate_push *push = e->push;
@@ -282,7 +297,7 @@ static void format_updated(struct gate_buf *b, const struct gate_audit_event *e)
 	kv_str(b, "user_source", push ? push->user_source : NULL);
 	add_client(b);
 	kv_str(b, "hook", e->hook);
-	kv_str(b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	add_policy(b, e);
 	if (e->error)
 		kv_str(b, "error", e->error);
 	key(b, "refs");
@@ -325,7 +340,7 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	kv_str(&b, "user_source", push ? push->user_source : NULL);
 	add_client(&b);
 	kv_str(&b, "hook", e->hook);
-	kv_str(&b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	add_policy(&b, e);
 	kv_bool(&b, "dry_run", v ? v->dry_run : push && gate_push_option(push, "gate.dry-run") != NULL);
 	key(&b, "bypass");
 	if (bypass) {
@@ -350,6 +365,8 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	kv_str(&b, "decision", e->exit_code == 0 ? "accepted" : "rejected");
 	if (e->error)
 		kv_str(&b, "error", e->error);
+	if (e->chained)
+		kv_str(&b, "chained_hook", e->chained);
 	if (v)
 		kv_seconds(&b, "seconds", v->seconds);
 	key(&b, "refs");

@@ -50,9 +50,10 @@ struct gate_audit_event {
 	int exit_code;                 /* what the hook returns */
 	const char *error;             /* why it could not be judged, or NULL */
 	struct timespec when;          /* all zero: now */
+	const char *chained;           /* the hook install chained and how it ended, or NULL */
 };
 
-#define GATE_AUDIT_EVENT_INIT { GATE_AUDIT_DECISION, NULL, NULL, NULL, NULL, NULL, 0, NULL, { 0, 0 } }
+#define GATE_AUDIT_EVENT_INIT { GATE_AUDIT_DECISION, NULL, NULL, NULL, NULL, NULL, 0, NULL, { 0, 0 }, NULL }
 
 /*
  * Append `s` (`len` bytes, any content) as a JSON string literal, quotes

@@ -1168,8 +1168,9 @@ static void report_unit(const struct cmd_ctx *cx, const struct unit *u, struct g
 				     "again",
 			      (long long)c->timeout);
 	else {
+		/* the whole command, so that it can be copied (the report neutralises it) */
 		gate_buf_adds(&hint, "reproduce with '");
-		gate_buf_adds(&hint, cx->run_short);
+		gate_buf_adds(&hint, c->run);
 		gate_buf_addf(&hint, "' in a clean checkout of %s, fix the commit and push again", sid);
 	}
 	{

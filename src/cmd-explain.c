@@ -106,10 +106,12 @@ int cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	if (strncmp(ref, "refs/", 5)) {
-		fprintf(stderr, "git-gate: '%s' is not a full ref name; try refs/heads/%s\n", ref, ref);
+		fprintf(stderr, "git-gate: '%s' is not a full ref name; try %s%s\n", ref, gate_ref_suggestion_prefix(ref),
+			ref + (ref[0] == '/'));
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo ? repo->git_dir : NULL, repo ? repo->default_branch : NULL, &diag) < 0) {
+		gate_diag_sort(&diag);
 		cli_print_diag(&diag);
 		fprintf(stderr, "git-gate: the policy is invalid: every push is rejected until it is fixed\n");
 		goto out;
@@ -130,6 +132,8 @@ int cmd_explain(int argc, char **argv)
 		}
 	}
 	printf("policy:  %s\n", cfg->file ? cfg->file : "built-in default (no policy file found)");
+	for (k = 0; k < cfg->ignored.nr; k++)
+		put_safe("warning: ", cfg->ignored.v[k], "\n");
 	r = gate_config_rule_for(cfg, ref);
 	if (!r) {
 		printf("rule:    none matches: every update of %s is accepted without checks\n", ref);
@@ -183,6 +187,8 @@ int cmd_explain(int argc, char **argv)
 		put_safe("    ", d->name, "");
 		printf("%*s type %s", strlen(d->name) < 16 ? (int)(16 - strlen(d->name)) : 0, "", d->type->name);
 		src_line(cfg, &d->src);
+		if (d->hint)
+			put_safe("                     hint: ", d->hint, "\n");
 	}
 	if (r->exempt_users.nr) {
 		printf("  %-18s", "exempt_users");

@@ -86,14 +86,20 @@ static void sayf(int fd, const char *fmt, ...)
  * rejects a push that would have been accepted.
  */
 static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *repo, const struct gate_push *push,
-		 const struct gate_verdict *v, const char *hook, int code, const char *error)
+		 const struct gate_verdict *v, const struct gate_driver_opts *o, int code, const char *error)
 {
 	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
-	struct gate_buf err = GATE_BUF_INIT;
+	struct gate_buf err = GATE_BUF_INIT, chained = GATE_BUF_INIT;
+	const char *hook = o->hook;
 
+	if (o->after)
+		code = o->after(code, o->after_arg, &chained);
 	/* `git gate check` is a trial, not a decision about a push */
-	if (!hook || !strcmp(hook, "check"))
+	if (!hook || !strcmp(hook, "check")) {
+		gate_buf_release(&chained);
 		return code;
+	}
+	e.chained = chained.len ? chained.ptr : NULL;
 	e.cfg = cfg;
 	e.git_dir = repo ? repo->git_dir : NULL;
 	e.push = push;
@@ -112,6 +118,7 @@ static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *
 		}
 	}
 	gate_buf_release(&err);
+	gate_buf_release(&chained);
 	return code;
 }
 
@@ -153,11 +160,12 @@ no:
  * Policy diagnostics can quote pushed text (a policy pushed to the
  * meta_ref), so they are neutralised like the report.
  */
-static void say_diag(int fd, const struct gate_diag *diag)
+static void say_diag(int fd, struct gate_diag *diag)
 {
 	struct gate_buf b = GATE_BUF_INIT;
 	size_t i;
 
+	gate_diag_sort(diag);
 	for (i = 0; i < diag->msgs.nr; i++) {
 		gate_buf_adds(&b, PREFIX);
 		gate_buf_add_safes(&b, diag->msgs.v[i]);
@@ -165,6 +173,40 @@ static void say_diag(int fd, const struct gate_diag *diag)
 	}
 	say(fd, &b);
 	gate_buf_release(&b);
+}
+
+/*
+ * `git gate check`: which policy the verdict comes from, so that a
+ * developer in a clone does not take the built-in default for the
+ * server's policy.
+ */
+static void say_policy(int fd, const struct gate_config *cfg, const struct gate_repo *repo)
+{
+	struct gate_buf b = GATE_BUF_INIT, d = GATE_BUF_INIT;
+	const char *env = getenv("GIT_GATE_CONFIG");
+
+	if (cfg->is_default)
+		gate_buf_addf(&d, "the built-in default (no policy file): only the default branch%s%s is "
+				  "protected, from force-push and deletion",
+			      cfg->nrules && cfg->rules[0].refs.nr ? " " : "",
+			      cfg->nrules && cfg->rules[0].refs.nr ? cfg->rules[0].refs.v[0] : "");
+	else if (cfg->layered)
+		gate_buf_addf(&d, "the system policy %s layered with the repository's %s",
+			      cfg->system_file ? cfg->system_file : "(system)", cfg->repo_file ? cfg->repo_file : "");
+	else if (env && *env)
+		gate_buf_addf(&d, "the policy %s (GIT_GATE_CONFIG)", env);
+	else
+		gate_buf_addf(&d, "the policy %s", cfg->file ? cfg->file : "(unnamed)");
+	/* file and ref names are shown neutralised, like everything else */
+	gate_buf_adds(&b, PREFIX "judged by ");
+	gate_buf_add_safe(&b, d.ptr, d.len);
+	gate_buf_addch(&b, '\n');
+	if (!git_repository_is_bare(repo->git))
+		gate_buf_adds(&b, PREFIX "(this is a clone: the server judges pushes by its own policy; "
+				  "'git gate check --remote NAME REF' asks it)\n");
+	say(fd, &b);
+	gate_buf_release(&b);
+	gate_buf_release(&d);
 }
 
 /* The push could not be judged: say why (it may quote pushed names), reject. */
@@ -219,11 +261,18 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	if (gate_repo_open(&repo, o->repo_path, &err) < 0) {
 		sayf(fd, "cannot judge this push: %s", err.ptr);
 		sayf(fd, "push rejected (git-gate fails closed); tell the repository's admin");
+		code = GATE_EXIT_INTERNAL;
+		if (o->after) {
+			/* no repository, no audit log: the chained hook still speaks */
+			struct gate_buf what = GATE_BUF_INIT;
+			code = o->after(code, o->after_arg, &what);
+			gate_buf_release(&what);
+		}
 		goto out;
 	}
 	if (gate_driver_resolve_symrefs(push, repo, &err) < 0) {
 		say_unjudged(fd, gate_buf_cstr(&err));
-		code = audit(fd, NULL, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
+		code = audit(fd, NULL, repo, push, NULL, o, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0 &&
@@ -236,10 +285,12 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		say_diag(fd, &diag);
 		sayf(fd, "the gate's policy is invalid, so every push is rejected until it is fixed");
 		sayf(fd, "(admins: run 'git gate validate' on the file)");
-		code = audit(fd, NULL, repo, push, NULL, o->hook, GATE_EXIT_USAGE,
+		code = audit(fd, NULL, repo, push, NULL, o, GATE_EXIT_USAGE,
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
+	if (o->hook && !strcmp(o->hook, "check"))
+		say_policy(fd, cfg, repo);
 	/*
 	 * The hooks keep the judged records; `git gate check` only reads
 	 * them, and so does a push judged by the system file alone (above):
@@ -253,13 +304,13 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 					 "included, command checks aside) took longer",
 					 gate_deadline_seconds());
 		sayf(fd, "%s; push rejected (git-gate fails closed)", why);
-		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, why);
+		code = audit(fd, cfg, repo, push, NULL, o, GATE_EXIT_INTERNAL, why);
 		free(why);
 		goto out;
 	}
 	if (r < 0) {
 		say_unjudged(fd, gate_buf_cstr(&err));
-		code = audit(fd, cfg, repo, push, NULL, o->hook, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
+		code = audit(fd, cfg, repo, push, NULL, o, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
 	memset(&ro, 0, sizeof(ro));
@@ -277,7 +328,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		code = GATE_EXIT_REJECT;
 	else
 		code = GATE_EXIT_ACCEPT;
-	code = audit(fd, cfg, repo, push, &v, o->hook, code, NULL);
+	code = audit(fd, cfg, repo, push, &v, o, code, NULL);
 out:
 	gate_verdict_release(&v);
 	gate_config_free(cfg);

@@ -15,6 +15,13 @@ struct gate_driver_opts {
 	const char *repo_path; /* NULL: the hook's own repository */
 	int verbose;           /* list passing checks too */
 	int out_fd;            /* where the report goes (2 in hooks) */
+	/*
+	 * Run after the verdict and before the audit record (the hook that
+	 * install chained, see chain.h): gets the exit status, returns the
+	 * new one, and says in `what` what ran ("" when nothing did).
+	 */
+	int (*after)(int code, void *arg, struct gate_buf *what);
+	void *after_arg;
 };
 
 /*

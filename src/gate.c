@@ -172,17 +172,98 @@ static int judges_no_commit(struct gate_ref_verdict *rv, struct gate_repo *repo,
 	return r < 0 ? -1 : 0;
 }
 
-static int protect(struct gate_ref_verdict *rv, struct gate_repo *repo, struct gate_buf *err)
+/* A name a glob matches (each run of stars becomes NAME), or NULL when it has classes. */
+static char *glob_example(const char *pattern)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	const char *p;
+
+	for (p = pattern; *p; p++) {
+		if (*p == '[' || *p == '\\') {
+			gate_buf_release(&b);
+			return NULL;
+		}
+		if (*p == '*') {
+			while (p[1] == '*')
+				p++;
+			gate_buf_adds(&b, "NAME");
+		} else if (*p == '?') {
+			gate_buf_addch(&b, 'x');
+		} else {
+			gate_buf_addch(&b, *p);
+		}
+	}
+	return gate_buf_detach(&b);
+}
+
+/*
+ * The ref patterns under the same namespace as `ref` (refs/heads/,
+ * refs/tags/, ...) where a push may create refs: patterns of rules with
+ * allow_create whose example name that rule really governs (an earlier
+ * rule does not take it), so that a refusal can say which names work.
+ */
+static void creatable_patterns(struct gate_buf *out, const struct gate_config *cfg, struct gate_repo *repo,
+			       const char *ref)
+{
+	const char *ns_end = strchr(ref + (strncmp(ref, "refs/", 5) ? 0 : 5), '/');
+	size_t ns_len = ns_end ? (size_t)(ns_end - ref) + 1 : 0, i, j;
+	struct gate_strvec seen = GATE_STRVEC_INIT;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		const struct gate_rule *r = &cfg->rules[i];
+		for (j = 0; j < r->refs.nr; j++) {
+			const char *pat = r->refs.v[j];
+			char *ex;
+			const struct gate_rule *gov;
+			if (!ns_len || strncmp(pat, ref, ns_len))
+				continue;
+			if (!(ex = glob_example(pat)))
+				continue;
+			gov = gate_config_rule_for(cfg, ex);
+			if (!strcmp(ex, pat)) {
+				/* one name, not a scheme: only while that ref does not exist */
+				git_reference *have = NULL;
+				if (git_reference_lookup(&have, repo->git, pat) == 0)
+					gov = NULL;
+				git_reference_free(have);
+				git_error_clear();
+			}
+			free(ex);
+			if (!gov || !gov->allow_create || gov->mode == GATE_MODE_OFF)
+				continue;
+			if (gate_strvec_contains(&seen, pat))
+				continue;
+			gate_buf_addf(out, "%s%s", seen.nr ? ", " : "", pat);
+			gate_strvec_push(&seen, pat);
+		}
+	}
+	gate_strvec_clear(&seen);
+}
+
+static int protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, struct gate_repo *repo,
+		   struct gate_buf *err)
 {
 	const struct gate_update *u = rv->update;
 	const struct gate_rule *r = rv->rule;
 
 	switch (u->kind) {
 	case GATE_UPDATE_CREATE:
-		if (!r->allow_create)
-			gate_findings_add(&rv->protection, NULL, NULL, 0,
-					  "ask an admin to create it, or push to a ref the policy allows",
-					  "creating '%s' is not allowed", u->ref);
+		if (!r->allow_create) {
+			struct gate_buf hint = GATE_BUF_INIT, pats = GATE_BUF_INIT;
+			creatable_patterns(&pats, cfg, repo, u->ref);
+			if (pats.len)
+				gate_buf_addf(&hint, "push to a name the policy lets you create: %s; or ask an admin "
+						     "to create '%s'",
+					      pats.ptr, u->ref);
+			else
+				gate_buf_addf(&hint, "the policy lets nobody create refs like this by pushing; ask an "
+						     "admin to create '%s'",
+					      u->ref);
+			gate_findings_add(&rv->protection, NULL, NULL, 0, hint.ptr, "creating '%s' is not allowed",
+					  u->ref);
+			gate_buf_release(&hint);
+			gate_buf_release(&pats);
+		}
 		break;
 	case GATE_UPDATE_DELETE:
 		if (!r->allow_delete)
@@ -409,6 +490,9 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 	for (i = 0; i < push->nr; i++) {
 		struct gate_ref_verdict *rv = &v->refs[i];
 		rv->update = &push->updates[i];
+		if (v->dry_run && gate_skip_prefix(rv->update->ref, GATE_DRY_RUN_GUARD, NULL) &&
+		    (!rv->update->ref[strlen(GATE_DRY_RUN_GUARD)] || rv->update->ref[strlen(GATE_DRY_RUN_GUARD)] == '/'))
+			continue; /* never lands: see GATE_DRY_RUN_GUARD */
 		rv->rule = gate_config_rule_for(cfg, rv->update->ref);
 		/* the policy's own ref: judged whatever the rules say, never bypassed */
 		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && !strcmp(rv->update->ref, cfg->meta_ref) &&
@@ -420,7 +504,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 			rv->exempt = 1;
 			continue;
 		}
-		if (!(flags & GATE_EVAL_NO_PROTECTION) && protect(rv, repo, err) < 0)
+		if (!(flags & GATE_EVAL_NO_PROTECTION) && protect(rv, cfg, repo, err) < 0)
 			goto out;
 		if (rv->update->kind == GATE_UPDATE_DELETE)
 			continue;

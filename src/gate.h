@@ -48,6 +48,15 @@ struct gate_verdict {
 	double seconds;
 };
 
+/*
+ * `git gate check --remote` pushes with -o gate.dry-run and --atomic,
+ * together with two updates of this ref and one below it: git cannot
+ * make both in one transaction, so a server without git-gate refuses the
+ * whole push instead of accepting it.  In a dry run these refs are not
+ * judged.
+ */
+#define GATE_DRY_RUN_GUARD "refs/git-gate/dry-run-guard"
+
 /* Judge every update of `push`.  Fills `v`; -1 with err when it could not. */
 int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		  const struct gate_push *push, struct gate_buf *err);

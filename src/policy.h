@@ -35,6 +35,7 @@ struct gate_check_def {
 	const struct gate_check_type *type;
 	void *data;
 	struct gate_source src;
+	char *hint;   /* the policy author's help, shown with its findings (key 'hint'), or NULL */
 	/* The definition as canonical text (type and every key), so that a
 	 * verdict cache can tell when a check's meaning changed. */
 	char *digest;
@@ -119,6 +120,10 @@ struct gate_config {
 	/* Settings in effect that put the server at risk (FILE:LINE: ...),
 	 * e.g. sandbox = "none": warned about, valid. */
 	struct gate_strvec risks;
+	/* Policy files that exist but are not read, each "FILE: why" (e.g. a
+	 * repository's git-gate.conf when the system file sets meta_ref):
+	 * said by validate, explain and the audit log. */
+	struct gate_strvec ignored;
 };
 
 /*
@@ -189,6 +194,13 @@ struct gate_config *gate_policy_default(const char *default_branch);
  */
 int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
 		     struct gate_diag *diag);
+
+/*
+ * What a ref name or pattern without "refs/" probably lacks: "refs/" for
+ * "heads/x", "tags/x" and the like, else "refs/heads/" (a branch).  A
+ * leading '/' of `name` is to be dropped.
+ */
+const char *gate_ref_suggestion_prefix(const char *name);
 
 /* The compiled-in path of the system-wide policy. */
 const char *gate_policy_system_file(void);

@@ -21,8 +21,36 @@ static void add_ref(struct gate_buf *out, const struct gate_update *u, int with_
 	}
 }
 
+/* How many of `f`'s findings carry the hint `hint`. */
+static size_t hint_count(const struct gate_findings *f, const char *hint)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->nr; i++)
+		if (f->v[i].hint && !strcmp(f->v[i].hint, hint))
+			n++;
+	return n;
+}
+
+static void add_fix(struct gate_buf *out, const struct gate_report_opts *o, const char *indent, const char *hint,
+		    size_t n)
+{
+	line_start(out, o);
+	gate_buf_adds(out, indent);
+	if (n > 1)
+		gate_buf_addf(out, "fix (all %zu problems above with this fix): ", n);
+	else
+		gate_buf_adds(out, "fix: ");
+	gate_buf_add_safes(out, hint);
+	gate_buf_addch(out, '\n');
+}
+
+/*
+ * One finding; its fix follows it unless other findings of the check
+ * share it (`shared`): then add_findings says it once at the end.
+ */
 static void add_finding(struct gate_buf *out, const struct gate_report_opts *o, const struct gate_finding *f,
-			const struct gate_finding *prev)
+			const struct gate_finding *prev, int shared)
 {
 	const char *indent = "    ";
 
@@ -65,25 +93,39 @@ static void add_finding(struct gate_buf *out, const struct gate_report_opts *o, 
 			p += n + 1;
 		}
 	}
-	if (f->hint) {
-		line_start(out, o);
-		gate_buf_adds(out, indent);
-		gate_buf_adds(out, "  fix: ");
-		gate_buf_add_safes(out, f->hint);
-		gate_buf_addch(out, '\n');
+	if (f->hint && !shared) {
+		struct gate_buf in = GATE_BUF_INIT;
+		gate_buf_addf(&in, "%s  ", indent);
+		add_fix(out, o, in.ptr, f->hint, 1);
+		gate_buf_release(&in);
 	}
 }
 
+/*
+ * A check's findings, then each fix that several of them share, once
+ * (three files with conflict markers need one explanation, not nine).
+ */
 static void add_findings(struct gate_buf *out, const struct gate_report_opts *o, const struct gate_findings *f)
 {
-	size_t i, max = o->max_findings > 0 ? (size_t)o->max_findings : 20;
+	size_t i, j, max = o->max_findings > 0 ? (size_t)o->max_findings : 20;
 
 	for (i = 0; i < f->nr && i < max; i++)
-		add_finding(out, o, &f->v[i], i ? &f->v[i - 1] : NULL);
+		add_finding(out, o, &f->v[i], i ? &f->v[i - 1] : NULL,
+			    f->v[i].hint && hint_count(f, f->v[i].hint) > 1);
 	if (f->nr > max) {
 		line_start(out, o);
 		gate_buf_addf(out, "    ... and %zu more problem%s of this kind (max_findings = %zu)\n", f->nr - max,
 			      f->nr - max == 1 ? "" : "s", max);
+	}
+	for (i = 0; i < f->nr && i < max; i++) {
+		size_t n;
+		if (!f->v[i].hint || (n = hint_count(f, f->v[i].hint)) < 2)
+			continue;
+		for (j = 0; j < i; j++)
+			if (f->v[j].hint && !strcmp(f->v[j].hint, f->v[i].hint))
+				break;
+		if (j == i)
+			add_fix(out, o, "    ", f->v[i].hint, n);
 	}
 }
 
@@ -172,6 +214,13 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 				gate_buf_adds(out, "    (");
 				gate_buf_add_safes(out, jb->note);
 				gate_buf_adds(out, ")\n");
+			}
+			if (jb->def->hint) {
+				/* the policy author's words (may come from a pushed policy) */
+				line_start(out, o);
+				gate_buf_adds(out, "    hint: ");
+				gate_buf_add_safes(out, jb->def->hint);
+				gate_buf_addch(out, '\n');
 			}
 			add_findings(out, o, &jb->findings);
 		}
