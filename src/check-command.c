@@ -855,8 +855,16 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 	short_id(sid, u->commit_id);
 	if (cx->max_commands > 0) {
 		struct slot_wait w = { cx, sid };
-		if (gate_slot_acquire(&slot, cx->slot_dir, cx->max_commands, cx->c->progress > 0 ? (double)cx->c->progress : 0,
-				      slot_waiting, &w, &err) < 0) {
+		/* waiting for a slot is the commands' time, not the hook's (hook_timeout) */
+		if (gate_deadline_pause() < 0) {
+			u->error = gate_xstrfmt("not started: the hook ran out of time (hook_timeout, %ld s)",
+						gate_deadline_seconds());
+			goto out;
+		}
+		r = gate_slot_acquire(&slot, cx->slot_dir, cx->max_commands,
+				      cx->c->progress > 0 ? (double)cx->c->progress : 0, slot_waiting, &w, &err);
+		gate_deadline_resume();
+		if (r < 0) {
 			u->error = gate_buf_detach(&err);
 			goto out;
 		}
