@@ -1,5 +1,5 @@
 #!/bin/bash
-# The command check's benchmark (issue 4, "Performance"): run by
+# The command check's benchmark (issues 4 and 9, "Performance"): run by
 # `make bench`, or by hand:
 #
 #   GATE_BUILDDIR=/path/to/build tests/bench/bench-command.sh
@@ -245,7 +245,7 @@ ok_c2=$(echo "$over_sb_pct < 10" | bc -l)
 ok_d=$(echo "$startup_ms < 50" | bc -l)
 
 cat <<EOF
-== command check benchmark (issue 4) ==
+== command check benchmark (issues 4 and 9) ==
 workload: a public copy of git.git, main at $OLD, push of $NEW: $ncommits commits; tree $tree,
           $nfiles files, $(echo "$treebytes" | awk '{ printf "%.1f MiB", $1 / 1048576 }'); policy: run = "true"
 machine:  $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $REPS repetitions, medians
