@@ -181,6 +181,10 @@ test_expect_success 'a stored policy the system file no longer allows can still 
 	printf "rules = ( { refs = [ \"refs/heads/**\" ]; checks = [ \"t\" ]; } );\nchecks = { t = { type = \"command\"; run = \"true\"; }; };\n" >policy.conf &&
 	push_policy alice 2>err &&
 	test -n "$(ref_of victim.git refs/meta/gate)" &&
+	# even so, the command cannot be taken out of the sandbox from the ref
+	printf "checks = { t = { type = \"command\"; run = \"true\"; sandbox = \"none\"; }; };\n" >policy.conf &&
+	test_must_fail push_policy alice 2>err &&
+	test_grep "new policy: refs/meta/gate:git-gate.conf:1: check .t.: sandbox = \"none\" cannot be set in a policy stored in the repository" err &&
 	cp sys.orig "$SYS" &&
 	before=$(ref_of victim.git main) &&
 	(cd work && commit_file c c "Add c" && test_must_fail git push origin main 2>../err) &&
