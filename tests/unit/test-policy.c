@@ -192,6 +192,21 @@ static void test_policy__check_digest_changes_with_its_definition(void **state)
 	gate_config_free(c);
 }
 
+static void test_policy__a_hint_is_kept_and_does_not_change_the_digest(void **state)
+{
+	struct gate_config *a = unit_policy("checks = { m = { type = \"commit-message\"; subject_max = 72; }; };\n");
+	struct gate_config *b = unit_policy("checks = { m = { type = \"commit-message\"; subject_max = 72;\n"
+					    "  hint = \"Start with the ticket, e.g. 'PAY-1: Fix'\"; }; };\n");
+
+	(void)state;
+	assert_null(a->checks[0].hint);
+	assert_string_equal(b->checks[0].hint, "Start with the ticket, e.g. 'PAY-1: Fix'");
+	/* words for the pusher do not change what the check means (nor its cached verdicts) */
+	assert_string_equal(a->checks[0].digest, b->checks[0].digest);
+	gate_config_free(a);
+	gate_config_free(b);
+}
+
 static void test_policy__nul_bytes_in_strings_are_refused_with_their_line(void **state)
 {
 	static const char ok[] = "# a comment may say \\x00\n/* and \"\\x00\" here */\nrefs = \"a\\x0ab\\\\x00\";\n";
@@ -241,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_policy__rule_runs_only_its_own_checks_and_not_when_off),
 		cmocka_unit_test(test_policy__users_match_directly_or_through_groups),
 		cmocka_unit_test(test_policy__check_digest_changes_with_its_definition),
+		cmocka_unit_test(test_policy__a_hint_is_kept_and_does_not_change_the_digest),
 		cmocka_unit_test(test_policy__nul_bytes_in_strings_are_refused_with_their_line),
 		cmocka_unit_test(test_policy__missing_file_is_not_found),
 	};
