@@ -679,6 +679,8 @@ static int parse_ident(struct gate_ident *id, const char *p, size_t len)
 			e++;
 		if (*e == '+' || *e == '-') {
 			long tz = strtol(e + 1, NULL, 10);
+			if (tz < 0 || tz > 9999)
+				tz = 0; /* not +HHMM: no offset rather than an overflow */
 			id->tz = (int)((tz / 100) * 60 + tz % 100) * (*e == '-' ? -1 : 1);
 		}
 	}
@@ -698,21 +700,24 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		const char *v;
 
-		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45) {
+		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45 && !c->tree[0]) {
 			memcpy(c->tree, p + 5, 40);
 			c->tree[40] = '\0';
+			if (!gate_is_hex_oid(c->tree))
+				return gate_error(err, "commit %.12s has a malformed tree line", id);
 		} else if (n == 47 && !strncmp(p, "parent ", 7)) {
 			if (!c->nparents++)
 				first_parent = p;
-		} else if (n > 7 && !strncmp(p, "author ", 7)) {
+		} else if (n > 7 && !strncmp(p, "author ", 7) && !c->author.email) {
+			/* a repeated header: git reads the first, and so do we */
 			v = p + 7;
 			if (parse_ident(&c->author, v, (size_t)(p + n - v)) < 0)
 				return gate_error(err, "commit %.12s has a malformed author line", id);
-		} else if (n > 10 && !strncmp(p, "committer ", 10)) {
+		} else if (n > 10 && !strncmp(p, "committer ", 10) && !c->committer.email) {
 			v = p + 10;
 			if (parse_ident(&c->committer, v, (size_t)(p + n - v)) < 0)
 				return gate_error(err, "commit %.12s has a malformed committer line", id);
-		} else if (n > 9 && !strncmp(p, "encoding ", 9)) {
+		} else if (n > 9 && !strncmp(p, "encoding ", 9) && !c->encoding) {
 			c->encoding = gate_xstrndup(p + 9, n - 9);
 		}
 		p += n + (nl ? 1 : 0);
@@ -732,6 +737,8 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 				c->parents[i] = ids + 41 * i;
 				memcpy(c->parents[i], q + 7, 40);
 				c->parents[i][40] = '\0';
+				if (!gate_is_hex_oid(c->parents[i]))
+					return gate_error(err, "commit %.12s has a malformed parent line", id);
 				i++;
 			}
 			q += n + (nl ? 1 : 0);

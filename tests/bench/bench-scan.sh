@@ -451,6 +451,9 @@ on what else runs there (the load average is printed before and after).
 The commits that changed src/scan.c for speed give their own before and
 after figures (git log -- src/scan.c).
 
+Fuzzing campaigns (`make fuzz`) and their counts of executions are
+recorded apart, in contrib/FUZZING.md.
+
 EOF
 		cat "$RESULTS"
 	} >"$GATE_BENCH_RECORD"
