@@ -668,6 +668,7 @@ void gate_verdict_release(struct gate_verdict *v)
 		free(v->refs[i].jobs);
 		free(v->refs[i].exempted);
 		free(v->refs[i].refusal);
+		free(v->refs[i].subject);
 	}
 	free(v->refs);
 	for (i = 0; i < v->njobs; i++) {
