@@ -456,7 +456,11 @@ static void report_unknown(struct gate_conf_group *g, const char *what)
 }
 
 /* Canonical text of a setting, for check digests. */
-static void digest_setting(struct gate_buf *b, const config_setting_t *s)
+/*
+ * `top`: s is a check definition itself, whose 'hint' (words for the
+ * pusher) does not change what the check means.
+ */
+static void digest_setting(struct gate_buf *b, const config_setting_t *s, int top)
 {
 	int i, n;
 
@@ -468,9 +472,11 @@ static void digest_setting(struct gate_buf *b, const config_setting_t *s)
 		n = config_setting_length(s);
 		for (i = 0; i < n; i++) {
 			const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			if (top && config_setting_name(e) && !strcmp(config_setting_name(e), "hint"))
+				continue;
 			if (config_setting_name(e))
 				gate_buf_addf(b, "%s=", config_setting_name(e));
-			digest_setting(b, e);
+			digest_setting(b, e, 0);
 			gate_buf_addch(b, ';');
 		}
 		gate_buf_addch(b, config_setting_type(s) == CONFIG_TYPE_GROUP ? '}' : ']');
@@ -686,7 +692,7 @@ static void parse_checks(struct gate_config *cfg, config_setting_t *checks, stru
 			snprintf(what, sizeof(what), "check '%s' (type %s)", def->name, def->type->name);
 			report_unknown(&g, what);
 		}
-		digest_setting(&dg, s);
+		digest_setting(&dg, s, 1);
 		def->digest = gate_buf_detach(&dg);
 		*errors += g.errors;
 		gate_strvec_clear(&g.known);
