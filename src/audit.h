@@ -50,15 +50,17 @@ struct gate_audit_event {
 	int exit_code;                 /* what the hook returns */
 	const char *error;             /* why it could not be judged, or NULL */
 	struct timespec when;          /* all zero: now */
+	const char *chained;           /* the hook install chained and how it ended, or NULL */
 };
 
-#define GATE_AUDIT_EVENT_INIT { GATE_AUDIT_DECISION, NULL, NULL, NULL, NULL, NULL, 0, NULL, { 0, 0 } }
+#define GATE_AUDIT_EVENT_INIT { GATE_AUDIT_DECISION, NULL, NULL, NULL, NULL, NULL, 0, NULL, { 0, 0 }, NULL }
 
 /*
  * Append `s` (`len` bytes, any content) as a JSON string literal, quotes
  * included.  The result is always valid JSON and plain printable text:
- * '"' and '\' are escaped, control characters (C0, DEL, C1), U+2028/2029
- * and bidirectional overrides become \uXXXX, and every byte that is not
+ * '"' and '\' are escaped, every character gate_char_unsafe (util.h)
+ * names (C0, DEL, C1, U+2028/2029, bidirectional controls) becomes
+ * \uXXXX, and every byte that is not
  * part of a valid UTF-8 sequence becomes \ufffd.  NULL gives `null`.
  */
 void gate_json_add_string(struct gate_buf *b, const char *s, size_t len);
@@ -77,9 +79,17 @@ char *gate_audit_path(const struct gate_config *cfg, const char *git_dir);
 
 /*
  * Append one line (ending in '\n') to the file at `path`, creating it
- * (and a missing last directory) when needed.  -1 with a message.
+ * (and a missing last directory) when needed, with the permissions
+ * `shared` (gate_shared_perm of the repository, see shared.h) asks for.
+ * -1 with a message.
  */
-int gate_audit_append(const char *path, const char *line, size_t len, struct gate_buf *err);
+int gate_audit_append(const char *path, int shared, const char *line, size_t len, struct gate_buf *err);
+
+/*
+ * The syslog line (LOG_WARNING) for a record that could not be written:
+ * one neutralised line, whatever the user name or the error holds.
+ */
+void gate_audit_lost_message(struct gate_buf *out, const struct gate_audit_event *e, const char *why);
 
 /*
  * Write the record for this decision where gate_audit_path says, and to

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "post-receive.h"
+#include "driver.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ static char *fallback_git_dir(void)
 	return gate_xstrdup(d && *d ? d : ".");
 }
 
-int gate_post_receive_run(const struct gate_push *push, const struct gate_post_receive_opts *o)
+int gate_post_receive_run(struct gate_push *push, const struct gate_post_receive_opts *o)
 {
 	struct gate_post_receive pr;
 	struct gate_repo *repo = NULL;
@@ -110,6 +111,11 @@ int gate_post_receive_run(const struct gate_push *push, const struct gate_post_r
 			git_dir = gate_xstrdup(o->repo_path);
 	} else {
 		git_dir = gate_xstrdup(repo->git_dir);
+		/* what moved is the symbolic ref's target: record that, as pre-receive judged it */
+		if (gate_driver_resolve_symrefs(push, repo, &err) < 0) {
+			warn(fd, "following symbolic refs", gate_buf_cstr(&err));
+			code = GATE_EXIT_INTERNAL;
+		}
 	}
 	pr.policy_ok = 1;
 	if (gate_policy_find(&cfg, git_dir, repo ? repo->default_branch : NULL, &diag) < 0 || !cfg) {

@@ -61,9 +61,10 @@ struct gate_post_receive_opts {
 };
 
 /*
- * Run every step for `push`; returns GATE_EXIT_ACCEPT when all of them
+ * Run every step for `push` (updates through a symbolic ref are first
+ * retargeted to the ref that moved, as the hooks judged them); returns GATE_EXIT_ACCEPT when all of them
  * worked, GATE_EXIT_INTERNAL when one failed (warned on out_fd).
  */
-int gate_post_receive_run(const struct gate_push *push, const struct gate_post_receive_opts *o);
+int gate_post_receive_run(struct gate_push *push, const struct gate_post_receive_opts *o);
 
 #endif

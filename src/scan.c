@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "judged.h"
 #include "oidmap.h"
 #include "run-command.h"
 
@@ -306,6 +307,9 @@ struct gate_scan {
 	struct reader blob_in;
 	int blob_reader_state; /* 0 not started, 1 running, -1 broken */
 	pthread_mutex_t progress_lock;
+	struct gate_judged *const *judged; /* per check def, or NULL */
+	char default_tip[41];             /* see default_tip(); "" when none */
+	int default_looked_up;
 	/* per check def: state its main-thread hooks keep for this push */
 	void **check_state;
 	void (**check_state_free)(void *);
@@ -489,6 +493,11 @@ struct gate_repo *gate_scan_repo(struct gate_scan *s)
 	return s->repo;
 }
 
+void gate_scan_set_judged(struct gate_scan *s, struct gate_judged *const *records)
+{
+	s->judged = records;
+}
+
 const struct gate_config *gate_scan_config(struct gate_scan *s)
 {
 	return s->cfg;
@@ -623,13 +632,16 @@ static void blob_reader_stop(struct gate_scan *s)
 
 void gate_scan_progress(struct gate_scan *s, const char *fmt, ...)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	va_list ap;
 
-	gate_buf_adds(&b, "git-gate: ");
 	va_start(ap, fmt);
-	gate_buf_vaddf(&b, fmt, ap);
+	gate_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
+	/* messages quote check names, refs and errors: one neutralised line */
+	gate_buf_adds(&b, "git-gate: ");
+	gate_buf_add_safe(&b, msg.ptr ? msg.ptr : "", msg.len);
+	gate_buf_release(&msg);
 	gate_buf_addch(&b, '\n');
 	pthread_mutex_lock(&s->progress_lock);
 	(void)gate_write_all(2, b.ptr, b.len);
@@ -667,6 +679,8 @@ static int parse_ident(struct gate_ident *id, const char *p, size_t len)
 			e++;
 		if (*e == '+' || *e == '-') {
 			long tz = strtol(e + 1, NULL, 10);
+			if (tz < 0 || tz > 9999)
+				tz = 0; /* not +HHMM: no offset rather than an overflow */
 			id->tz = (int)((tz / 100) * 60 + tz % 100) * (*e == '-' ? -1 : 1);
 		}
 	}
@@ -686,21 +700,24 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		const char *v;
 
-		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45) {
+		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45 && !c->tree[0]) {
 			memcpy(c->tree, p + 5, 40);
 			c->tree[40] = '\0';
+			if (!gate_is_hex_oid(c->tree))
+				return gate_error(err, "commit %.12s has a malformed tree line", id);
 		} else if (n == 47 && !strncmp(p, "parent ", 7)) {
 			if (!c->nparents++)
 				first_parent = p;
-		} else if (n > 7 && !strncmp(p, "author ", 7)) {
+		} else if (n > 7 && !strncmp(p, "author ", 7) && !c->author.email) {
+			/* a repeated header: git reads the first, and so do we */
 			v = p + 7;
 			if (parse_ident(&c->author, v, (size_t)(p + n - v)) < 0)
 				return gate_error(err, "commit %.12s has a malformed author line", id);
-		} else if (n > 10 && !strncmp(p, "committer ", 10)) {
+		} else if (n > 10 && !strncmp(p, "committer ", 10) && !c->committer.email) {
 			v = p + 10;
 			if (parse_ident(&c->committer, v, (size_t)(p + n - v)) < 0)
 				return gate_error(err, "commit %.12s has a malformed committer line", id);
-		} else if (n > 9 && !strncmp(p, "encoding ", 9)) {
+		} else if (n > 9 && !strncmp(p, "encoding ", 9) && !c->encoding) {
 			c->encoding = gate_xstrndup(p + 9, n - 9);
 		}
 		p += n + (nl ? 1 : 0);
@@ -720,6 +737,8 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 				c->parents[i] = ids + 41 * i;
 				memcpy(c->parents[i], q + 7, 40);
 				c->parents[i][40] = '\0';
+				if (!gate_is_hex_oid(c->parents[i]))
+					return gate_error(err, "commit %.12s has a malformed parent line", id);
 				i++;
 			}
 			q += n + (nl ? 1 : 0);
@@ -756,18 +775,85 @@ static int cmp_str(const void *a, const void *b)
 struct group {
 	const char *new_id;
 	struct gate_strvec excludes; /* sorted, unique */
+	struct gate_strvec also;     /* excluded commits judged all the same (judged.h exceptions) */
 };
 
-static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex)
+static int same_strvec(const struct gate_strvec *a, const struct gate_strvec *b)
 {
 	size_t i;
 
-	if (strcmp(g->new_id, new_id) || g->excludes.nr != ex->nr)
+	if (a->nr != b->nr)
 		return 0;
-	for (i = 0; i < ex->nr; i++)
-		if (strcmp(g->excludes.v[i], ex->v[i]))
+	for (i = 0; i < a->nr; i++)
+		if (strcmp(a->v[i], b->v[i]))
 			return 0;
 	return 1;
+}
+
+static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex,
+		      const struct gate_strvec *also)
+{
+	return !strcmp(g->new_id, new_id) && same_strvec(&g->excludes, ex) && same_strvec(&g->also, also);
+}
+
+/*
+ * The tip of the default branch (what HEAD names, e.g. main) when its
+ * rule enforces `def` and it is not the ref being updated, else NULL.
+ * What the default branch holds got there through its own rule -- judged,
+ * or let in by a bypass or an exemption granted there -- so it counts as
+ * judged for the other refs: a branch made from main is not held up by
+ * main's own history, while nothing reaches main itself that way.
+ */
+static const char *default_tip(struct gate_scan *s, const struct gate_check_def *def, const char *ref)
+{
+	const char *head = s->repo->default_branch;
+
+	if (!head || !strcmp(head, ref) || !gate_rule_enforces(gate_config_rule_for(s->cfg, head), def))
+		return NULL;
+	if (!s->default_looked_up) {
+		git_oid oid;
+		char hex[41];
+		s->default_looked_up = 1;
+		s->default_tip[0] = '\0';
+		if (git_reference_name_to_id(&oid, s->repo->git, head) == 0) {
+			git_oid_tostr(hex, sizeof(hex), &oid);
+			if (gate_repo_peel_commit(s->repo, hex, s->default_tip, NULL) != 0)
+				s->default_tip[0] = '\0';
+		}
+		git_error_clear();
+	}
+	return s->default_tip[0] ? s->default_tip : NULL;
+}
+
+/*
+ * The record's exceptions that this update brings to its ref: reachable
+ * from the new value, not from the old one (nor from the default branch,
+ * `dflt`).  Usually there are none.
+ */
+static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec, const struct gate_update *u,
+			      const char *dflt, struct gate_strvec *out, struct gate_buf *err)
+{
+	size_t n, i;
+	const char *const *ex = gate_judged_exceptions(rec, &n);
+
+	for (i = 0; i < n; i++) {
+		git_object_t type;
+		int in_new = 0, in_old = 0, r = gate_repo_object_type(s->repo, ex[i], &type, err);
+		if (r == GATE_ENOTFOUND)
+			continue; /* gone: no new value can reach it */
+		if (r < 0 || gate_repo_is_ancestor(s->repo, ex[i], u->new_id, &in_new, err) < 0)
+			return -1;
+		if (in_new && u->kind != GATE_UPDATE_CREATE &&
+		    gate_repo_is_ancestor(s->repo, ex[i], u->old_id, &in_old, err) < 0)
+			return -1;
+		if (in_new && !in_old && dflt && gate_repo_is_ancestor(s->repo, ex[i], dflt, &in_old, err) < 0)
+			return -1;
+		if (in_new && !in_old)
+			gate_strvec_push(out, ex[i]);
+	}
+	if (out->nr > 1)
+		qsort(out->v, out->nr, sizeof(*out->v), cmp_str);
+	return 0;
 }
 
 /* commits are allocated this many at a time: a whole history has tens of thousands */
@@ -870,6 +956,20 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 			   gate_buf_cstr(&eo));
 		goto out;
 	}
+	if (g->also.nr) {
+		/* the exceptions, each alone with its parents */
+		static const char *const also_argv[] = { "git", "rev-list", "--parents", "--no-walk", "--stdin", NULL };
+		gate_buf_reset(&in);
+		for (i = 0; i < g->also.nr; i++)
+			gate_buf_addf(&in, "%s\n", g->also.v[i]);
+		if (gate_run_capture(also_argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo,
+				     &status, err) < 0)
+			goto out;
+		if (status) {
+			gate_error(err, "git rev-list failed: %s", gate_buf_cstr(&eo));
+			goto out;
+		}
+	}
 	/* "<id> <parent>...": ids first, parents resolved once all are known */
 	for (line = out.ptr; line && *line; line = next) {
 		size_t len;
@@ -888,6 +988,8 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 				gate_error(err, "unexpected output from git rev-list");
 				goto out;
 			}
+		if (gate_oidmap_get(&pos, line))
+			continue;
 		GATE_ALLOC_GROW(ids, n + 1, alloc);
 		GATE_ALLOC_GROW(nparents, n + 1, alloc2);
 		ids[n] = line;
@@ -1006,21 +1108,13 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct group *groups = gate_xcalloc(n + 1, sizeof(*groups));
 	const struct gate_rule **ref_rules = NULL;
 	int ret = -1;
-	double t0 = gate_now();
-
-	if (list_ref_tips(s, &refs, &nrefs, err) < 0)
-		goto out;
-	s->t_refs += gate_now() - t0;
-	t0 = gate_now();
-	/* each ref's rule, once: matching is not free with many refs */
-	ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
-	for (j = 0; j < nrefs; j++)
-		ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
+	double t0;
 
 	/* Group jobs that share the same new tip and the same exclusions. */
 	for (i = 0; i < n; i++) {
 		struct gate_scan_job *jb = &jobs[i];
-		struct gate_strvec ex = GATE_STRVEC_INIT;
+		struct gate_judged *rec = s->judged ? s->judged[def_index(s, jb->def)] : NULL;
+		struct gate_strvec ex = GATE_STRVEC_INIT, also = GATE_STRVEC_INIT;
 		const char *prev = NULL;
 		struct gate_strvec uniq = GATE_STRVEC_INIT;
 
@@ -1030,20 +1124,47 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		jb->job.new_id = jb->update->new_id;
 		if (jb->update->kind == GATE_UPDATE_DELETE)
 			continue;
+		/* a ref keeps its own history */
 		if (jb->update->kind != GATE_UPDATE_CREATE)
 			gate_strvec_push(&ex, jb->update->old_id);
-		for (j = 0; j < nrefs; j++) {
-			if (!refs[j].commit[0])
-				continue;
-			/*
-			 * The updated ref stands at its old value, excluded
-			 * above; where it is now may differ (git gate check in
-			 * a clone whose main already holds the commits).
-			 */
-			if (!strcmp(refs[j].name, jb->update->ref))
-				continue;
-			if (gate_rule_runs(ref_rules[j], jb->def))
-				gate_strvec_push(&ex, refs[j].commit);
+		if (rec && gate_judged_exists(rec)) {
+			/* what the check judged and passed, and what it grandfathered */
+			size_t nt;
+			const char *const *tips = gate_judged_tips(rec, &nt);
+			const char *dflt = default_tip(s, jb->def, jb->update->ref);
+			for (j = 0; j < nt; j++)
+				gate_strvec_push(&ex, tips[j]);
+			if (dflt)
+				gate_strvec_push(&ex, dflt);
+			if (exceptions_brought(s, rec, jb->update, dflt, &also, err) < 0) {
+				gate_strvec_clear(&ex);
+				goto out;
+			}
+		} else {
+			/* no record (git gate check, replay): refs that enforce the check stand in */
+			if (!ref_rules) {
+				t0 = gate_now();
+				if (list_ref_tips(s, &refs, &nrefs, err) < 0)
+					goto out;
+				/* each ref's rule, once: matching is not free with many refs */
+				ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
+				for (j = 0; j < nrefs; j++)
+					ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
+				s->t_refs += gate_now() - t0;
+			}
+			for (j = 0; j < nrefs; j++) {
+				if (!refs[j].commit[0])
+					continue;
+				/*
+				 * The updated ref stands at its old value, excluded
+				 * above; where it is now may differ (git gate check in
+				 * a clone whose main already holds the commits).
+				 */
+				if (!strcmp(refs[j].name, jb->update->ref))
+					continue;
+				if (gate_rule_enforces(ref_rules[j], jb->def))
+					gate_strvec_push(&ex, refs[j].commit);
+			}
 		}
 		if (ex.nr) /* qsort(NULL, 0) is undefined */
 			qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
@@ -1055,18 +1176,21 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		}
 		gate_strvec_clear(&ex);
 		for (j = 0; j < ngroups; j++)
-			if (same_group(&groups[j], jb->update->new_id, &uniq))
+			if (same_group(&groups[j], jb->update->new_id, &uniq, &also))
 				break;
 		if (j == ngroups) {
 			groups[ngroups].new_id = jb->update->new_id;
 			groups[ngroups].excludes = uniq;
+			groups[ngroups].also = also;
 			ngroups++;
 		} else {
 			gate_strvec_clear(&uniq);
+			gate_strvec_clear(&also);
 		}
 		jb->group = (int)j;
 		s->def_active[def_index(s, jb->def)] = 1;
 	}
+	t0 = gate_now();
 	s->ngroups = (int)ngroups;
 	for (j = 0; j < ngroups; j++) {
 		git_object_t type;
@@ -1112,8 +1236,10 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	ret = 0;
 	s->t_revlist += gate_now() - t0;
 out:
-	for (j = 0; j < ngroups; j++)
+	for (j = 0; j < ngroups; j++) {
 		gate_strvec_clear(&groups[j].excludes);
+		gate_strvec_clear(&groups[j].also);
+	}
 	free(groups);
 	free(ref_rules);
 	gate_refs_free(refs, nrefs);

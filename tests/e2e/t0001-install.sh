@@ -35,16 +35,17 @@ test_expect_success 'a foreign post-receive hook is not overwritten either, and 
 	test_grep "already has a post-receive hook that is not git-gate.s" err &&
 	test ! -L foreign-post.git/hooks/post-receive &&
 	test ! -e foreign-post.git/hooks/pre-receive &&
-	git gate install --force foreign-post.git 2>err &&
+	git gate install --force foreign-post.git >out &&
+	test_grep "kept the existing post-receive hook as" out &&
 	test -L foreign-post.git/hooks/post-receive &&
 	test_grep "echo mine" foreign-post.git/hooks/post-receive.before-git-gate
 '
 
-test_expect_success '--force replaces it and keeps the old one aside' '
-	git gate install --force foreign.git 2>err &&
+test_expect_success '--force replaces it and keeps the old one chained' '
+	git gate install --force foreign.git >out &&
 	test -L foreign.git/hooks/pre-receive &&
 	test -f foreign.git/hooks/pre-receive.before-git-gate &&
-	test_grep "kept as" err
+	test_grep "kept the existing pre-receive hook as" out
 '
 
 test_expect_success '--hook update installs the update hook instead' '

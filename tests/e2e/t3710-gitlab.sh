@@ -111,4 +111,14 @@ test_expect_success 'without git-gate installed the hook fails closed with a GL-
 	test "$(ref_of victim.git main)" = "$before"
 '
 
+test_expect_success 'the per-project policy is layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	before=$(ref_of victim.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file w w "WIP w" &&
+	 GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" test_must_fail push_as alice push origin main 2>../err) &&
+	test_grep "git-gate:   \[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*policies/group/project.conf" err &&
+	test "$(ref_of victim.git main)" = "$before"
+'
+
 test_done

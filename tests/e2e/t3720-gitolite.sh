@@ -64,6 +64,18 @@ test_expect_success 'VREF: VREF/git-gate/NAME judges by policy NAME, and a missi
 	test_grep "^VREF/git-gate/../policies/strict git-gate: bad policy name" out
 '
 
+test_expect_success 'VREF: the policy files are layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	(cd work && git checkout -q -b wip "$base" && commit_file w w "WIP w" && git checkout -q main) &&
+	git -C victim.git fetch -q ../work wip &&
+	wip=$(git -C work rev-parse wip) &&
+	GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" GL_USER=bob call_vref refs/heads/main "$base" "$wip" >out 2>err &&
+	test_grep "^VREF/git-gate git-gate rejected refs/heads/main" out &&
+	test_grep "\[nowip\] commit-message: 1 problem" err &&
+	GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" GL_USER=bob call_vref refs/heads/main "$base" "$wip" strict >out 2>err &&
+	test_grep "policy: .*system.conf + .*policies/strict.conf" err
+'
+
 test_expect_success 'VREF: without git-gate installed it denies (fail closed)' '
 	GIT_GATE_LIBEXECDIR=/nonexistent GL_USER=alice call_vref refs/heads/main "$base" "$good" >out 2>err &&
 	test_grep "^VREF/git-gate git-gate: its hook program /nonexistent/update is missing" out

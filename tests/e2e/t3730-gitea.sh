@@ -94,4 +94,14 @@ test_expect_success 'without git-gate installed the push is rejected (fail close
 	test "$(ref_of victim.git main)" = "$before"
 '
 
+test_expect_success 'the owner/repository policy is layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	before=$(ref_of victim.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file w w "WIP w" &&
+	 GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" test_must_fail push_as renovate-bot push origin main 2>../err) &&
+	test_grep "remote: git-gate:   \[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*policies/team/app.conf" err &&
+	test "$(ref_of victim.git main)" = "$before"
+'
+
 test_done

@@ -73,6 +73,20 @@ test_expect_success 'GIT_GATE_CHAIN=0 leaves the own hook alone' '
 	test "$(ref_of repos/other.git main)" = "$(git -C work rev-parse HEAD)"
 '
 
+test_expect_success 'the per-repository policy file is layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	cat >policies/other.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; mode = "warn"; } );
+	EOF
+	before=$(ref_of repos/other.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file w w "WIP w" &&
+	 GIT_GATE_CHAIN=0 GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" test_must_fail git push other main 2>../err) &&
+	rm policies/other.conf &&
+	test_grep "\[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*policies/other.conf" err &&
+	test "$(ref_of repos/other.git main)" = "$before"
+'
+
 test_expect_success 'server-hooks/post-receive records what moved, then runs the own post-receive' '
 	cp "$GATE_SRCDIR/contrib/server/hooks/post-receive" server-hooks/ &&
 	chmod +x server-hooks/post-receive &&

@@ -94,6 +94,36 @@ static void test_audit__json_keeps_valid_utf8_and_escapes_dangerous_code_points(
 	free(out);
 }
 
+static void test_audit__json_escapes_marks_and_isolates_too(void **state)
+{
+	/* LRM, RLM, ARABIC LETTER MARK, LRI, PDI, PARAGRAPH SEPARATOR */
+	static const char in[] = "\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\xa9";
+	char *out = json(in, sizeof(in) - 1);
+
+	(void)state;
+	assert_string_equal(out, "\"\\u200e\\u200f\\u061c\\u2066\\u2069\\u2029\"");
+	assert_true(valid_json_string(out));
+	free(out);
+}
+
+static void test_audit__a_lost_record_is_one_neutralised_syslog_line(void **state)
+{
+	struct gate_push push = GATE_PUSH_INIT;
+	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
+	struct gate_buf out = GATE_BUF_INIT;
+
+	(void)state;
+	push.user = gate_xstrdup("eve\ngit-gate[1]: audit record lost: forged\xe2\x80\xae");
+	e.push = &push;
+	e.git_dir = "/srv/git/a.git";
+	gate_audit_lost_message(&out, &e, "cannot open the audit log 'x': Permission denied");
+	assert_string_equal(out.ptr, "audit record lost: cannot open the audit log 'x': Permission denied (repository "
+				     "/srv/git/a.git, user eve\\ngit-gate[1]: audit record lost: forged\\xe2\\x80\\xae)");
+	assert_null(strchr(out.ptr, '\n'));
+	gate_buf_release(&out);
+	gate_push_release(&push);
+}
+
 static void test_audit__json_replaces_each_invalid_utf8_byte(void **state)
 {
 	/* lone continuation, 0xff, truncated sequence, overlong '/', surrogate, past U+10FFFF */
@@ -376,8 +406,8 @@ static void test_audit__append_creates_the_directory_and_adds_lines(void **state
 	size_t bad;
 
 	(void)state;
-	assert_int_equal(gate_audit_append(path, "{\"a\":1}\n", 8, &err), 0);
-	assert_int_equal(gate_audit_append(path, "{\"a\":2}\n", 8, &err), 0);
+	assert_int_equal(gate_audit_append(path, 0, "{\"a\":1}\n", 8, &err), 0);
+	assert_int_equal(gate_audit_append(path, 0, "{\"a\":2}\n", 8, &err), 0);
 	assert_int_equal(count_lines(path, &bad, 8), 2);
 	assert_int_equal(bad, 0);
 	assert_int_equal(stat(path, &st), 0);
@@ -385,7 +415,7 @@ static void test_audit__append_creates_the_directory_and_adds_lines(void **state
 	/* a directory where the file should be: a clear error */
 	free(path);
 	path = gate_xstrfmt("%s/git-gate", d);
-	assert_int_equal(gate_audit_append(path, "x\n", 2, &err), -1);
+	assert_int_equal(gate_audit_append(path, 0, "x\n", 2, &err), -1);
 	assert_non_null(strstr(err.ptr, "cannot open the audit log"));
 	assert_non_null(strstr(err.ptr, "git-gate"));
 	assert_int_equal(unlink(cmd = gate_xstrfmt("%s/git-gate/audit.log", d)), 0);
@@ -416,7 +446,7 @@ static void test_audit__concurrent_appends_never_interleave(void **state)
 			memset(line, 'a' + i, LEN - 1);
 			line[LEN - 1] = '\n';
 			for (r = 0; r < RECORDS; r++)
-				if (gate_audit_append(path, line, LEN, &err) < 0)
+				if (gate_audit_append(path, 0, line, LEN, &err) < 0)
 					_exit(1);
 			_exit(0);
 		}
@@ -452,6 +482,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit__json_escapes_quotes_backslashes_and_controls),
 		cmocka_unit_test(test_audit__json_keeps_valid_utf8_and_escapes_dangerous_code_points),
+		cmocka_unit_test(test_audit__json_escapes_marks_and_isolates_too),
+		cmocka_unit_test(test_audit__a_lost_record_is_one_neutralised_syslog_line),
 		cmocka_unit_test(test_audit__json_replaces_each_invalid_utf8_byte),
 		cmocka_unit_test(test_audit__json_handles_nul_bytes_and_null),
 		cmocka_unit_test(test_audit__json_of_random_bytes_is_always_valid),
