@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "shared.h"
 
 #include "banned.h"
 
@@ -742,10 +743,11 @@ int gate_status_write_site(const struct gate_status *st, const char *dir, struct
 {
 	struct gate_buf b = GATE_BUF_INIT;
 	char *path = NULL;
-	int ret = -1, i;
+	int ret = -1, i, shared;
 	static const char *const names[] = { "badge.json", "badge.svg", "metrics.prom", "index.html" };
 
-	if (gate_mkdir_p(dir, 0777) < 0)
+	shared = st->repository ? gate_shared_perm(st->repository) : 0;
+	if (gate_shared_mkdir_p(shared, dir) < 0)
 		return gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
 	for (i = 0; i < 4; i++) {
 		gate_buf_reset(&b);
@@ -764,7 +766,7 @@ int gate_status_write_site(const struct gate_status *st, const char *dir, struct
 		}
 		free(path);
 		path = gate_xstrfmt("%s/%s", dir, names[i]);
-		if (gate_write_file_replace(path, b.ptr, b.len, err) < 0)
+		if (gate_write_file_replace(path, b.ptr, b.len, shared, err) < 0)
 			goto out;
 	}
 	ret = 0;

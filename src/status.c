@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "report.h"
+#include "shared.h"
 
 #include "banned.h"
 
@@ -94,7 +95,7 @@ int gate_status_collect(struct gate_status *st, const struct gate_repo *repo, co
 	st->default_branch = gate_xstrdup(repo->default_branch);
 	st->only_ref = only_ref ? gate_xstrdup(only_ref) : NULL;
 	st->has_log = log != NULL;
-	if (log && gate_summary_refresh(&st->sum, log, summary, &saved, err) < 0)
+	if (log && gate_summary_refresh(&st->sum, log, summary, gate_shared_perm(repo->git_dir), &saved, err) < 0)
 		goto out;
 
 	st->refs = gate_xcalloc(GATE_STATUS_MAX_REFS, sizeof(*st->refs));

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "json.h"
+#include "shared.h"
 
 #include "banned.h"
 
@@ -702,7 +703,7 @@ static void json_decision(struct gate_buf *b, const struct gate_summary_decision
 	gate_buf_addch(b, '}');
 }
 
-int gate_summary_save(const struct gate_summary *s, const char *path, struct gate_buf *err)
+int gate_summary_save(const struct gate_summary *s, const char *path, int shared, struct gate_buf *err)
 {
 	struct gate_buf b = GATE_BUF_INIT;
 	long newest = s->ndays ? s->days[s->ndays - 1].day : 0;
@@ -765,7 +766,7 @@ int gate_summary_save(const struct gate_summary *s, const char *path, struct gat
 			gate_buf_addf(&b, "t %016llx %u %u\n", (unsigned long long)t->key, (unsigned)t->day,
 				      (unsigned)t->bits);
 	}
-	ret = gate_write_file_replace(path, b.ptr, b.len, err);
+	ret = gate_write_file_replace(path, b.ptr, b.len, shared, err);
 	gate_buf_release(&b);
 	return ret;
 }
@@ -989,8 +990,8 @@ char *gate_summary_path(const char *git_dir)
 	return gate_xstrfmt("%s/git-gate/status-summary", git_dir);
 }
 
-int gate_summary_refresh(struct gate_summary *s, const char *log_path, const char *summary_path, int *saved,
-			 struct gate_buf *err)
+int gate_summary_refresh(struct gate_summary *s, const char *log_path, const char *summary_path, int shared,
+			 int *saved, struct gate_buf *err)
 {
 	struct gate_buf ignored = GATE_BUF_INIT;
 	char *lock = gate_xstrfmt("%s.lock", summary_path);
@@ -998,13 +999,8 @@ int gate_summary_refresh(struct gate_summary *s, const char *log_path, const cha
 	int fd, r, ret = -1, can_save = 1;
 
 	*saved = 0;
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-	if (fd < 0 && errno == ENOENT) {
-		char *dir = gate_xstrndup(summary_path, (size_t)(strrchr(summary_path, '/') - summary_path));
-		(void)gate_mkdir_p(dir, 0777);
-		free(dir);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-	}
+	/* creates a missing git-gate/ folder too */
+	fd = gate_shared_open(shared, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd < 0)
 		can_save = 0; /* e.g. a reader without write access: count in memory */
 	else
@@ -1020,7 +1016,7 @@ int gate_summary_refresh(struct gate_summary *s, const char *log_path, const cha
 	if (gate_summary_catch_up(s, log_path, err) < 0)
 		goto out;
 	if (can_save && (r < 0 || s->log_offset != before || !s->log_path))
-		*saved = gate_summary_save(s, summary_path, &ignored) == 0;
+		*saved = gate_summary_save(s, summary_path, shared, &ignored) == 0;
 	else
 		*saved = can_save;
 	ret = 0;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shared.h"
+
 #include "banned.h"
 
 static void die_oom(size_t n)
@@ -584,7 +586,7 @@ int gate_ends_with(const char *s, const char *suffix)
 	return a >= b && !memcmp(s + a - b, suffix, b);
 }
 
-int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err)
+int gate_write_file_replace(const char *path, const void *data, size_t len, int shared, struct gate_buf *err)
 {
 	char *tmp = NULL;
 	int fd = -1, tries, ret = -1;
@@ -592,7 +594,7 @@ int gate_write_file_replace(const char *path, const void *data, size_t len, stru
 	for (tries = 0; tries < 100; tries++) {
 		free(tmp);
 		tmp = gate_xstrfmt("%s.tmp-%ld-%d", path, (long)getpid(), tries);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		fd = gate_shared_open(shared, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}

@@ -148,10 +148,11 @@ int gate_write_all(int fd, const void *data, size_t len);
 /*
  * Replace the file at `path` with `data`: written to a temporary name in
  * the same directory and renamed, so that readers see the old file or the
- * new one, never half of one.  Mode 0666 less the umask.  No fsync: for
+ * new one, never half of one.  Mode 0666 less the umask, or what
+ * core.sharedRepository says (`shared`, see shared.h).  No fsync: for
  * files that can be made again (a status page, a summary).
  */
-int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err);
+int gate_write_file_replace(const char *path, const void *data, size_t len, int shared, struct gate_buf *err);
 
 /* Monotonic clock in seconds. */
 double gate_now(void);

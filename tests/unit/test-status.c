@@ -170,7 +170,7 @@ static void test_summary__survives_a_save_and_load(void **state)
 	add(&s, record(now, "pre-receive", "accept", 1, NULL, "refs/heads/main", PASS_CHECKS, 3, "A"));
 	s.log_path = gate_xstrdup("/x/audit.log");
 	s.log_offset = 1234;
-	assert_int_equal(gate_summary_save(&s, path, &err), 0);
+	assert_int_equal(gate_summary_save(&s, path, 0, &err), 0);
 	assert_int_equal(gate_summary_load(&t, path, &err), 0);
 	assert_int_equal(t.log_offset, 1234);
 	assert_string_equal(t.recent[0].subject, "A \"quoted\"");
