@@ -1,5 +1,6 @@
 #include "config.h"
 #include "ledger.h"
+#include "shared.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +13,6 @@
 
 #include "audit.h"
 #include "sha256.h"
-#include "shared.h"
 
 #include "banned.h"
 
@@ -229,7 +229,7 @@ int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, c
 	struct gate_buf line = GATE_BUF_INIT;
 	char *hash = NULL, *dir = gate_xstrfmt("%s/" PENDING_DIR, repo->git_dir);
 	size_t i;
-	int ret = 0, shared = gate_shared_perm(repo->git_dir);
+	int ret = 0, shared = 0;
 
 	for (i = 0; i < v->nr; i++) {
 		const struct gate_ref_verdict *rv = &v->refs[i];
@@ -238,6 +238,7 @@ int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, c
 			continue;
 		if (!hash) {
 			hash = gate_ledger_policy_hash(cfg, repo);
+			shared = gate_shared_perm(repo->git_dir);
 			if (gate_shared_mkdir_p(shared, dir) < 0) {
 				ret = gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
 				break;
@@ -247,7 +248,7 @@ int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, c
 		gate_ledger_format(&line, cfg, hash, push, v, rv, hook);
 		gate_buf_addch(&line, '\n');
 		path = pending_path(repo->git_dir, rv->update->ref, rv->update->old_id, rv->update->new_id, push->user);
-		if (gate_write_file_replace(path, line.ptr, line.len, shared, err) < 0)
+		if (gate_shared_write_file(shared, path, line.ptr, line.len, err) < 0)
 			ret = -1;
 		free(path);
 	}
@@ -380,7 +381,7 @@ int gate_ledger_record(const char *git_dir, git_repository *open_repo, const str
 	git_signature *sig = NULL;
 	struct entry *ents = gate_xcalloc(moved->nr ? moved->nr : 1, sizeof(*ents));
 	size_t n = 0, i;
-	int ret = -1, tries, r = 1, shared = gate_shared_perm(git_dir);
+	int ret = -1, tries, r = 1, shared, masked = 0;
 	mode_t old_mask = 0;
 
 	*written = 0;
@@ -440,15 +441,11 @@ int gate_ledger_record(const char *git_dir, git_repository *open_repo, const str
 		gate_error(err, "cannot make a signature: %s", gate_git_error());
 		goto out;
 	}
-	if (shared) {
-		/*
-		 * libgit2 ignores core.sharedRepository: the objects, folders and
-		 * the ref it creates get the modes git would give them through the
-		 * umask (folders inherit the setgid bit and group themselves).
-		 */
-		unsigned fm = gate_shared_mode(shared, S_IFREG | 0666) & 0777;
-		old_mask = umask((mode_t)(0777 & ~(fm | ((fm & 0444) >> 2))));
-	}
+	/* libgit2 creates objects, folders and refs with the umask: make it the repository's */
+	shared = gate_shared_perm(git_dir);
+	old_mask = umask(0);
+	umask((mode_t)gate_shared_umask(shared, (unsigned)old_mask));
+	masked = 1;
 	for (tries = 0; tries < CAS_TRIES; tries++) {
 		r = write_notes(repo, ents, n, sig, err);
 		if (r <= 0)
@@ -459,8 +456,6 @@ int gate_ledger_record(const char *git_dir, git_repository *open_repo, const str
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (shared)
-		umask(old_mask);
 	if (r > 0) {
 		gate_error(err, "%s kept changing under %d attempts to add a note", GATE_LEDGER_REF, CAS_TRIES);
 		goto out;
@@ -472,6 +467,8 @@ int gate_ledger_record(const char *git_dir, git_repository *open_repo, const str
 	*written = n;
 	ret = 0;
 out:
+	if (masked)
+		umask(old_mask);
 	expire_pending(git_dir);
 	for (i = 0; i < n; i++) {
 		free(ents[i].line);

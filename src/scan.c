@@ -825,6 +825,11 @@ static const char *default_tip(struct gate_scan *s, const struct gate_check_def 
 	return s->default_tip[0] ? s->default_tip : NULL;
 }
 
+const char *gate_scan_default_tip(struct gate_scan *s, const struct gate_check_def *def, const char *ref)
+{
+	return default_tip(s, def, ref);
+}
+
 /*
  * The record's exceptions that this update brings to its ref: reachable
  * from the new value, not from the old one (nor from the default branch,

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "status.h"
+#include "shared.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 
 #include "audit.h"
 #include "report.h"
-#include "shared.h"
 
 #include "banned.h"
 

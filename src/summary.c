@@ -1,5 +1,6 @@
 #include "config.h"
 #include "summary.h"
+#include "shared.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,6 @@
 
 #include "audit.h"
 #include "json.h"
-#include "shared.h"
 
 #include "banned.h"
 
@@ -766,7 +766,7 @@ int gate_summary_save(const struct gate_summary *s, const char *path, int shared
 			gate_buf_addf(&b, "t %016llx %u %u\n", (unsigned long long)t->key, (unsigned)t->day,
 				      (unsigned)t->bits);
 	}
-	ret = gate_write_file_replace(path, b.ptr, b.len, shared, err);
+	ret = gate_shared_write_file(shared, path, b.ptr, b.len, err);
 	gate_buf_release(&b);
 	return ret;
 }
@@ -990,8 +990,8 @@ char *gate_summary_path(const char *git_dir)
 	return gate_xstrfmt("%s/git-gate/status-summary", git_dir);
 }
 
-int gate_summary_refresh(struct gate_summary *s, const char *log_path, const char *summary_path, int shared,
-			 int *saved, struct gate_buf *err)
+int gate_summary_refresh(struct gate_summary *s, const char *log_path, const char *summary_path, int shared, int *saved,
+			 struct gate_buf *err)
 {
 	struct gate_buf ignored = GATE_BUF_INIT;
 	char *lock = gate_xstrfmt("%s.lock", summary_path);
@@ -999,7 +999,7 @@ int gate_summary_refresh(struct gate_summary *s, const char *log_path, const cha
 	int fd, r, ret = -1, can_save = 1;
 
 	*saved = 0;
-	/* creates a missing git-gate/ folder too */
+	/* a missing folder is created too, shared like the repository */
 	fd = gate_shared_open(shared, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd < 0)
 		can_save = 0; /* e.g. a reader without write access: count in memory */

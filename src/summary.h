@@ -140,9 +140,12 @@ long gate_summary_today(void);
  */
 int gate_summary_add_record(struct gate_summary *s, const char *line, size_t len);
 
-/* Read the summary file; GATE_ENOTFOUND when there is none, -1 when unusable. */
+/*
+ * Read the summary file; GATE_ENOTFOUND when there is none, -1 when
+ * unusable.  Saving gives a new file the mode core.sharedRepository asks
+ * for (`shared`, from gate_shared_perm()).
+ */
 int gate_summary_load(struct gate_summary *s, const char *path, struct gate_buf *err);
-/* `shared`: core.sharedRepository as gate_shared_perm() gives it. */
 int gate_summary_save(const struct gate_summary *s, const char *path, int shared, struct gate_buf *err);
 
 /* Count what was appended to the audit log at `log_path` since the last time. */
@@ -154,8 +157,8 @@ int gate_summary_catch_up(struct gate_summary *s, const char *log_path, struct g
  * turns.  When the summary cannot be saved (a reader without write
  * access), the caught-up summary is still in `s`; *saved says which.
  */
-int gate_summary_refresh(struct gate_summary *s, const char *log_path, const char *summary_path, int shared,
-			 int *saved, struct gate_buf *err);
+int gate_summary_refresh(struct gate_summary *s, const char *log_path, const char *summary_path, int shared, int *saved,
+			 struct gate_buf *err);
 
 /* Where the summary lives: GIT_DIR/git-gate/status-summary.  Caller frees. */
 char *gate_summary_path(const char *git_dir);

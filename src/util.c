@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shared.h"
-
 #include "banned.h"
 
 static void die_oom(size_t n)
@@ -586,15 +584,23 @@ int gate_ends_with(const char *s, const char *suffix)
 	return a >= b && !memcmp(s + a - b, suffix, b);
 }
 
-int gate_write_file_replace(const char *path, const void *data, size_t len, int shared, struct gate_buf *err)
+int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err)
+{
+	return gate_write_file_replace_with(path, data, len, NULL, NULL, err);
+}
+
+int gate_write_file_replace_with(const char *path, const void *data, size_t len,
+				 int (*open_fn)(void *ctx, const char *path, int flags, unsigned mode), void *ctx,
+				 struct gate_buf *err)
 {
 	char *tmp = NULL;
 	int fd = -1, tries, ret = -1;
 
 	for (tries = 0; tries < 100; tries++) {
+		int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
 		free(tmp);
 		tmp = gate_xstrfmt("%s.tmp-%ld-%d", path, (long)getpid(), tries);
-		fd = gate_shared_open(shared, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		fd = open_fn ? open_fn(ctx, tmp, flags, 0666) : open(tmp, flags, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
