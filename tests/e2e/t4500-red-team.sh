@@ -51,6 +51,24 @@ test_expect_success 'nor when the rule went enforce -> warn -> enforce' '
 	test "$(ref_of flip2.git main)" = "$before"
 '
 
+test_expect_success 'nor what was pushed while the rule was switched off (enforce -> off -> enforce)' '
+	make_victim off.git &&
+	policy off.git enforce &&
+	make_work off.work off.git &&
+	before=$(ref_of off.git main) &&
+	(cd off.work && commit_file a a "Add a" && git push -q origin HEAD:refs/heads/feature/z 2>/dev/null) &&
+	policy off.git off &&
+	(cd off.work && commit_file w w "WIP: while the checks were off" &&
+	 git push origin HEAD:refs/heads/feature/z 2>../err) &&
+	test "$(ref_of off.git feature/z)" = "$(git -C off.work rev-parse HEAD)" &&
+	policy off.git enforce &&
+	(cd off.work && commit_file g g "Finish the work" &&
+	 git push origin HEAD:refs/heads/feature/z 2>../err) &&
+	(cd off.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "WIP: while the checks were off" err &&
+	test "$(ref_of off.git main)" = "$before"
+'
+
 test_expect_success 'a trial on main itself: after the switch, main.s history holds up nothing' '
 	make_victim trial.git &&
 	policy trial.git warn &&
