@@ -345,6 +345,17 @@ static void trace_judged(const struct gate_check_def *def, const char *fmt, ...)
 	gate_buf_release(&b);
 }
 
+/* Whether `rule` names `def` among its checks, whatever its mode. */
+static int rule_lists(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	size_t i;
+
+	for (i = 0; rule && i < rule->nchecks; i++)
+		if (rule->checks[i] == def)
+			return 1;
+	return 0;
+}
+
 /*
  * Read every check's record; with `keep`, seed the missing ones with the
  * refs' tips as they are before this push (history grandfathered).  Then
@@ -391,9 +402,11 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 			if (!gate_judged_exists(rec[k]))
 				continue;
 			if (!gate_rule_enforces(v->refs[i].rule, def)) {
-				/* warn mode: what this push brings is never grandfathered (see enter) */
-				if (v->refs[i].rule && v->refs[i].rule->mode == GATE_MODE_WARN &&
-				    gate_rule_runs(v->refs[i].rule, def))
+				/*
+				 * the rule lists the check in warn mode or off: what
+				 * this push brings is never grandfathered (see enter)
+				 */
+				if (rule_lists(v->refs[i].rule, def))
 					gate_judged_warn(rec[k], u->ref);
 				else
 					gate_judged_leave(rec[k], u->ref);
