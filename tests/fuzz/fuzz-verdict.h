@@ -47,6 +47,7 @@ static inline void fuzz_verdict_add_update(struct gate_push *p, const char *ref,
 
 	GATE_ALLOC_GROW(p->updates, p->nr + 1, p->alloc);
 	u = &p->updates[p->nr++];
+	memset(u, 0, sizeof(*u)); /* fields added to struct gate_update later start empty too */
 	u->ref = gate_xstrdup(ref);
 	memcpy(u->old_id, kind == GATE_UPDATE_CREATE ? GATE_ZERO_OID : "0123456789abcdef0123456789abcdef01234567", 41);
 	memcpy(u->new_id, kind == GATE_UPDATE_DELETE ? GATE_ZERO_OID : "89abcdef0123456789abcdef0123456789abcdef", 41);
