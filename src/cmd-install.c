@@ -16,7 +16,7 @@
 #include "banned.h"
 
 static const char install_usage[] =
-	"usage: git gate install [--hook pre-receive|update] [--force] REPO...\n"
+	"usage: git gate install [--hook pre-receive|update] [--queue] [--force] REPO...\n"
 	"\n"
 	"Link git-gate's hook into each repository's hooks/ directory and set\n"
 	"receive.advertisePushOptions so that -o gate.* options reach it.\n"
@@ -24,6 +24,9 @@ static const char install_usage[] =
 	"    --hook pre-receive  judge the whole push at once: all or nothing (default)\n"
 	"    --hook update       judge each ref on its own: one refused ref does not\n"
 	"                        stop the others (no push options in this mode)\n"
+	"    --queue             also install the merge queue's proc-receive hook and\n"
+	"                        send pushes to refs/for/<branch> to it\n"
+	"                        (receive.procReceiveRefs); see 'git gate queue'\n"
 	"    --force             replace a hook that is not git-gate's\n";
 
 static const char uninstall_usage[] =
@@ -60,7 +63,7 @@ static int hooks_dir(git_repository *repo, struct gate_buf *out, struct gate_buf
 static int is_ours(const char *path)
 {
 	char target[PATH_MAX], real[PATH_MAX], ours[PATH_MAX];
-	const char *names[] = { "pre-receive", "update" };
+	const char *names[] = { "pre-receive", "update", "proc-receive" };
 	size_t i;
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 
@@ -68,18 +71,64 @@ static int is_ours(const char *path)
 		return 0;
 	target[n] = '\0';
 	if (!realpath(path, real))
-		return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update");
-	for (i = 0; i < 2; i++) {
+		return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update") ||
+		       gate_ends_with(target, "/git-gate/proc-receive");
+	for (i = 0; i < GATE_ARRAY_SIZE(names); i++) {
 		char *p = gate_xstrfmt("%s/%s", cli_libexecdir(), names[i]);
 		int same = realpath(p, ours) && !strcmp(ours, real);
 		free(p);
 		if (same)
 			return 1;
 	}
-	return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update");
+	return gate_ends_with(target, "/git-gate/pre-receive") || gate_ends_with(target, "/git-gate/update") ||
+	       gate_ends_with(target, "/git-gate/proc-receive");
 }
 
-static int install_one(const char *path, const char *hook, int force)
+/*
+ * The merge queue (queue.h): git's proc-receive hook takes the pushes to
+ * refs/for/<branch>.  The repository config is `receive.procReceiveRefs
+ * = refs/for` beside receive.advertisePushOptions (for -o gate.wait).
+ */
+static int install_queue(git_repository *repo, const char *path, const char *dir, int force)
+{
+	git_config *cfg = NULL;
+	char *src = gate_xstrfmt("%s/proc-receive", cli_libexecdir()), *dst = gate_xstrfmt("%s/proc-receive", dir);
+	struct stat st;
+	int ret = GATE_EXIT_USAGE;
+
+	if (access(src, X_OK) < 0) {
+		fprintf(stderr, "git-gate: the hook program '%s' is missing: %s\n", src, strerror(errno));
+		ret = GATE_EXIT_INTERNAL;
+		goto out;
+	}
+	if (lstat(dst, &st) == 0) {
+		if (!is_ours(dst) && !force) {
+			fprintf(stderr, "git-gate: '%s' already has a proc-receive hook that is not git-gate's (%s); "
+					"not replacing it (--force replaces it)\n", path, dst);
+			ret = GATE_EXIT_REJECT;
+			goto out;
+		}
+		unlink(dst);
+	}
+	if (symlink(src, dst) < 0) {
+		fprintf(stderr, "git-gate: cannot link '%s' to '%s': %s\n", dst, src, strerror(errno));
+		goto out;
+	}
+	if (git_repository_config(&cfg, repo) < 0 ||
+	    git_config_set_multivar(cfg, "receive.procReceiveRefs", "^refs/for$", "refs/for") < 0) {
+		fprintf(stderr, "git-gate: cannot set receive.procReceiveRefs in '%s': %s\n", path, gate_git_error());
+		goto out;
+	}
+	printf("git-gate: installed the merge queue's proc-receive hook in %s (push to refs/for/<branch>)\n", path);
+	ret = 0;
+out:
+	git_config_free(cfg);
+	free(src);
+	free(dst);
+	return ret;
+}
+
+static int install_one(const char *path, const char *hook, int force, int queue)
 {
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
@@ -148,7 +197,7 @@ static int install_one(const char *path, const char *hook, int force)
 		goto out;
 	}
 	printf("git-gate: installed the %s hook in %s\n", hook, path);
-	ret = 0;
+	ret = queue ? install_queue(repo, path, dir.ptr, force) : 0;
 out:
 	git_config_free(cfg);
 	git_repository_free(repo);
@@ -163,13 +212,15 @@ out:
 int cmd_install(int argc, char **argv)
 {
 	const char *hook = "pre-receive";
-	int force = 0, i, ret = 0;
+	int force = 0, queue = 0, i, ret = 0;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (cli_is_help(argv[i]))
 			return cli_usage(install_usage, 0);
 		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
 			force = 1;
+		else if (!strcmp(argv[i], "--queue"))
+			queue = 1;
 		else if (!strcmp(argv[i], "--hook") && i + 1 < argc)
 			hook = argv[++i];
 		else if (!strncmp(argv[i], "--hook=", 7))
@@ -185,10 +236,14 @@ int cmd_install(int argc, char **argv)
 		fprintf(stderr, "git-gate: --hook must be 'pre-receive' or 'update', not '%s'\n", hook);
 		return GATE_EXIT_USAGE;
 	}
+	if (queue && strcmp(hook, "pre-receive")) {
+		fprintf(stderr, "git-gate: --queue needs the pre-receive hook: it judges changes before they queue\n");
+		return GATE_EXIT_USAGE;
+	}
 	if (i >= argc)
 		return cli_usage(install_usage, 1);
 	for (; i < argc; i++) {
-		int r = install_one(argv[i], hook, force);
+		int r = install_one(argv[i], hook, force, queue);
 		if (r > ret)
 			ret = r;
 	}
@@ -206,7 +261,8 @@ int cmd_uninstall(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		git_repository *repo = NULL;
 		struct gate_buf dir = GATE_BUF_INIT;
-		const char *names[] = { "pre-receive", "update" };
+		const char *names[] = { "pre-receive", "update", "proc-receive" };
+		git_config *cfg = NULL;
 		size_t k;
 		int removed = 0;
 
@@ -216,7 +272,7 @@ int cmd_uninstall(int argc, char **argv)
 			continue;
 		}
 		hooks_dir(repo, &dir, NULL);
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < GATE_ARRAY_SIZE(names); k++) {
 			char *p = gate_xstrfmt("%s/%s", dir.ptr, names[k]);
 			if (is_ours(p)) {
 				if (unlink(p) < 0) {
@@ -230,6 +286,11 @@ int cmd_uninstall(int argc, char **argv)
 			}
 			free(p);
 		}
+		/* the merge queue's routing goes with its hook */
+		if (git_repository_config(&cfg, repo) == 0)
+			(void)git_config_delete_multivar(cfg, "receive.procReceiveRefs", "^refs/for$");
+		git_config_free(cfg);
+		git_error_clear();
 		printf("git-gate: %s\n", removed ? "removed the hook" : "no git-gate hook was installed");
 		gate_buf_release(&dir);
 		git_repository_free(repo);

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "gate.h"
 #include "policy.h"
+#include "queue.h"
 #include "repo.h"
 #include "report.h"
 
@@ -163,6 +164,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 			     diag.msgs.nr ? diag.msgs.v[0] : "the policy is invalid");
 		goto out;
 	}
+	gate_queue_mark_push(push, cfg); /* refs/for/<branch>: judged by <branch>'s rule */
 	if (gate_evaluate(&v, repo, cfg, push, &err) < 0) {
 		gate_buf_reset(&out);
 		gate_buf_adds(&out, PREFIX "cannot judge this push: ");

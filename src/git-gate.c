@@ -17,7 +17,7 @@
 static const char usage[] =
 	"usage: git gate <command> [<args>]\n"
 	"\n"
-	"   install [--hook pre-receive|update] [--force] REPO...\n"
+	"   install [--hook pre-receive|update] [--queue] [--force] REPO...\n"
 	"                       install the gate's hook into bare repositories\n"
 	"   uninstall REPO...   remove it again\n"
 	"   validate [--repo DIR] [--layered | --meta] [FILE]\n"
@@ -29,6 +29,8 @@ static const char usage[] =
 	"   replay [--repo DIR] [--config FILE] [--max N] [--with-commands]\n"
 	"          [--user NAME] [-v] REF\n"
 	"                       run a policy over REF's recent history\n"
+	"   queue [list|show N|cancel N|run] [--repo DIR]\n"
+	"                       the merge queue: changes pushed to refs/for/<branch>\n"
 	"\n"
 	"   --version           print the version\n"
 	"   --help              this text; 'git gate <command> --help' for a command\n"
@@ -64,6 +66,7 @@ static const struct {
 	{ "explain", cmd_explain },
 	{ "check", cmd_check },
 	{ "replay", cmd_replay },
+	{ "queue", cmd_queue },
 };
 
 int main(int argc, char **argv)

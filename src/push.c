@@ -53,6 +53,7 @@ int gate_push_add(struct gate_push *p, const char *ref, const char *old_id, cons
 	GATE_ALLOC_GROW(p->updates, p->nr + 1, p->alloc);
 	u = &p->updates[p->nr++];
 	u->ref = gate_xstrdup(ref);
+	u->target = NULL;
 	memcpy(u->old_id, old_id, 41);
 	memcpy(u->new_id, new_id, 41);
 	if (gate_is_zero_oid(old_id))
@@ -163,8 +164,10 @@ void gate_push_release(struct gate_push *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->nr; i++)
+	for (i = 0; i < p->nr; i++) {
 		free(p->updates[i].ref);
+		free(p->updates[i].target);
+	}
 	free(p->updates);
 	gate_strvec_clear(&p->options);
 	free(p->user);
