@@ -23,7 +23,7 @@
 #     cache, cleanup).  Target: < 10% of the checkout time.
 #
 # Environment:
-#   GATE_BENCH_GIT_REPO   a clone of git.git (default /work/.mirror/git+git/repo)
+#   GATE_BENCH_GIT_REPO   a clone of git.git (a public copy; required)
 #   GATE_BENCH_DIR        where workloads are built (default
 #                         $GATE_BUILDDIR/tests/bench/work); this script uses
 #                         its subdirectory command/, rebuilt each run
@@ -35,7 +35,7 @@ set -eu -o pipefail
 : "${GATE_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 HOOK=$GATE_BUILDDIR/hooks/pre-receive
 GATE=$GATE_BUILDDIR/git-gate
-SRC=${GATE_BENCH_GIT_REPO:-/work/.mirror/git+git/repo}
+SRC=${GATE_BENCH_GIT_REPO:-}
 BASE=${GATE_BENCH_DIR:-$GATE_BUILDDIR/tests/bench/work}
 REPS=${GATE_BENCH_CMD_REPS:-7}
 OLD=${GATE_BENCH_OLD:-v2.39.0}
@@ -193,7 +193,7 @@ ok_c=$(echo "$over_pct < 10" | bc -l)
 
 cat <<EOF
 == command check benchmark (issue 4) ==
-workload: $SRC, main at $OLD, push of $NEW: $ncommits commits; tree $tree,
+workload: a public copy of git.git, main at $OLD, push of $NEW: $ncommits commits; tree $tree,
           $nfiles files, $(echo "$treebytes" | awk '{ printf "%.1f MiB", $1 / 1048576 }'); policy: run = "true"
 machine:  $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $REPS repetitions, medians
 a. checkout into a workspace     $(printf '%.3f' "$m_co") s

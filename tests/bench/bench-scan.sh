@@ -27,7 +27,7 @@
 #     branches, packed).  Target: the hook decides in under 50 ms (median).
 #
 # Environment:
-#   GATE_BENCH_GIT_REPO   a clone of git.git (default /work/.mirror/git+git/repo);
+#   GATE_BENCH_GIT_REPO   a clone of git.git (a public copy; no default);
 #                         when it is missing, a synthetic history of the same
 #                         shape is generated (tests/bench/gen-history.sh)
 #   GATE_BENCH_SYNTHETIC=1  use the synthetic history even when git.git is there
@@ -50,7 +50,7 @@ GATE=$GATE_BUILDDIR/git-gate
 PEER=$GATE_SRCDIR/tests/bench/peer-pre-receive.sh
 GEN=$GATE_SRCDIR/tests/bench/gen-history.sh
 WORK=${GATE_BENCH_DIR:-$GATE_BUILDDIR/tests/bench/work}
-SRC=${GATE_BENCH_GIT_REPO:-/work/.mirror/git+git/repo}
+SRC=${GATE_BENCH_GIT_REPO:-}
 REPS=${GATE_BENCH_REPS:-3}
 SMALL_REPS=${GATE_BENCH_SMALL_REPS:-20}
 PEER_MODE=${GATE_BENCH_PEER:-full}
@@ -89,16 +89,16 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 # ---- the source history -------------------------------------------------
 
-if [ "${GATE_BENCH_SYNTHETIC:-0}" != 1 ] && git -C "$SRC" rev-parse -q --verify 'refs/tags/v2.30.0^{commit}' >/dev/null 2>&1 &&
+if [ "${GATE_BENCH_SYNTHETIC:-0}" != 1 ] && [ -n "$SRC" ] && git -C "$SRC" rev-parse -q --verify 'refs/tags/v2.30.0^{commit}' >/dev/null 2>&1 &&
 	git -C "$SRC" rev-parse -q --verify 'refs/tags/v2.40.0^{commit}' >/dev/null 2>&1; then
 	SRC=$(cd "$SRC" && pwd)
-	SRC_NAME="git.git ($SRC)"
+	SRC_NAME="a public copy of git.git"
 	BASE_TAG=v2.30.0
 	NEW_TAG=v2.40.0
 	OBJ_NOTE=" (the issue's 42,785 counts v2.40.0's tag object too; main gets the commit)"
 else
 	SRC=$WORK/synthetic.git
-	SRC_NAME="synthetic history (tests/bench/gen-history.sh; no git.git at ${GATE_BENCH_GIT_REPO:-/work/.mirror/git+git/repo})"
+	SRC_NAME="synthetic history (tests/bench/gen-history.sh; GATE_BENCH_GIT_REPO names no clone of git.git)"
 	BASE_TAG=synthetic-base
 	NEW_TAG=synthetic-new
 	OBJ_NOTE=""
