@@ -105,6 +105,9 @@ int gate_queue_spawn_runner(const char *git_dir, const char *const *argv, struct
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		/* not a session leader (no terminal can be acquired), but the
+		 * leader of its group: kill -- -PID stops it with its checks */
+		setpgid(0, 0);
 		for (sig = 1; sig < NSIG; sig++)
 			if (sig != SIGKILL && sig != SIGSTOP)
 				signal(sig, SIG_DFL);
@@ -796,14 +799,15 @@ out:
 
 /*
  * Test items[0..n) stacked on the branch; land them when they pass, else
- * bisect.  `known_fail`: this exact stack is known to fail (its prefix
- * landed and the whole failed), so it is split without a run.
+ * bisect.  `known_fail`: the report of a run this exact stack is known to
+ * fail (its prefix landed and the whole failed), so it is split without a
+ * run of its own; NULL when unknown.
  */
 static int process(struct runner *rn, const struct gate_rule *rule, const char *branch,
-		   struct gate_queue_item **items, size_t n, int known_fail)
+		   struct gate_queue_item **items, size_t n, const struct gate_buf *known_fail)
 {
 	char old[41], (*cands)[41] = NULL;
-	struct gate_buf why = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	struct gate_buf why = GATE_BUF_INIT, err = GATE_BUF_INIT, mine = GATE_BUF_INIT;
 	size_t i, k, h;
 	int ret = DONE, r, all;
 
@@ -836,13 +840,13 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 			reject(rn, items[0], why.ptr, NULL, NULL);
 			items++;
 			n--;
-			known_fail = 0;
+			known_fail = NULL;
 			continue;
 		}
 		if (k < n) {
 			/* it may apply once those before it are decided: later */
 			n = k;
-			known_fail = 0;
+			known_fail = NULL;
 		}
 		break;
 	}
@@ -857,13 +861,15 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 			ret = land(rn, branch, old, items, cands, n);
 			goto out;
 		}
+		gate_buf_add(&mine, rn->last_report.ptr, rn->last_report.len);
+		known_fail = &mine;
 	}
 	if (n == 1) {
 		struct gate_buf rep = GATE_BUF_INIT;
-		if (known_fail)
+		if (known_fail != &mine)
 			gate_buf_addf(&rep, "git-gate: found by bisecting a failed batch: %s with this change on top "
 				      "is the tree that failed\n", branch_name(branch));
-		gate_buf_add(&rep, rn->last_report.ptr, rn->last_report.len);
+		gate_buf_add(&rep, known_fail->ptr, known_fail->len);
 		reject(rn, items[0], "the checks failed on it, applied to its branch", &rep, cands[0]);
 		gate_buf_release(&rep);
 		goto out;
@@ -871,15 +877,16 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 	/* bisect: the first half on its own, then the rest */
 	h = n / 2;
 	logf_(rn, "bisecting %zu items: %zu, then %zu", n, h, n - h);
-	ret = process(rn, rule, branch, items, h, 0);
+	ret = process(rn, rule, branch, items, h, NULL);
 	if (ret == RETRY)
 		goto out;
 	for (all = 1, i = 0; i < h; i++)
 		if (items[i]->state != GATE_QUEUE_LANDED)
 			all = 0;
-	ret = process(rn, rule, branch, items + h, n - h, all);
+	ret = process(rn, rule, branch, items + h, n - h, all ? known_fail : NULL);
 out:
 	free(cands);
+	gate_buf_release(&mine);
 	gate_buf_release(&why);
 	gate_buf_release(&err);
 	return ret;
@@ -967,7 +974,7 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 			continue;
 		batch[n++] = it;
 	}
-	ret = n ? (process(rn, rule, branch, batch, n, 0), 0) : 0;
+	ret = n ? (process(rn, rule, branch, batch, n, NULL), 0) : 0;
 out:
 	free(batch);
 	gate_queue_items_free(all, nall);
