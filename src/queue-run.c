@@ -785,7 +785,7 @@ fail:
 	gate_buf_add_safes(&rn->last_report, gate_buf_cstr(&err));
 	gate_buf_adds(&rn->last_report, "\ngit-gate: rejected (git-gate fails closed)\n");
 out:
-	logf_(rn, "test run %ld: %s in %.1f s", rn->runs, ok ? "passed" : "FAILED", gate_now() - t0);
+	logf_(rn, "test run %ld: %s in %.3f s", rn->runs, ok ? "passed" : "FAILED", gate_now() - t0);
 	rn->last_fail_n = 0;
 	if (!ok)
 		for (i = 0; i < n && i < GATE_ARRAY_SIZE(rn->last_fail_ids); i++)
