@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "queue.h"
+
 #include "banned.h"
 
 int gate_job_failed(const struct gate_scan_job *jb)
@@ -291,6 +293,12 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		struct gate_ref_verdict *rv = &v->refs[i];
 		rv->update = &push->updates[i];
 		rv->rule = gate_config_rule_for(cfg, rv->update->target ? rv->update->target : rv->update->ref);
+		/* the merge queue's own refs are written by the queue alone */
+		if (!rv->update->target && !(flags & GATE_EVAL_NO_PROTECTION) &&
+		    gate_skip_prefix(rv->update->ref, GATE_QUEUE_REF_PREFIX, NULL))
+			rv->refusal = gate_xstrfmt("'%s' belongs to the merge queue, which alone writes refs under "
+						   GATE_QUEUE_REF_PREFIX "; push a change to refs/for/<branch>",
+						   rv->update->ref);
 		/* the policy's own ref: judged whatever the rules say, never bypassed */
 		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && !strcmp(rv->update->ref, cfg->meta_ref) &&
 		    judge_meta(rv, repo, cfg, push, err) < 0)

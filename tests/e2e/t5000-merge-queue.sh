@@ -222,6 +222,12 @@ test_expect_success 'pushing the same change again follows the item already queu
 	slow_queue victim.git 0
 '
 
+test_expect_success 'the queue namespace cannot be pushed to' '
+	(cd work && test_must_fail git push origin HEAD:refs/gate-queue/main/999 2>../err) &&
+	test_grep "belongs to the merge queue, which alone writes refs under refs/gate-queue/" err &&
+	test -z "$(ref_of victim.git refs/gate-queue/main/999)"
+'
+
 test_expect_success 'a branch without a queue refuses refs/for pushes to it' '
 	(cd work && git push -q origin HEAD:refs/heads/side 2>/dev/null &&
 	 test_must_fail git push origin HEAD:refs/for/side 2>../err) &&
