@@ -397,6 +397,11 @@ static int apply_item(struct runner *rn, const struct gate_rule *rule, const cha
 		ret = merge_item(rn, onto, tipc, it, &res, why, err);
 		break;
 	}
+	if (ret == APPLY_OK && git_oid_equal(&res, &onto_id)) {
+		/* every commit was already there (rebase drops them) */
+		gate_buf_addf(why, "nothing to land: its changes are already on %s", branch_name(it->branch));
+		ret = APPLY_NOT;
+	}
 	if (ret == APPLY_OK)
 		git_oid_tostr(out, 41, &res);
 out:
