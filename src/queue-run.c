@@ -649,6 +649,7 @@ static int land(struct runner *rn, const char *branch, const char *old, struct g
 	long ids[64];
 	char *jp = gate_queue_path(rn->git_dir, "landing");
 	size_t i;
+	double t0 = gate_now();
 	int fd = gate_queue_lock(rn->git_dir, &err), ret = RETRY, r;
 
 	if (fd < 0)
@@ -679,7 +680,8 @@ static int land(struct runner *rn, const char *branch, const char *old, struct g
 	unlink(jp);
 	for (i = 0; i < n; i++)
 		items[i]->state = GATE_QUEUE_LANDED;
-	logf_(rn, "%s: %.12s -> %.12s (%s)", branch, old, cands[n - 1], msg.ptr + strlen("git-gate queue: "));
+	logf_(rn, "%s: %.12s -> %.12s (%s) in %.1f ms", branch, old, cands[n - 1], msg.ptr + strlen("git-gate queue: "),
+	      (gate_now() - t0) * 1000);
 	ret = DONE;
 out:
 	gate_queue_unlock(fd);
@@ -815,6 +817,7 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 	struct gate_buf why = GATE_BUF_INIT, err = GATE_BUF_INIT, mine = GATE_BUF_INIT;
 	size_t i, k, h;
 	int ret = DONE, r, all;
+	double t0 = gate_now();
 
 	while (n) {
 		r = read_branch(rn, branch, old, &err);
@@ -857,6 +860,7 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 	}
 	if (!n)
 		goto out;
+	logf_(rn, "candidate of %zu item%s built in %.1f ms", n, n > 1 ? "s" : "", (gate_now() - t0) * 1000);
 	if (!known_fail) {
 		if (mark_testing(rn, items, n) == RETRY) {
 			ret = RETRY;
@@ -927,8 +931,9 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 	size_t nall = 0, n = 0, i;
 	const struct gate_rule *rule;
 	const char *branch = NULL;
-	int fd, ret = -1;
+	int fd, ret = -1, ok;
 	struct gate_buf policy_err = GATE_BUF_INIT;
+	double t0;
 
 	*idle = 0;
 	fd = gate_queue_lock(rn->git_dir, err);
@@ -975,7 +980,11 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 		}
 		if ((long)n >= rule->queue_batch || n >= 64)
 			break;
-		if (!judge_commits(rn, it))
+		t0 = gate_now();
+		ok = judge_commits(rn, it);
+		logf_(rn, "item %ld: its commits judged in %.1f ms%s", it->id, (gate_now() - t0) * 1000,
+		      ok ? "" : " (rejected)");
+		if (!ok)
 			continue;
 		batch[n++] = it;
 	}
