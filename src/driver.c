@@ -23,6 +23,16 @@ void gate_driver_setup(void)
 	/* a git child that dies must give us EPIPE, not kill the hook */
 	signal(SIGPIPE, SIG_IGN);
 	git_libgit2_init();
+	/*
+	 * libgit2 maps packs in 1 GiB windows up to 8 GiB on 64-bit systems,
+	 * and every page it touches counts in the hook's resident set.  The
+	 * bulk of a push is read by git cat-file; libgit2 reads a few objects
+	 * (tips, a flagged file's lines), so small windows cost nothing and
+	 * keep a whole-history import within the memory a server expects.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)8 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)32 << 20);
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
 }
 
 static void say(int fd, const struct gate_buf *b)

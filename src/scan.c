@@ -23,13 +23,19 @@ struct reader {
 	int eof;
 };
 
-static void reader_init(struct reader *r, int fd)
+static void reader_init_size(struct reader *r, int fd, size_t size)
 {
 	r->fd = fd;
-	r->alloc = 1 << 20;
+	r->alloc = size;
 	r->buf = gate_xmalloc(r->alloc);
 	r->start = r->end = 0;
 	r->eof = 0;
+}
+
+/* A bulk stream: 1 MiB at a time, like the widened pipes. */
+static void reader_init(struct reader *r, int fd)
+{
+	reader_init_size(r, fd, 1 << 20);
 }
 
 /*
@@ -162,6 +168,24 @@ static const char *arena_strdup(struct arena *a, const char *str, size_t len)
 	return p;
 }
 
+/* `len` zeroed bytes, aligned for nothing more than bytes */
+static unsigned char *arena_zalloc(struct arena *a, size_t len)
+{
+	unsigned char *p;
+
+	if (!a->nr || a->size - a->used < len) {
+		size_t size = len > 65536 ? len : 65536;
+		GATE_ALLOC_GROW(a->chunks, a->nr + 1, a->alloc);
+		a->chunks[a->nr++] = gate_xmalloc(size);
+		a->size = size;
+		a->used = 0;
+	}
+	p = (unsigned char *)a->chunks[a->nr - 1] + a->used;
+	memset(p, 0, len);
+	a->used += len;
+	return p;
+}
+
 static void arena_release(struct arena *a)
 {
 	size_t i;
@@ -172,21 +196,50 @@ static void arena_release(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/*
+ * One path a blob appears at.  A whole-history import records hundreds of
+ * thousands of these, so the previous blob's id is kept in binary.
+ */
 struct occurrence {
 	const char *path; /* in the scan's arena */
-	size_t commit;
-	char old_id[41];
+	uint32_t commit;
 	unsigned mode;
+	unsigned char old_id[20]; /* all zero: no previous blob */
+	int has_old;
 };
+
+static void hex_to_bin(unsigned char *out, const char *hex)
+{
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		int hi = hex[2 * i], lo = hex[2 * i + 1];
+		hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
+		lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+}
+
+static void bin_to_hex(char *out, const unsigned char *bin)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		out[2 * i] = hex[bin[i] >> 4];
+		out[2 * i + 1] = hex[bin[i] & 15];
+	}
+	out[40] = '\0';
+}
 
 struct blob_entry {
 	char id[41];
 	uint64_t size;
 	int binary;
 	int missing;
-	void **results; /* per check def index */
 	struct occurrence *occs;
-	size_t nocc, alloc;
+	uint32_t nocc, alloc;
+	void *results[]; /* per blob-scanning check (gate_scan.blob_slot), in the same allocation */
 };
 
 /* Requests to the long-running cat-file, consumed in order. */
@@ -207,6 +260,13 @@ struct gate_scan {
 	const char *pusher;
 	struct gate_commit **commits;
 	size_t ncommits, alloc_commits;
+	/* the commits themselves, COMMIT_SLAB at a time; their group bitmaps in `small` */
+	struct gate_commit **commit_slabs;
+	size_t nslabs, alloc_slabs;
+	struct arena small;
+	/* which result slot of a blob entry each check def uses (-1: none): only active blob scanners have one */
+	int *blob_slot;
+	size_t nslots;
 	struct gate_oidmap commit_map;
 	char (*first_parents)[41]; /* per commit index, from rev-list; "" for a root */
 	size_t alloc_fp;
@@ -226,12 +286,19 @@ struct gate_scan {
 	uint64_t bytes_read;
 	/* seconds spent per phase, printed with the counters */
 	double t_refs, t_revlist, t_commits, t_commit_hooks, t_changes, t_blob_wait, t_reports;
-	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely */
+	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely; also guards blob_reader */
+	/* single reads outside the bulk pass: a cat-file child started on first use */
+	struct gate_child blob_reader;
+	struct reader blob_in;
+	int blob_reader_state; /* 0 not started, 1 running, -1 broken */
 	pthread_mutex_t progress_lock;
 	/* per check def: state its main-thread hooks keep for this push */
 	void **check_state;
 	void (**check_state_free)(void *);
 };
+
+static int read_header(struct reader *r, const char *want, char type[16], uint64_t *size);
+static void blob_reader_stop(struct gate_scan *s);
 
 static size_t def_index(struct gate_scan *s, const struct gate_check_def *def)
 {
@@ -264,13 +331,32 @@ int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct g
 	return 0;
 }
 
+/*
+ * After its commit hooks ran, a commit keeps only what reports, change and
+ * blob hooks and jobs read (id, tree, parents, subject): a whole-history
+ * import holds tens of thousands of commits, and their raw objects,
+ * messages and identities were most of the hook's memory.
+ */
+static void commit_shed(struct gate_commit *c)
+{
+	free(c->author.name);
+	free(c->author.email);
+	free(c->committer.name);
+	free(c->committer.email);
+	free(c->raw);
+	free(c->encoding);
+	memset(&c->author, 0, sizeof(c->author));
+	memset(&c->committer, 0, sizeof(c->committer));
+	c->raw = NULL;
+	c->raw_len = 0;
+	c->encoding = NULL;
+	c->message = NULL;
+	c->message_len = 0;
+}
+
 void gate_commit_release(struct gate_commit *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->nparents; i++)
-		free(c->parents[i]);
-	free(c->parents);
+	free(c->parents); /* one block with the ids */
 	free(c->author.name);
 	free(c->author.email);
 	free(c->committer.name);
@@ -316,10 +402,15 @@ void gate_scan_free(struct gate_scan *s)
 		if (len > 0)
 			(void)gate_write_all(2, line, (size_t)len);
 	}
+	blob_reader_stop(s);
 	for (i = 0; i < s->ncommits; i++) {
+		s->commits[i]->groups = NULL; /* in s->small */
 		gate_commit_release(s->commits[i]);
-		free(s->commits[i]);
 	}
+	for (i = 0; i < s->nslabs; i++)
+		free(s->commit_slabs[i]);
+	free(s->commit_slabs);
+	arena_release(&s->small);
 	free(s->commits);
 	free(s->first_parents);
 	gate_oidmap_release(&s->commit_map);
@@ -327,14 +418,14 @@ void gate_scan_free(struct gate_scan *s)
 		struct blob_entry *b = s->blobs[i];
 		for (j = 0; j < s->cfg->nchecks; j++) {
 			const struct gate_check_type *t = s->cfg->checks[j].type;
-			if (b->results && b->results[j] && t->blob_result_free)
-				t->blob_result_free(b->results[j]);
+			if (s->blob_slot && s->blob_slot[j] >= 0 && b->results[s->blob_slot[j]] && t->blob_result_free)
+				t->blob_result_free(b->results[s->blob_slot[j]]);
 		}
 		free(b->occs);
-		free(b->results);
 		free(b);
 	}
 	free(s->blobs);
+	free(s->blob_slot);
 	gate_oidmap_release(&s->blob_map);
 	arena_release(&s->paths);
 	for (i = 0; i < s->cfg->nchecks; i++) {
@@ -395,14 +486,92 @@ const struct gate_commit *gate_scan_commit(struct gate_scan *s, const char *id)
 	return gate_oidmap_get(&s->commit_map, id);
 }
 
+
+/*
+ * Through git cat-file, not libgit2: git resolves deltas several times
+ * faster, and libgit2's pack windows and delta cache would count in the
+ * hook's own memory (16 MB and more on a whole-history import).
+ */
 int gate_scan_read_blob(struct gate_scan *s, const char *id, struct gate_buf *out, struct gate_buf *err)
 {
-	int ret;
+	static const char *const argv[] = { "git", "cat-file", "--batch", NULL };
+	char line[42], type[16];
+	uint64_t size;
+	int ret = -1, r;
 
+	if (!gate_is_hex_oid(id))
+		return gate_error(err, "'%s' is not an object id", id);
 	pthread_mutex_lock(&s->repo_lock);
-	ret = gate_repo_read_blob(s->repo, id, out, err);
+	if (s->blob_reader_state < 0) {
+		gate_error(err, "cannot read blob %s: git cat-file failed earlier", id);
+		goto out;
+	}
+	if (!s->blob_reader_state) {
+		s->blob_reader = (struct gate_child)GATE_CHILD_INIT;
+		s->blob_reader.argv = argv;
+		s->blob_reader.env = gate_strvec_argv(&s->repo->env);
+		s->blob_reader.in = -1;
+		s->blob_reader.out = -1;
+		if (gate_child_start(&s->blob_reader, err) < 0) {
+			s->blob_reader_state = -1;
+			goto out;
+		}
+		reader_init_size(&s->blob_in, s->blob_reader.out, 64 << 10); /* one blob at a time */
+		s->blob_reader_state = 1;
+	}
+	memcpy(line, id, 40);
+	line[40] = '\n';
+	if (gate_write_all(s->blob_reader.in, line, 41) < 0)
+		goto broken;
+	r = read_header(&s->blob_in, id, type, &size);
+	if (r == GATE_ENOTFOUND) {
+		ret = GATE_ENOTFOUND;
+		goto out;
+	}
+	if (r < 0)
+		goto broken;
+	if (strcmp(type, "blob")) {
+		/* the content still follows: skip it so the stream stays in step */
+		if (reader_bytes(&s->blob_in, NULL, size + 1) < 0)
+			goto broken;
+		gate_error(err, "object %s is a %s, not a blob", id, type);
+		goto out;
+	}
+	if (size > (uint64_t)SIZE_MAX / 2) {
+		gate_error(err, "blob %s is too large to read (%llu bytes)", id, (unsigned long long)size);
+		s->blob_reader_state = -1;
+		goto out;
+	}
+	gate_buf_grow(out, (size_t)size);
+	if (reader_bytes(&s->blob_in, out->ptr + out->len, size) < 0 || reader_bytes(&s->blob_in, NULL, 1) < 0)
+		goto broken;
+	out->len += (size_t)size;
+	out->ptr[out->len] = '\0';
+	ret = 0;
+	goto out;
+broken:
+	s->blob_reader_state = -1;
+	gate_error(err, "cannot read blob %s: git cat-file stopped answering", id);
+out:
 	pthread_mutex_unlock(&s->repo_lock);
 	return ret;
+}
+
+static void blob_reader_stop(struct gate_scan *s)
+{
+	int status;
+
+	if (!s->blob_reader_state)
+		return;
+	if (s->blob_reader.in >= 0)
+		close(s->blob_reader.in);
+	s->blob_reader.in = -1;
+	if (s->blob_reader.out >= 0)
+		close(s->blob_reader.out);
+	s->blob_reader.out = -1;
+	reader_release(&s->blob_in);
+	(void)gate_child_finish(&s->blob_reader, &status, NULL);
+	s->blob_reader_state = 0;
 }
 
 void gate_scan_progress(struct gate_scan *s, const char *fmt, ...)
@@ -460,7 +629,7 @@ static int parse_ident(struct gate_ident *id, const char *p, size_t len)
 int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, size_t len, struct gate_buf *err)
 {
 	const char *p = data, *end = data + len;
-	size_t palloc = 0;
+	const char *first_parent = NULL;
 
 	memset(c, 0, sizeof(*c));
 	memcpy(c->id, id, 40);
@@ -474,8 +643,8 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 			memcpy(c->tree, p + 5, 40);
 			c->tree[40] = '\0';
 		} else if (n == 47 && !strncmp(p, "parent ", 7)) {
-			GATE_ALLOC_GROW(c->parents, c->nparents + 1, palloc);
-			c->parents[c->nparents++] = gate_xstrndup(p + 7, 40);
+			if (!c->nparents++)
+				first_parent = p;
 		} else if (n > 7 && !strncmp(p, "author ", 7)) {
 			v = p + 7;
 			if (parse_ident(&c->author, v, (size_t)(p + n - v)) < 0)
@@ -488,6 +657,26 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 			c->encoding = gate_xstrndup(p + 9, n - 9);
 		}
 		p += n + (nl ? 1 : 0);
+	}
+	if (c->nparents) {
+		/* one block: the pointers, then the ids; a second pass over the same header lines */
+		char *ids;
+		const char *q = first_parent;
+		size_t i = 0;
+
+		c->parents = gate_xmalloc(c->nparents * (sizeof(char *) + 41));
+		ids = (char *)(c->parents + c->nparents);
+		while (i < c->nparents && q < end && *q != '\n') {
+			const char *nl = memchr(q, '\n', (size_t)(end - q));
+			size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
+			if (n == 47 && !strncmp(q, "parent ", 7)) {
+				c->parents[i] = ids + 41 * i;
+				memcpy(c->parents[i], q + 7, 40);
+				c->parents[i][40] = '\0';
+				i++;
+			}
+			q += n + (nl ? 1 : 0);
+		}
 	}
 	if (!c->tree[0])
 		return gate_error(err, "commit %.12s has no tree", id);
@@ -534,13 +723,20 @@ static int same_group(const struct group *g, const char *new_id, const struct ga
 	return 1;
 }
 
+/* commits are allocated this many at a time: a whole history has tens of thousands */
+#define COMMIT_SLAB 1024
+
 static struct gate_commit *add_commit(struct gate_scan *s, const char *id)
 {
 	struct gate_commit *c = gate_oidmap_get(&s->commit_map, id);
 
 	if (c)
 		return c;
-	c = gate_xcalloc(1, sizeof(*c));
+	if (s->ncommits % COMMIT_SLAB == 0) {
+		GATE_ALLOC_GROW(s->commit_slabs, s->nslabs + 1, s->alloc_slabs);
+		s->commit_slabs[s->nslabs++] = gate_xcalloc(COMMIT_SLAB, sizeof(struct gate_commit));
+	}
+	c = &s->commit_slabs[s->nslabs - 1][s->ncommits % COMMIT_SLAB];
 	memcpy(c->id, id, 41);
 	c->index = s->ncommits;
 	GATE_ALLOC_GROW(s->commits, s->ncommits + 1, s->alloc_commits);
@@ -673,7 +869,7 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 		else
 			s->first_parents[c->index][0] = '\0';
 		if (!c->groups)
-			c->groups = gate_xcalloc(((size_t)s->ngroups + 7) / 8 + 1, 1);
+			c->groups = arena_zalloc(&s->small, ((size_t)s->ngroups + 7) / 8 + 1);
 		c->groups[gi / 8] |= (unsigned char)(1u << (gi % 8));
 	}
 	ret = 0;
@@ -847,11 +1043,15 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 
 		if (jb->group < 0)
 			continue;
+		/* only job hooks read the list; for the others the count does (a whole history: 0.5 MB a check) */
 		for (k = 0; k < s->ncommits; k++) {
 			if (!in_group(s->commits[k], jb->group))
 				continue;
-			GATE_ALLOC_GROW(jb->job.commits, jb->job.ncommits + 1, alloc);
-			jb->job.commits[jb->job.ncommits++] = s->commits[k];
+			if (jb->def->type->job) {
+				GATE_ALLOC_GROW(jb->job.commits, jb->job.ncommits + 1, alloc);
+				jb->job.commits[jb->job.ncommits] = s->commits[k];
+			}
+			jb->job.ncommits++;
 		}
 	}
 	s->group_bytes = ((size_t)s->ngroups + 7) / 8 + 1;
@@ -1018,7 +1218,7 @@ static void blob_analyse(struct scan_thread *t, struct blob_entry *e, const char
 		if (!s->def_active[i] || !def->type->blob_scan)
 			continue;
 		gate_buf_reset(&t->err);
-		if (def->type->blob_scan(&run, &b, &e->results[i]) < 0 && !s->def_error[i])
+		if (def->type->blob_scan(&run, &b, &e->results[s->blob_slot[i]]) < 0 && !s->def_error[i])
 			s->def_error[i] = gate_xstrfmt("%s", t->err.len ? t->err.ptr : "blob scan failed");
 	}
 }
@@ -1090,20 +1290,40 @@ short_read:
 /* ---- diff-tree ---- */
 
 /*
- * diff-tree's input, "<commit> <first parent>" lines prepared before the
- * thread starts: the commits themselves are being read meanwhile.
+ * diff-tree's input, "<commit> <first parent>" lines written a chunk at a
+ * time from copies taken before the thread starts (the commits themselves
+ * are being parsed meanwhile): a whole history's lines at once were 9 MB.
  */
 struct dt_writer {
 	int fd;
-	struct gate_buf in;
+	size_t n;
+	char (*ids)[41];
+	const char (*first_parents)[41]; /* per commit index; stable during the scan */
+	uint32_t *index;
 };
 
 static void *difftree_writer(void *arg)
 {
 	struct dt_writer *w = arg;
+	struct gate_buf b = GATE_BUF_INIT;
+	size_t i;
 
-	(void)gate_write_all(w->fd, w->in.ptr, w->in.len);
+	for (i = 0; i < w->n; i++) {
+		const char *fp = w->first_parents[w->index[i]];
+		gate_buf_add(&b, w->ids[i], 40);
+		if (*fp) {
+			gate_buf_addch(&b, ' ');
+			gate_buf_add(&b, fp, 40);
+		}
+		gate_buf_addch(&b, '\n');
+		if (b.len >= 65536 || i + 1 == w->n) {
+			if (gate_write_all(w->fd, b.ptr, b.len) < 0)
+				break;
+			gate_buf_reset(&b);
+		}
+	}
 	close(w->fd);
+	gate_buf_release(&b);
 	return NULL;
 }
 
@@ -1113,6 +1333,31 @@ static void set_def_error(struct gate_scan *s, size_t i, const struct gate_buf *
 		s->def_error[i] = gate_xstrdup(err->len ? err->ptr : what);
 }
 
+/* The commit hooks of every check that judges `c`: cheap, on this thread. */
+static void run_commit_hooks(struct gate_scan *s, struct gate_commit *c)
+{
+	const struct gate_config *cfg = s->cfg;
+	struct gate_buf herr = GATE_BUF_INIT;
+	double t0 = gate_now();
+	size_t k;
+
+	for (k = 0; k < cfg->nchecks; k++) {
+		const struct gate_check_def *def = &cfg->checks[k];
+		struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
+		if (!s->def_active[k] || !def->type->commit || !needed(s, k, c))
+			continue;
+		gate_buf_reset(&herr);
+		if (def->type->commit(&run, c, &s->findings[k]) < 0)
+			set_def_error(s, k, &herr, "commit check failed");
+	}
+	gate_buf_release(&herr);
+	s->t_commit_hooks += gate_now() - t0;
+}
+
+/*
+ * Read every new commit, run its commit hooks as it arrives, then let go
+ * of what only those hooks read.
+ */
 static int read_commits(struct gate_scan *s, struct gate_buf *err)
 {
 	static const char *const argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
@@ -1180,6 +1425,8 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 		}
 		cm->groups = groups;
 		cm->index = index;
+		run_commit_hooks(s, cm);
+		commit_shed(cm);
 	}
 	if (i == s->ncommits)
 		ret = 0;
@@ -1237,6 +1484,11 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			list[nlist++] = s->commits[i];
 		}
 	}
+	free(s->blob_slot);
+	s->blob_slot = gate_xcalloc(cfg->nchecks + 1, sizeof(*s->blob_slot));
+	s->nslots = 0;
+	for (i = 0; i < cfg->nchecks; i++)
+		s->blob_slot[i] = s->def_active[i] && cfg->checks[i].type->blob_scan ? (int)s->nslots++ : -1;
 	for (i = 0; i < cfg->nchecks; i++) {
 		const struct gate_check_type *t = cfg->checks[i].type;
 		if (!s->def_active[i])
@@ -1258,14 +1510,13 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		 * commits: they need only ids and first parents (known from
 		 * rev-list), and get a head start into their 1 MiB pipes.
 		 */
+		dw.n = nlist;
+		dw.ids = gate_xcalloc(nlist, sizeof(*dw.ids));
+		dw.index = gate_xcalloc(nlist, sizeof(*dw.index));
+		dw.first_parents = (const char(*)[41])s->first_parents;
 		for (i = 0; i < nlist; i++) {
-			const char *fp = s->first_parents[list[i]->index];
-			gate_buf_add(&dw.in, list[i]->id, 40);
-			if (*fp) {
-				gate_buf_addch(&dw.in, ' ');
-				gate_buf_add(&dw.in, fp, 40);
-			}
-			gate_buf_addch(&dw.in, '\n');
+			memcpy(dw.ids[i], list[i]->id, 41);
+			dw.index[i] = (uint32_t)list[i]->index;
 		}
 		dt.argv = dt_argv;
 		dt.env = gate_strvec_argv(&s->repo->env);
@@ -1304,23 +1555,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	}
 	if (read_commits(s, err) < 0)
 		goto out;
-	s->t_commits += gate_now() - t0;
-	t0 = gate_now();
-
-	/* commit hooks: cheap, here on this thread */
-	for (i = 0; i < nlist; i++) {
-		for (k = 0; k < cfg->nchecks; k++) {
-			const struct gate_check_def *def = &cfg->checks[k];
-			struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
-			if (!s->def_active[k] || !def->type->commit || !needed(s, k, list[i]))
-				continue;
-			gate_buf_reset(&herr);
-			if (def->type->commit(&run, list[i], &s->findings[k]) < 0)
-				set_def_error(s, k, &herr, "commit check failed");
-		}
-	}
-
-	s->t_commit_hooks += gate_now() - t0;
+	/* the commit hooks ran while the commits were read: their time is counted apart */
+	s->t_commits += gate_now() - t0 - s->t_commit_hooks;
 	t0 = gate_now();
 
 	if (!streaming) {
@@ -1386,9 +1622,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			struct blob_entry *e = gate_oidmap_get(&s->blob_map, new_id);
 			struct occurrence *o;
 			if (!e) {
-				e = gate_xcalloc(1, sizeof(*e));
+				e = gate_xcalloc(1, sizeof(*e) + (s->nslots + 1) * sizeof(e->results[0]));
 				memcpy(e->id, new_id, 41);
-				e->results = gate_xcalloc(cfg->nchecks + 1, sizeof(*e->results));
 				gate_oidmap_put(&s->blob_map, new_id, e);
 				GATE_ALLOC_GROW(s->blobs, s->nblobs + 1, s->alloc_blobs);
 				s->blobs[s->nblobs++] = e;
@@ -1407,12 +1642,12 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			}
 			o = &e->occs[e->nocc++];
 			o->path = arena_strdup(&s->paths, path, len);
-			o->commit = cur->index;
+			o->commit = (uint32_t)cur->index;
 			o->mode = ch.new_mode;
 			if (GATE_MODE_IS_BLOB(ch.old_mode) || GATE_MODE_IS_LINK(ch.old_mode))
-				memcpy(o->old_id, old_id, 41);
+				hex_to_bin(o->old_id, old_id), o->has_old = 1;
 			else
-				o->old_id[0] = '\0';
+				o->has_old = 0;
 		}
 	}
 	catfile_request_many(&cf, pending, npending);
@@ -1428,6 +1663,14 @@ fail_stream:
 	close(dt.out);
 	pthread_join(dt_thread, NULL);
 	dt_started = 0;
+	/* diff-tree's input is written: its copies and the first parents are not read again */
+	free(dw.ids);
+	free(dw.index);
+	dw.ids = NULL;
+	dw.index = NULL;
+	free(s->first_parents);
+	s->first_parents = NULL;
+	s->alloc_fp = 0;
 	if (gate_child_finish(&dt, &status, ret < 0 ? NULL : err) < 0)
 		ret = -1;
 	else if (ret == 0 && status) {
@@ -1480,6 +1723,7 @@ fail_stream:
 			/* a blob under many paths (an empty file in every directory): a set, not O(n^2) */
 			struct gate_oidmap seen = GATE_OIDMAP_INIT;
 			int many = e->nocc > 16;
+			char old_hex[41];
 			if (!s->def_active[k] || !def->type->blob_report || s->def_error[k])
 				continue;
 			for (o = 0; o < e->nocc; o++) {
@@ -1501,10 +1745,13 @@ fail_stream:
 				}
 				occ.path = e->occs[o].path;
 				occ.commit = c;
-				occ.old_id = e->occs[o].old_id[0] ? e->occs[o].old_id : NULL;
+				if (e->occs[o].has_old)
+					bin_to_hex(old_hex, e->occs[o].old_id);
+				occ.old_id = e->occs[o].has_old ? old_hex : NULL;
 				occ.mode = e->occs[o].mode;
 				gate_buf_reset(&herr);
-				if (def->type->blob_report(&run, &b, e->results[k], &occ, &s->findings[k]) < 0) {
+				if (def->type->blob_report(&run, &b, s->blob_slot[k] >= 0 ? e->results[s->blob_slot[k]] : NULL,
+							   &occ, &s->findings[k]) < 0) {
 					set_def_error(s, k, &herr, "blob check failed");
 					break;
 				}
@@ -1560,7 +1807,8 @@ out:
 	}
 	gate_buf_release(&st.err);
 	gate_buf_release(&herr);
-	gate_buf_release(&dw.in);
+	free(dw.ids);
+	free(dw.index);
 	free(list);
 	return ret;
 }
