@@ -920,6 +920,30 @@ static int load_policy(struct runner *rn, struct gate_buf *err)
 }
 
 /*
+ * Decided items are kept for `git gate queue` for QUEUE_KEEP_DAYS, then
+ * their files go, so that the hook's look at the queue stays cheap.
+ * Under the queue lock.
+ */
+#define QUEUE_KEEP_DAYS 30
+static void prune_decided(struct runner *rn, struct gate_queue_item **all, size_t n)
+{
+	int64_t cutoff = (int64_t)time(NULL) - (int64_t)QUEUE_KEEP_DAYS * 24 * 3600;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *p;
+		if (!gate_queue_state_final(all[i]->state) || !all[i]->decided || all[i]->decided >= cutoff)
+			continue;
+		p = gate_xstrfmt("%s/git-gate/queue/items/%ld.report", rn->git_dir, all[i]->id);
+		unlink(p);
+		free(p);
+		p = gate_xstrfmt("%s/git-gate/queue/items/%ld", rn->git_dir, all[i]->id);
+		unlink(p);
+		free(p);
+	}
+}
+
+/*
  * One round: the first undecided item's branch, up to queue_batch of its
  * undecided items.  *idle when there was nothing to do; then, with
  * `release_fd` >= 0, the runner lock is released while the queue lock is
@@ -949,6 +973,7 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 			break;
 	if (i == nall) {
 		*idle = 1;
+		prune_decided(rn, all, nall);
 		if (release_fd && *release_fd >= 0) {
 			close(*release_fd);
 			*release_fd = -1;

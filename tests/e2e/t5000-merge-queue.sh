@@ -240,6 +240,14 @@ test_expect_success 'every queue decision is in the audit log with the candidate
 	grep "\"verdict\":\"passed\"" victim.git/git-gate/audit.log | test_grep "\"tree\":\"[0-9a-f]\{40\}\""
 '
 
+test_expect_success 'decided items are forgotten after 30 days' '
+	sed -e "s/^decided .*/decided 1000000000/" victim.git/git-gate/queue/items/1 >item &&
+	cp item victim.git/git-gate/queue/items/1 &&
+	git-gate queue run --once --repo victim.git 2>runlog &&
+	test ! -f victim.git/git-gate/queue/items/1 &&
+	test -f victim.git/git-gate/queue/items/2
+'
+
 test_expect_success 'uninstall removes the proc-receive hook and its routing' '
 	git-gate uninstall victim.git >/dev/null &&
 	test ! -e victim.git/hooks/proc-receive &&
