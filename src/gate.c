@@ -295,9 +295,13 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		rv->rule = gate_config_rule_for(cfg, rv->update->target ? rv->update->target : rv->update->ref);
 		/* the merge queue's own refs are written by the queue alone */
 		if (!rv->update->target && !(flags & GATE_EVAL_NO_PROTECTION) &&
-		    gate_skip_prefix(rv->update->ref, GATE_QUEUE_REF_PREFIX, NULL))
+		    gate_skip_prefix(rv->update->ref, GATE_QUEUE_REF_PREFIX, NULL) &&
+		    /* deleting one's own waiting item cancels it */
+		    !(rv->update->kind == GATE_UPDATE_DELETE &&
+		      gate_queue_may_cancel_by_push(repo->git_dir, rv->update->ref, push->user)))
 			rv->refusal = gate_xstrfmt("'%s' belongs to the merge queue, which alone writes refs under "
-						   GATE_QUEUE_REF_PREFIX "; push a change to refs/for/<branch>",
+						   GATE_QUEUE_REF_PREFIX " (its pusher may delete it to cancel it); "
+						   "push a change to refs/for/<branch>",
 						   rv->update->ref);
 		/* the policy's own ref: judged whatever the rules say, never bypassed */
 		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && !strcmp(rv->update->ref, cfg->meta_ref) &&

@@ -160,6 +160,15 @@ static int read_branch(struct runner *rn, const char *branch, char out[41], stru
 	return 0;
 }
 
+static int ref_exists(struct runner *rn, const char *ref)
+{
+	git_oid oid;
+	int r = git_reference_name_to_id(&oid, rn->repo->git, ref);
+
+	git_error_clear();
+	return r != GIT_ENOTFOUND;
+}
+
 /* Move `branch` from `old` to `new` with git's own compare-and-swap. */
 static int move_branch(struct runner *rn, const char *branch, const char *old, const char *new, const char *msg,
 		       struct gate_buf *err)
@@ -657,7 +666,7 @@ static int land(struct runner *rn, const char *branch, const char *old, struct g
 	for (i = 0; i < n; i++) {
 		struct gate_queue_item *cur = NULL;
 		int gone = gate_queue_load(&cur, rn->git_dir, items[i]->id, &err) < 0 ||
-			   gate_queue_state_final(cur->state);
+			   gate_queue_state_final(cur->state) || !ref_exists(rn, items[i]->ref);
 		gate_queue_item_free(cur);
 		if (gone) {
 			logf_(rn, "item %ld was cancelled while it was tested; testing again without it", items[i]->id);
@@ -920,6 +929,34 @@ static int load_policy(struct runner *rn, struct gate_buf *err)
 }
 
 /*
+ * An undecided item whose ref is gone was cancelled by its pusher
+ * (`git push origin --delete refs/gate-queue/<branch>/<N>`).  Under the
+ * queue lock.
+ */
+static void cancel_deleted(struct runner *rn, struct gate_queue_item **all, size_t n)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gate_queue_item *it = all[i];
+		if (gate_queue_state_final(it->state) || ref_exists(rn, it->ref))
+			continue;
+		it->state = GATE_QUEUE_CANCELLED;
+		it->decided = (int64_t)time(NULL);
+		free(it->reason);
+		it->reason = gate_xstrfmt("cancelled by its pusher (its ref %s was deleted)", it->ref);
+		if (gate_queue_save(rn->git_dir, it, &err) < 0) {
+			logf_(rn, "%s", err.ptr);
+			gate_buf_reset(&err);
+		}
+		logf_(rn, "item %ld %s", it->id, it->reason);
+		audit(rn, it->branch, &it, 1, NULL, "cancelled", it->reason);
+	}
+	gate_buf_release(&err);
+}
+
+/*
  * Decided items are kept for `git gate queue` for QUEUE_KEEP_DAYS, then
  * their files go, so that the hook's look at the queue stays cheap.
  * Under the queue lock.
@@ -968,6 +1005,7 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 		gate_queue_unlock(fd);
 		return -1;
 	}
+	cancel_deleted(rn, all, nall);
 	for (i = 0; i < nall; i++)
 		if (!gate_queue_state_final(all[i]->state))
 			break;

@@ -518,6 +518,26 @@ out:
 	return ret;
 }
 
+int gate_queue_may_cancel_by_push(const char *git_dir, const char *ref, const char *user)
+{
+	struct gate_queue_item *it = NULL;
+	struct gate_buf err = GATE_BUF_INIT, safe = GATE_BUF_INIT;
+	const char *slash = strrchr(ref, '/');
+	long id;
+	int ok = 0;
+
+	if (!user || !slash || !gate_skip_prefix(ref, GATE_QUEUE_REF_PREFIX, NULL) || parse_long(slash + 1, &id) < 0)
+		return 0;
+	if (gate_queue_load(&it, git_dir, id, &err) == 0) {
+		gate_buf_add_safes(&safe, user); /* as it was stored */
+		ok = !strcmp(it->ref, ref) && !gate_queue_state_final(it->state) && !strcmp(it->user, safe.ptr);
+	}
+	gate_queue_item_free(it);
+	gate_buf_release(&err);
+	gate_buf_release(&safe);
+	return ok;
+}
+
 int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, struct gate_buf *err)
 {
 	char *path = gate_xstrfmt("%s/git-gate/queue/items/%ld.report", git_dir, id);

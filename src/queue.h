@@ -114,6 +114,12 @@ size_t gate_queue_position(struct gate_queue_item *const *items, size_t nr, cons
  */
 int gate_queue_cancel(const char *git_dir, long id, const char *who, struct gate_buf *err);
 
+/*
+ * Whether `user` may delete `ref` (refs/gate-queue/<branch>/<N>) to
+ * cancel the item: it is undecided and `user` pushed it.
+ */
+int gate_queue_may_cancel_by_push(const char *git_dir, const char *ref, const char *user);
+
 /* The saved report of a rejected item (empty when there is none). */
 int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, struct gate_buf *err);
 

@@ -122,6 +122,23 @@ test_expect_success 'a cancelled item never lands and its ref is removed' '
 	slow_queue victim.git 0
 '
 
+test_expect_success 'a pusher cancels a waiting change by deleting its ref; nobody else can' '
+	slow_queue victim.git 3 &&
+	(cd work && git fetch -q && git reset -q --hard origin/main &&
+	 commit_file slow2.txt slow "Slow two" && git push -q origin HEAD:refs/for/main 2>/dev/null &&
+	 commit_file mine.txt x "Mine to cancel" && git push origin HEAD:refs/for/main 2>../err) &&
+	id=$(sed -n "s/.*queued as item \([0-9]*\).*/\1/p" err) &&
+	(cd work && GIT_GATE_USER=mallory test_must_fail git push origin --delete refs/gate-queue/main/$id 2>../err) &&
+	test_grep "belongs to the merge queue" err &&
+	(cd work && git push origin --delete refs/gate-queue/main/$id) &&
+	wait_state victim.git "$id" cancelled &&
+	wait_runner_gone victim.git &&
+	test_must_fail git --git-dir=victim.git cat-file -e main:mine.txt &&
+	git-gate queue show --repo victim.git "$id" >show &&
+	test_grep "cancelled by its pusher" show &&
+	slow_queue victim.git 0
+'
+
 test_expect_success 'eight changes at once, one bad: the seven land, the bad one is named' '
 	(cd work && git fetch -q && git reset -q --hard origin/main) &&
 	runs_before=$(test_runs victim.git) &&
