@@ -176,7 +176,9 @@ static struct gate_queue_item *already_queued(const char *git_dir, const char *b
 	return found;
 }
 
-static void queue_one(struct command *c, struct gate_repo *repo, const struct gate_config *cfg, const char *user)
+/* Queue the change of `c`, or only see whether it could be (dry). */
+static void queue_one(struct command *c, struct gate_repo *repo, const struct gate_config *cfg, const char *user,
+		      int dry)
 {
 	char *branch = gate_queue_branch_of(c->ref);
 	const struct gate_rule *rule = branch ? gate_config_rule_for(cfg, branch) : NULL;
@@ -215,6 +217,8 @@ static void queue_one(struct command *c, struct gate_repo *repo, const struct ga
 			goto out;
 		}
 	}
+	if (dry)
+		goto out;
 	c->item = already_queued(repo->git_dir, branch, c->new_id);
 	if (c->item) {
 		say("%.12s is already queued for %s as item %ld (%s); following it", c->new_id, short_branch(branch),
@@ -418,7 +422,7 @@ int main(int argc, char **argv)
 	struct gate_diag diag = GATE_DIAG_INIT;
 	struct command *cmds = NULL;
 	size_t ncmds = 0, alloc = 0, len, i;
-	int offered_options = 0, wait = 0, queued = 0, r, code = GATE_EXIT_INTERNAL;
+	int offered_options = 0, atomic = 0, wait = 0, queued = 0, refused = 0, r, code = GATE_EXIT_INTERNAL;
 	char self[PATH_MAX];
 	const char *runner_argv[4];
 
@@ -438,6 +442,7 @@ int main(int argc, char **argv)
 		if (strlen(line.ptr) < len) {
 			const char *f = line.ptr + strlen(line.ptr) + 1;
 			offered_options = strstr(f, "push-options") != NULL;
+			atomic = strstr(f, "atomic") != NULL;
 		}
 	}
 	if (r < 0)
@@ -483,15 +488,24 @@ int main(int argc, char **argv)
 		for (i = 0; i < ncmds; i++)
 			refuse(&cmds[i], "the gate's policy is invalid, so nothing can be queued (admins: git gate validate)");
 	} else {
+		/* git push --atomic: all of them or none */
+		for (i = 0; atomic && i < ncmds; i++) {
+			queue_one(&cmds[i], repo, cfg, who.user, 1);
+			refused += cmds[i].error != NULL;
+		}
 		for (i = 0; i < ncmds; i++) {
-			queue_one(&cmds[i], repo, cfg, who.user);
+			if (!refused)
+				queue_one(&cmds[i], repo, cfg, who.user, 0);
+			else if (!cmds[i].error)
+				refuse(&cmds[i], "atomic push: another change of it was refused");
+		}
+		for (i = 0; i < ncmds; i++)
 			if (cmds[i].item) {
 				size_t pos = position_of(repo->git_dir, cmds[i].item);
 				queued++;
 				say("queued as item %ld for %s (position %zu)", cmds[i].item->id,
 				    short_branch(cmds[i].item->branch), pos);
 			}
-		}
 	}
 	if (queued) {
 		if (self_path(self, sizeof(self)) < 0) {

@@ -239,6 +239,15 @@ test_expect_success 'pushing the same change again follows the item already queu
 	slow_queue victim.git 0
 '
 
+test_expect_success 'an atomic push queues all of its changes or none' '
+	ls victim.git/git-gate/queue/items | grep -c "^[0-9]*$" >before &&
+	(cd work && commit_file atomic.txt a "Atomic" &&
+	 test_must_fail git push --atomic origin HEAD:refs/for/main HEAD:refs/for/side 2>../err) &&
+	test_grep "atomic push: another change of it was refused" err &&
+	ls victim.git/git-gate/queue/items | grep -c "^[0-9]*$" >after &&
+	test_cmp before after
+'
+
 test_expect_success 'the queue namespace cannot be pushed to' '
 	(cd work && test_must_fail git push origin HEAD:refs/gate-queue/main/999 2>../err) &&
 	test_grep "belongs to the merge queue, which alone writes refs under refs/gate-queue/" err &&
