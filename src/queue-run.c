@@ -1051,7 +1051,11 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 			continue;
 		batch[n++] = it;
 	}
-	ret = n ? (process(rn, rule, branch, batch, n, NULL), 0) : 0;
+	/* something changed under the runner (a cancel, a direct push): a
+	 * moment's pause keeps a lasting cause from spinning the loop */
+	if (n && process(rn, rule, branch, batch, n, NULL) == RETRY)
+		usleep(200000);
+	ret = 0;
 out:
 	free(batch);
 	gate_queue_items_free(all, nall);

@@ -10,7 +10,9 @@
 test_expect_success 'setup: a repository whose main takes changes through the queue' '
 	queue_victim victim.git work &&
 	test -f victim.git/hooks/proc-receive &&
-	test "$(git -C victim.git config receive.procReceiveRefs)" = refs/for
+	test "$(git -C victim.git config receive.procReceiveRefs)" = refs/for &&
+	git-gate explain --repo victim.git refs/heads/main >explain &&
+	test_grep "queue              true (push to refs/for/<branch>; strategy rebase, batches of up to 4, direct pushes refused)" explain
 '
 
 test_expect_success 'a push to refs/for/main returns at once with the item, and the runner lands it later' '
