@@ -11,52 +11,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "shared.h"
+
 #include "banned.h"
 
 #define DEFAULT_AUDIT_LOG "git-gate/audit.log"
-
-/*
- * The code point of the valid UTF-8 sequence at s (its length in *n), or
- * -1 when the bytes there are not one (overlong forms, surrogates and
- * values past U+10FFFF included).
- */
-static long utf8_decode(const unsigned char *s, size_t len, size_t *n)
-{
-	unsigned long cp;
-	size_t need, i;
-
-	if (s[0] < 0x80) {
-		*n = 1;
-		return s[0];
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4, cp = s[0] & 0x07;
-	else
-		return -1;
-	if (len < need)
-		return -1;
-	for (i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*n = need;
-	return (long)cp;
-}
-
-/* Characters kept out of the log as such: they act on terminals and viewers. */
-static int needs_escape(long cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
 
 void gate_json_add_string(struct gate_buf *b, const char *s, size_t len)
 {
@@ -69,7 +28,7 @@ void gate_json_add_string(struct gate_buf *b, const char *s, size_t len)
 	}
 	gate_buf_addch(b, '"');
 	while (i < len) {
-		long cp = utf8_decode(p + i, len - i, &n);
+		long cp = gate_utf8_decode(p + i, len - i, &n);
 
 		if (cp < 0) {
 			gate_buf_adds(b, "\\ufffd");
@@ -93,7 +52,7 @@ void gate_json_add_string(struct gate_buf *b, const char *s, size_t len)
 			gate_buf_adds(b, "\\t");
 			break;
 		default:
-			if (needs_escape(cp))
+			if (gate_char_unsafe(cp))
 				gate_buf_addf(b, "\\u%04lx", cp);
 			else
 				gate_buf_add(b, p + i, n);
@@ -233,6 +192,8 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 
 	gate_buf_addch(b, '{');
 	kv_str(b, "ref", rv->update->ref);
+	if (rv->update->via)
+		kv_str(b, "via", rv->update->via); /* the symbolic ref pushed, which moved "ref" */
 	kv_str(b, "old", rv->update->old_id);
 	kv_str(b, "new", rv->update->new_id);
 	kv_str(b, "kind", kind_name(rv->update->kind));
@@ -306,6 +267,56 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 	gate_buf_addch(b, '}');
 }
 
+/* The record of what git really did: the refs post-receive was given. */
+/* The policy judged by, and any policy file that exists but was not read (gate_config.ignored). */
+static void add_policy(struct gate_buf *b, const struct gate_audit_event *e)
+{
+	size_t i;
+
+	kv_str(b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	if (e->cfg && e->cfg->ignored.nr) {
+		struct gate_buf why = GATE_BUF_INIT;
+		for (i = 0; i < e->cfg->ignored.nr; i++)
+			gate_buf_addf(&why, "%s%s", i ? "; " : "", e->cfg->ignored.v[i]);
+		kv_str(b, "policy_ignored", why.ptr);
+		gate_buf_release(&why);
+	}
+}
+
+static void format_updated(struct gate_buf *b, const struct gate_audit_event *e)
+{
+	const struct gate_push *push = e->push;
+	size_t i;
+
+	gate_buf_addch(b, '{');
+	add_time(b, &e->when);
+	kv_str(b, "version", PACKAGE_VERSION);
+	kv_str(b, "event", "updated");
+	kv_str(b, "repository", e->git_dir);
+	kv_str(b, "user", push ? push->user : NULL);
+	kv_str(b, "user_source", push ? push->user_source : NULL);
+	add_client(b);
+	kv_str(b, "hook", e->hook);
+	add_policy(b, e);
+	if (e->error)
+		kv_str(b, "error", e->error);
+	key(b, "refs");
+	gate_buf_addch(b, '[');
+	for (i = 0; push && i < push->nr; i++) {
+		if (i)
+			gate_buf_addch(b, ',');
+		gate_buf_addch(b, '{');
+		kv_str(b, "ref", push->updates[i].ref);
+		if (push->updates[i].via)
+			kv_str(b, "via", push->updates[i].via); /* the symbolic ref pushed, which moved "ref" */
+		kv_str(b, "old", push->updates[i].old_id);
+		kv_str(b, "new", push->updates[i].new_id);
+		kv_str(b, "kind", kind_name(push->updates[i].kind));
+		gate_buf_addch(b, '}');
+	}
+	gate_buf_adds(b, "]}\n");
+}
+
 void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 {
 	const struct gate_push *push = e->push;
@@ -314,15 +325,22 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	struct gate_buf b = GATE_BUF_INIT;
 	size_t i;
 
+	if (e->kind == GATE_AUDIT_UPDATED) {
+		format_updated(&b, e);
+		gate_buf_add(out, b.ptr, b.len);
+		gate_buf_release(&b);
+		return;
+	}
 	gate_buf_addch(&b, '{');
 	add_time(&b, &e->when);
 	kv_str(&b, "version", PACKAGE_VERSION);
+	kv_str(&b, "event", "decision");
 	kv_str(&b, "repository", e->git_dir);
 	kv_str(&b, "user", push ? push->user : NULL);
 	kv_str(&b, "user_source", push ? push->user_source : NULL);
 	add_client(&b);
 	kv_str(&b, "hook", e->hook);
-	kv_str(&b, "policy", e->cfg ? (e->cfg->file ? e->cfg->file : "built-in default") : NULL);
+	add_policy(&b, e);
 	kv_bool(&b, "dry_run", v ? v->dry_run : push && gate_push_option(push, "gate.dry-run") != NULL);
 	key(&b, "bypass");
 	if (bypass) {
@@ -343,8 +361,12 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 	kv_str(&b, "verdict", v ? outcome_name(v->outcome) : "error");
 	kv_bool(&b, "accepted", e->exit_code == 0);
 	kv_int(&b, "exit_code", e->exit_code);
+	/* the hook let git go on (or not); whether refs moved is an "updated" record */
+	kv_str(&b, "decision", e->exit_code == 0 ? "accepted" : "rejected");
 	if (e->error)
 		kv_str(&b, "error", e->error);
+	if (e->chained)
+		kv_str(&b, "chained_hook", e->chained);
 	if (v)
 		kv_seconds(&b, "seconds", v->seconds);
 	key(&b, "refs");
@@ -362,6 +384,8 @@ void gate_audit_format(struct gate_buf *out, const struct gate_audit_event *e)
 				gate_buf_addch(&b, ',');
 			gate_buf_addch(&b, '{');
 			kv_str(&b, "ref", push->updates[i].ref);
+			if (push->updates[i].via)
+				kv_str(&b, "via", push->updates[i].via);
 			kv_str(&b, "old", push->updates[i].old_id);
 			kv_str(&b, "new", push->updates[i].new_id);
 			kv_str(&b, "kind", kind_name(push->updates[i].kind));
@@ -396,36 +420,14 @@ char *gate_audit_path(const struct gate_config *cfg, const char *git_dir)
  */
 #define AUDIT_OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
-static int open_log(const char *path)
-{
-	int fd = open(path, AUDIT_OPEN_FLAGS, 0660);
-
-	if (fd < 0 && errno == ENOENT) {
-		/* the default location's directory may not exist yet */
-		const char *slash = strrchr(path, '/');
-		if (slash && slash != path) {
-			char *dir = gate_xstrndup(path, (size_t)(slash - path));
-			int saved;
-			if (mkdir(dir, 0770) < 0 && errno != EEXIST) {
-				saved = errno;
-				free(dir);
-				errno = saved;
-				return -1;
-			}
-			free(dir);
-			fd = open(path, AUDIT_OPEN_FLAGS, 0660);
-		}
-	}
-	return fd;
-}
-
-int gate_audit_append(const char *path, const char *line, size_t len, struct gate_buf *err)
+int gate_audit_append(const char *path, int shared, const char *line, size_t len, struct gate_buf *err)
 {
 	struct stat st;
 	ssize_t n;
 	int fd, locked, ret = -1;
 
-	fd = open_log(path);
+	/* the default location's folder may not exist yet */
+	fd = gate_shared_open(shared, path, AUDIT_OPEN_FLAGS, 0660);
 	if (fd < 0)
 		return gate_error(err, "cannot open the audit log '%s': %s", path, strerror(errno));
 	while ((locked = flock(fd, LOCK_EX) == 0) == 0 && errno == EINTR)
@@ -453,6 +455,18 @@ out:
 	return ret;
 }
 
+void gate_audit_lost_message(struct gate_buf *out, const struct gate_audit_event *e, const char *why)
+{
+	/* one line whatever the user name holds (a newline would forge a second record) */
+	gate_buf_adds(out, "audit record lost: ");
+	gate_buf_add_safes(out, why ? why : "?");
+	gate_buf_adds(out, " (repository ");
+	gate_buf_add_safes(out, e->git_dir ? e->git_dir : "?");
+	gate_buf_adds(out, ", user ");
+	gate_buf_add_safes(out, e->push && e->push->user ? e->push->user : "?");
+	gate_buf_addch(out, ')');
+}
+
 int gate_audit_record(const struct gate_audit_event *e, struct gate_buf *err)
 {
 	struct gate_buf line = GATE_BUF_INIT;
@@ -470,14 +484,15 @@ int gate_audit_record(const struct gate_audit_event *e, struct gate_buf *err)
 			ret = gate_error(err, "the audit log has no location (no repository directory)");
 		goto out;
 	}
-	ret = gate_audit_append(path, line.ptr, line.len, err);
+	ret = gate_audit_append(path, gate_shared_perm(e->git_dir), line.ptr, line.len, err);
 out:
 	if (ret < 0) {
+		struct gate_buf msg = GATE_BUF_INIT;
+		gate_audit_lost_message(&msg, e, gate_buf_cstr(err));
 		openlog("git-gate", LOG_PID, LOG_AUTHPRIV);
-		syslog(LOG_AUTHPRIV | LOG_WARNING, "audit record lost: %s (repository %s, user %s)",
-		       gate_buf_cstr(err), e->git_dir ? e->git_dir : "?",
-		       e->push && e->push->user ? e->push->user : "?");
+		syslog(LOG_AUTHPRIV | LOG_WARNING, "%s", msg.ptr);
 		closelog();
+		gate_buf_release(&msg);
 	}
 	free(path);
 	gate_buf_release(&line);

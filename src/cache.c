@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "shared.h"
 
 #include "banned.h"
 
@@ -112,7 +113,8 @@ out:
 	return ret;
 }
 
-int gate_cache_store(const char *dir, const char *key, size_t key_len, const char *info, struct gate_buf *err)
+int gate_cache_store(const char *dir, int shared, const char *key, size_t key_len, const char *info,
+		     struct gate_buf *err)
 {
 	struct gate_buf body = GATE_BUF_INIT;
 	char hex[2 * GATE_SHA256_LEN + 1];
@@ -121,7 +123,7 @@ int gate_cache_store(const char *dir, const char *key, size_t key_len, const cha
 
 	if (!dir || !*dir)
 		return gate_error(err, "no cache directory");
-	if (gate_mkdir_p(dir, 0777) < 0) {
+	if (gate_shared_mkdir_p(shared, dir) < 0) {
 		gate_error(err, "cannot create the cache directory '%s': %s", dir, strerror(errno));
 		goto out;
 	}
@@ -130,11 +132,11 @@ int gate_cache_store(const char *dir, const char *key, size_t key_len, const cha
 	gate_buf_addf(&body, "sum %s\n", hex);
 
 	path = gate_cache_entry_path(dir, key, key_len);
-	/* a unique temporary name; mode 0666 less the umask, like git's files */
+	/* a unique temporary name; mode 0666 less the umask, or shared like git's files */
 	for (tries = 0; tries < 100; tries++) {
 		free(tmp);
 		tmp = gate_xstrfmt("%s/.tmp-%ld-%lx-%d", dir, (long)getpid(), (unsigned long)pthread_self(), tries);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		fd = gate_shared_open(shared, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}

@@ -9,7 +9,7 @@
  *   gate_cache_key(&key, tree_id, def->digest);
  *   if (gate_cache_lookup(dir, key.ptr, key.len) == 1) ... skip the run
  *   ... run, and on a pass:
- *   gate_cache_store(dir, key.ptr, key.len, "duration 12.3 s", err);
+ *   gate_cache_store(dir, shared, key.ptr, key.len, "duration 12.3 s", err);
  *
  * Only passes are stored.  One file per entry, named by a hash of the
  * key, written atomically (temporary file, fsync, rename), so that
@@ -34,9 +34,12 @@ int gate_cache_lookup(const char *dir, const char *key, size_t key_len);
 
 /*
  * Record a pass under key, with `info` (one line, may be NULL) for the
- * admin.  Creates `dir` when needed.  0, or -1 with a message.
+ * admin.  Creates `dir` when needed; folders and files get the mode
+ * `shared` asks for (gate_shared_perm of the repository, see shared.h).
+ * 0, or -1 with a message.
  */
-int gate_cache_store(const char *dir, const char *key, size_t key_len, const char *info, struct gate_buf *err);
+int gate_cache_store(const char *dir, int shared, const char *key, size_t key_len, const char *info,
+		     struct gate_buf *err);
 
 /* The file an entry lives in (for tests and `git gate explain`); caller frees. */
 char *gate_cache_entry_path(const char *dir, const char *key, size_t key_len);

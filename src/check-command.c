@@ -16,10 +16,12 @@
 
 #include "cache.h"
 #include "check.h"
+#include "deadline.h"
 #include "policy.h"
 #include "repo.h"
 #include "run-command.h"
 #include "scan.h"
+#include "shared.h"
 #include "workspace.h"
 
 #include "banned.h"
@@ -165,6 +167,7 @@ struct cmd_ctx {
 	const char *ws_root;
 	char *log_dir;
 	char *cache_dir; /* NULL: no cache */
+	int shared;      /* core.sharedRepository, for what we create (shared.h) */
 	char *run_short; /* the command for messages: first line, shortened */
 	size_t nunits;
 };
@@ -362,7 +365,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 	size_t base;
 	int fd = -1, k;
 
-	if (gate_mkdir_p(cx->log_dir, 0777) < 0) {
+	if (gate_shared_mkdir_p(cx->shared, cx->log_dir) < 0) {
 		u->log_error = gate_xstrfmt("cannot create the log directory '%s': %s", cx->log_dir, strerror(errno));
 		return -1;
 	}
@@ -379,7 +382,7 @@ static int open_log(const struct cmd_ctx *cx, struct unit *u)
 		if (k > 1)
 			gate_buf_addf(&name, "-%d", k);
 		gate_buf_adds(&name, ".log");
-		fd = open(name.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		fd = gate_shared_open(cx->shared, name.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -409,6 +412,58 @@ static void log_printf(int fd, const char *fmt, ...)
 	va_start(ap, fmt);
 	gate_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
+	log_write(fd, b.ptr, b.len);
+	gate_buf_release(&b);
+}
+
+/*
+ * The log's header.  The ref, the pusher and the command may hold
+ * anything (a ref name with an escape sequence, a user name with a
+ * newline): each is one neutralised line.
+ */
+static void log_header(int fd, const struct cmd_ctx *cx, const struct unit *u, const char *ws, size_t nfiles)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	char stamp[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	gate_buf_adds(&b, "# git-gate: check '");
+	gate_buf_add_safes(&b, cx->run->def->name);
+	gate_buf_adds(&b, "' (command)\n# run: ");
+	gate_buf_add_safes(&b, cx->c->run);
+	gate_buf_adds(&b, "\n# ref: ");
+	gate_buf_add_safes(&b, cx->job->ref);
+	gate_buf_addf(&b, " %s..%s\n# commit: %s\n# tree: %s\n# pusher: ", cx->job->old_id, cx->job->new_id,
+		      u->commit_id, u->tree_id);
+	gate_buf_add_safes(&b, cx->run->pusher ? cx->run->pusher : "");
+	gate_buf_adds(&b, "\n# workspace: ");
+	gate_buf_add_safes(&b, ws);
+	gate_buf_addf(&b, " (%zu files)\n# started: %s\n", nfiles, stamp);
+	log_write(fd, b.ptr, b.len);
+	gate_buf_release(&b);
+}
+
+/*
+ * The command's output goes to the log neutralised, lines kept: `carry`
+ * holds a UTF-8 sequence cut by the end of a read until the next one
+ * (final: nothing more comes).
+ */
+static void log_output(int fd, struct gate_buf *carry, const char *data, size_t len, int final)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	size_t hold;
+
+	if (fd < 0)
+		return;
+	gate_buf_add(carry, data, len);
+	hold = final ? 0 : gate_utf8_partial_tail(carry->ptr ? carry->ptr : "", carry->len);
+	gate_buf_add_safe_opts(&b, carry->ptr ? carry->ptr : "", carry->len - hold, GATE_SAFE_LINES);
+	if (hold)
+		memmove(carry->ptr, carry->ptr + carry->len - hold, hold);
+	gate_buf_truncate(carry, hold);
 	log_write(fd, b.ptr, b.len);
 	gate_buf_release(&b);
 }
@@ -455,6 +510,7 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 	const struct cmd_check *c = cx->c;
 	struct gate_child child = GATE_CHILD_INIT;
 	struct gate_strvec argv = GATE_STRVEC_INIT, env = GATE_STRVEC_INIT;
+	struct gate_buf carry = GATE_BUF_INIT;
 	char *bwrap = NULL;
 	char sid[8], buf[65536];
 	double start, deadline, next_progress, kill_at = 0, drain_until = 0, wait_step = 0.001;
@@ -485,10 +541,19 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 	child.out = -1;
 	child.err_to_out = 1;
 	child.new_pgroup = 1;
-	start = gate_now();
-	if (gate_child_start(&child, err) < 0)
+	/* a command check has its own timeout: the hook's deadline waits meanwhile */
+	if (gate_deadline_pause() < 0) {
+		gate_error(err, "not started: the hook ran out of time (hook_timeout, %ld s)", gate_deadline_seconds());
 		goto out;
+	}
+	start = gate_now();
+	if (gate_child_start(&child, err) < 0) {
+		gate_deadline_resume();
+		goto out;
+	}
 	pid = child.pid;
+	/* its group is this loop's to end, not the deadline's */
+	gate_deadline_untrack(pid);
 	u->ran = 1;
 	deadline = start + (double)c->timeout;
 	next_progress = c->progress > 0 ? start + (double)c->progress : 0;
@@ -560,7 +625,7 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 			if (logged < c->max_output) {
 				size_t keep = (uint64_t)n < c->max_output - logged ? (size_t)n
 										    : (size_t)(c->max_output - logged);
-				log_write(log_fd, buf, keep);
+				log_output(log_fd, &carry, buf, keep, 0);
 				logged += keep;
 				dropped += (uint64_t)n - keep;
 			} else {
@@ -580,6 +645,7 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 		int st;
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
+		gate_deadline_resume();
 		if (!exited) {
 			if (WIFEXITED(st))
 				status = WEXITSTATUS(st);
@@ -591,6 +657,7 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 	}
 	u->seconds = gate_now() - start;
 	u->status = status;
+	log_output(log_fd, &carry, "", 0, 1);
 	if (dropped)
 		log_printf(log_fd, "\n# git-gate: %llu more bytes of output not kept (max_output = %llu)\n",
 			   (unsigned long long)dropped, (unsigned long long)c->max_output);
@@ -599,6 +666,7 @@ out:
 	free(bwrap);
 	gate_strvec_clear(&argv);
 	gate_strvec_clear(&env);
+	gate_buf_release(&carry);
 	return ret;
 }
 
@@ -627,6 +695,11 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 				   cx->nunits);
 	else
 		gate_scan_progress(cx->run->scan, "%s: running on %s", name, sid);
+	/* a workspace root the gate makes is shared like the repository (shared.h) */
+	if (cx->ws_root && gate_shared_mkdir_p(cx->shared, cx->ws_root) < 0) {
+		u->error = gate_xstrfmt("cannot create the workspace root '%s': %s", cx->ws_root, strerror(errno));
+		goto out;
+	}
 	if (gate_workspace_create(&ws, cx->ws_root, &err) < 0) {
 		u->error = gate_buf_detach(&err);
 		goto out;
@@ -647,18 +720,8 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 	}
 	t0 = gate_now();
 	log_fd = open_log(cx, u);
-	if (log_fd >= 0) {
-		char stamp[64];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		log_printf(log_fd,
-			   "# git-gate: check '%s' (command)\n# run: %s\n# ref: %s %s..%s\n# commit: %s\n# tree: %s\n"
-			   "# pusher: %s\n# workspace: %s (%zu files)\n# started: %s\n",
-			   name, cx->c->run, cx->job->ref, cx->job->old_id, cx->job->new_id, u->commit_id, u->tree_id,
-			   cx->run->pusher, ws.path, nfiles, stamp);
-	}
+	if (log_fd >= 0)
+		log_header(log_fd, cx, u, ws.path, nfiles);
 	t_setup += gate_now() - t0;
 	t0 = gate_now();
 	if (run_command(cx, u, ws.path, log_fd, &err) < 0) {
@@ -674,7 +737,7 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 			double tc = gate_now();
 			char *info = gate_xstrfmt("passed on commit %s in %.1f s", u->commit_id, u->seconds);
 			gate_cache_key(&key, u->tree_id, cx->run->def->digest);
-			if (gate_cache_store(cx->cache_dir, key.ptr, key.len, info, &err) < 0)
+			if (gate_cache_store(cx->cache_dir, cx->shared, key.ptr, key.len, info, &err) < 0)
 				gate_scan_progress(cx->run->scan, "%s: warning: the pass could not be cached: %s", name,
 						   err.ptr);
 			free(info);
@@ -893,8 +956,9 @@ static void report_unit(const struct cmd_ctx *cx, const struct unit *u, struct g
 				     "again",
 			      (long long)c->timeout);
 	else {
+		/* the whole command, so that it can be copied (the report neutralises it) */
 		gate_buf_adds(&hint, "reproduce with '");
-		gate_buf_adds(&hint, cx->run_short);
+		gate_buf_adds(&hint, c->run);
 		gate_buf_addf(&hint, "' in a clean checkout of %s, fix the commit and push again", sid);
 	}
 	if (u->log_path)
@@ -973,6 +1037,7 @@ static int cmd_job(const struct gate_check_run *run, const struct gate_job *job,
 	cx.c = c;
 	cx.job = job;
 	cx.git_dir = repo->git_dir;
+	cx.shared = gate_shared_perm(repo->git_dir);
 	cx.ws_root = cfg && cfg->workspace && *cfg->workspace ? cfg->workspace : NULL;
 	cx.log_dir = cfg && cfg->log_dir && *cfg->log_dir ? gate_xstrdup(cfg->log_dir)
 							   : gate_xstrfmt("%s/git-gate/logs", repo->git_dir);

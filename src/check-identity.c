@@ -228,12 +228,14 @@ void gate_buf_add_duration(struct gate_buf *b, int64_t s)
 
 static void add_date(struct gate_buf *b, const struct gate_ident *id)
 {
-	time_t t = (time_t)(id->time + (int64_t)id->tz * 60);
+	/* a pushed date may be anything: shift it by the offset only when that cannot overflow */
+	int in_range = id->time > INT64_MIN / 2 && id->time < INT64_MAX / 2;
+	time_t t = (time_t)(in_range ? id->time + (int64_t)id->tz * 60 : 0);
 	struct tm tm;
 	char s[64];
 	int tz = id->tz < 0 ? -id->tz : id->tz;
 
-	if (!gmtime_r(&t, &tm) || !strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm)) {
+	if (!in_range || !gmtime_r(&t, &tm) || !strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm)) {
 		gate_buf_addf(b, "@%lld", (long long)id->time);
 		return;
 	}

@@ -20,6 +20,9 @@ int cmd_queue(int argc, char **argv);
 int cli_usage(const char *usage, int misuse);
 /* Whether arg is -h/--help. */
 int cli_is_help(const char *arg);
+/* A policy's problems, one a line on stderr, neutralised (they quote policy text). */
+struct gate_diag;
+void cli_print_diag(const struct gate_diag *diag);
 /* Where the hook programs live (GIT_GATE_LIBEXECDIR overrides, for tests). */
 const char *cli_libexecdir(void);
 

@@ -54,13 +54,26 @@ static const char *layer_name(const struct gate_rule *r)
 	}
 }
 
+/* Names from the policy, which may have been pushed to the policy ref: neutralised. */
+static void put_safe(const char *before, const char *s, const char *after)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_adds(&b, before);
+	gate_buf_add_safes(&b, s);
+	gate_buf_adds(&b, after);
+	fputs(b.ptr, stdout);
+	gate_buf_release(&b);
+}
+
 static void print_list(const struct gate_strvec *l)
 {
 	size_t k;
 
 	for (k = 0; k < l->nr; k++)
-		printf("%s%s", k ? ", " : " ", l->v[k]);
+		put_safe(k ? ", " : " ", l->v[k], "");
 }
+
 
 int cmd_explain(int argc, char **argv)
 {
@@ -69,6 +82,7 @@ int cmd_explain(int argc, char **argv)
 	struct gate_repo *repo = NULL;
 	struct gate_buf err = GATE_BUF_INIT;
 	const char *repo_path = NULL, *ref = NULL;
+	char *target = NULL;
 	const struct gate_rule *r;
 	int i, ret = GATE_EXIT_USAGE;
 	size_t k;
@@ -92,17 +106,34 @@ int cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	if (strncmp(ref, "refs/", 5)) {
-		fprintf(stderr, "git-gate: '%s' is not a full ref name; try refs/heads/%s\n", ref, ref);
+		fprintf(stderr, "git-gate: '%s' is not a full ref name; try %s%s\n", ref, gate_ref_suggestion_prefix(ref),
+			ref + (ref[0] == '/'));
 		goto out;
 	}
 	if (gate_policy_find(&cfg, repo ? repo->git_dir : NULL, repo ? repo->default_branch : NULL, &diag) < 0) {
-		for (k = 0; k < diag.msgs.nr; k++)
-			fprintf(stderr, "%s\n", diag.msgs.v[k]);
+		gate_diag_sort(&diag);
+		cli_print_diag(&diag);
 		fprintf(stderr, "git-gate: the policy is invalid: every push is rejected until it is fixed\n");
 		goto out;
 	}
 	printf("ref:     %s\n", ref);
+	if (repo) {
+		/* a push to a symbolic ref moves its target: that ref's rule applies (git-gate(1)) */
+		if (gate_repo_symref_target(repo, ref, &target, &err) < 0) {
+			printf("symref:  pushes to it are refused: %s\n", err.ptr);
+			ret = 0;
+			goto out;
+		}
+		if (target) {
+			printf("symref:  a symbolic ref to %s: a push to %s moves %s,\n"
+			       "         so it is judged as a push to %s, by the rule below\n",
+			       target, ref, target, target);
+			ref = target;
+		}
+	}
 	printf("policy:  %s\n", cfg->file ? cfg->file : "built-in default (no policy file found)");
+	for (k = 0; k < cfg->ignored.nr; k++)
+		put_safe("warning: ", cfg->ignored.v[k], "\n");
 	r = gate_config_rule_for(cfg, ref);
 	if (!r) {
 		printf("rule:    none matches: every update of %s is accepted without checks\n", ref);
@@ -118,11 +149,11 @@ int cmd_explain(int argc, char **argv)
 		printf("         settings can only get stricter; exemptions and bypass come from the final rule\n");
 		printf("  %-18s", "refs");
 		for (k = 0; k < r->final_rule->refs.nr; k++)
-			printf("%s\"%s\"", k ? ", " : " ", r->final_rule->refs.v[k]);
+			put_safe(k ? ", \"" : " \"", r->final_rule->refs.v[k], "\"");
 		src_line(cfg, &r->final_rule->src_refs);
 		printf("  %-18s", "");
 		for (k = 0; k < r->repo_rule->refs.nr; k++)
-			printf("%s\"%s\"", k ? ", " : " ", r->repo_rule->refs.v[k]);
+			put_safe(k ? ", \"" : " \"", r->repo_rule->refs.v[k], "\"");
 		src_line(cfg, &r->repo_rule->src_refs);
 	} else {
 		if (cfg->layered)
@@ -134,7 +165,7 @@ int cmd_explain(int argc, char **argv)
 		src_line(cfg, &r->src);
 		printf("  %-18s", "refs");
 		for (k = 0; k < r->refs.nr; k++)
-			printf("%s\"%s\"", k ? ", " : " ", r->refs.v[k]);
+			put_safe(k ? ", \"" : " \"", r->refs.v[k], "\"");
 		src_line(cfg, &r->src_refs);
 	}
 	if (r->final && r->layer != GATE_LAYER_REPO)
@@ -149,12 +180,15 @@ int cmd_explain(int argc, char **argv)
 	if (!r->nchecks)
 		printf(" (none)");
 	for (k = 0; k < r->nchecks; k++)
-		printf("%s%s", k ? ", " : " ", r->checks[k]->name);
+		put_safe(k ? ", " : " ", r->checks[k]->name, "");
 	src_line(cfg, &r->src_checks);
 	for (k = 0; k < r->nchecks; k++) {
 		const struct gate_check_def *d = r->checks[k];
-		printf("    %-16s type %s", d->name, d->type->name);
+		put_safe("    ", d->name, "");
+		printf("%*s type %s", strlen(d->name) < 16 ? (int)(16 - strlen(d->name)) : 0, "", d->type->name);
 		src_line(cfg, &d->src);
+		if (d->hint)
+			put_safe("                     hint: ", d->hint, "\n");
 	}
 	if (r->exempt_users.nr) {
 		printf("  %-18s", "exempt_users");
@@ -188,11 +222,12 @@ int cmd_explain(int argc, char **argv)
 		printf(" (%s)\n", cfg->system_file ? cfg->system_file : cfg->file);
 	}
 	for (k = 0; k < cfg->warnings.nr; k++)
-		printf("warning: %s\n", cfg->warnings.v[k]);
+		put_safe("warning: ", cfg->warnings.v[k], "\n");
 	for (k = 0; k < cfg->notes.nr; k++)
-		printf("note: %s\n", cfg->notes.v[k]);
+		put_safe("note: ", cfg->notes.v[k], "\n");
 	ret = 0;
 out:
+	free(target);
 	gate_config_free(cfg);
 	gate_repo_free(repo);
 	gate_diag_release(&diag);

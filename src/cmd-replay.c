@@ -430,8 +430,7 @@ int cmd_replay(int argc, char **argv)
 	goto out;
 
 bad_policy:
-	for (k = 0; k < diag.msgs.nr; k++)
-		fprintf(stderr, "%s\n", diag.msgs.v[k]);
+	cli_print_diag(&diag);
 	fprintf(stderr, "git-gate: the policy is invalid\n");
 	ret = GATE_EXIT_USAGE;
 out:

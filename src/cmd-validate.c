@@ -41,8 +41,12 @@ static int load_layered(struct gate_config **out, const char *file, int meta, st
 	ret = gate_policy_load_file_opts(&sys, sys_file, &o, diag);
 	if (ret == GATE_ENOTFOUND) {
 		if (meta) {
-			fprintf(stderr, "git-gate: %s: no system file, so no policy ref is enabled\n", sys_file);
-			return GATE_ENOTFOUND;
+			/* still worth checking: as a policy stored in a ref, alone */
+			fprintf(stderr, "git-gate: note: there is no system file (%s), so no repository reads its "
+					"policy from a ref yet; checking %s as a policy stored in a ref, on its own\n",
+				sys_file, file);
+			o.in_repository = 1;
+			return gate_policy_load_file_opts(out, file, &o, diag);
 		}
 		sys = NULL;
 	} else if (ret < 0) {
@@ -112,8 +116,8 @@ int cmd_validate(int argc, char **argv)
 		ret = GATE_EXIT_USAGE;
 		goto out;
 	}
-	for (k = 0; k < diag.msgs.nr; k++)
-		fprintf(stderr, "%s\n", diag.msgs.v[k]);
+	gate_diag_sort(&diag);
+	cli_print_diag(&diag);
 	if (ret < 0) {
 		fprintf(stderr, "git-gate: %zu problem%s found; the policy is invalid\n", diag.msgs.nr,
 			diag.msgs.nr == 1 ? "" : "s");
@@ -122,6 +126,15 @@ int cmd_validate(int argc, char **argv)
 	}
 	for (k = 0; k < cfg->notes.nr; k++)
 		fprintf(stderr, "note: %s\n", cfg->notes.v[k]);
+	for (k = 0; k < cfg->ignored.nr; k++)
+		fprintf(stderr, "warning: %s\n", cfg->ignored.v[k]);
+	{
+		/* the weakening attempts in the same order as problems */
+		struct gate_diag w = GATE_DIAG_INIT;
+		w.msgs = cfg->warnings;
+		gate_diag_sort(&w);
+		cfg->warnings = w.msgs;
+	}
 	for (k = 0; k < cfg->warnings.nr; k++)
 		fprintf(stderr, "%s\n", cfg->warnings.v[k]);
 	if (cfg->warnings.nr) {

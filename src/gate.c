@@ -2,11 +2,14 @@
 #include "gate.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "judged.h"
 #include "queue.h"
+#include "report.h"
 
 #include "banned.h"
 
@@ -170,17 +173,98 @@ static int judges_no_commit(struct gate_ref_verdict *rv, struct gate_repo *repo,
 	return r < 0 ? -1 : 0;
 }
 
-static int protect(struct gate_ref_verdict *rv, struct gate_repo *repo, struct gate_buf *err)
+/* A name a glob matches (each run of stars becomes NAME), or NULL when it has classes. */
+static char *glob_example(const char *pattern)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	const char *p;
+
+	for (p = pattern; *p; p++) {
+		if (*p == '[' || *p == '\\') {
+			gate_buf_release(&b);
+			return NULL;
+		}
+		if (*p == '*') {
+			while (p[1] == '*')
+				p++;
+			gate_buf_adds(&b, "NAME");
+		} else if (*p == '?') {
+			gate_buf_addch(&b, 'x');
+		} else {
+			gate_buf_addch(&b, *p);
+		}
+	}
+	return gate_buf_detach(&b);
+}
+
+/*
+ * The ref patterns under the same namespace as `ref` (refs/heads/,
+ * refs/tags/, ...) where a push may create refs: patterns of rules with
+ * allow_create whose example name that rule really governs (an earlier
+ * rule does not take it), so that a refusal can say which names work.
+ */
+static void creatable_patterns(struct gate_buf *out, const struct gate_config *cfg, struct gate_repo *repo,
+			       const char *ref)
+{
+	const char *ns_end = strchr(ref + (strncmp(ref, "refs/", 5) ? 0 : 5), '/');
+	size_t ns_len = ns_end ? (size_t)(ns_end - ref) + 1 : 0, i, j;
+	struct gate_strvec seen = GATE_STRVEC_INIT;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		const struct gate_rule *r = &cfg->rules[i];
+		for (j = 0; j < r->refs.nr; j++) {
+			const char *pat = r->refs.v[j];
+			char *ex;
+			const struct gate_rule *gov;
+			if (!ns_len || strncmp(pat, ref, ns_len))
+				continue;
+			if (!(ex = glob_example(pat)))
+				continue;
+			gov = gate_config_rule_for(cfg, ex);
+			if (!strcmp(ex, pat)) {
+				/* one name, not a scheme: only while that ref does not exist */
+				git_reference *have = NULL;
+				if (git_reference_lookup(&have, repo->git, pat) == 0)
+					gov = NULL;
+				git_reference_free(have);
+				git_error_clear();
+			}
+			free(ex);
+			if (!gov || !gov->allow_create || gov->mode == GATE_MODE_OFF)
+				continue;
+			if (gate_strvec_contains(&seen, pat))
+				continue;
+			gate_buf_addf(out, "%s%s", seen.nr ? ", " : "", pat);
+			gate_strvec_push(&seen, pat);
+		}
+	}
+	gate_strvec_clear(&seen);
+}
+
+static int protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, struct gate_repo *repo,
+		   struct gate_buf *err)
 {
 	const struct gate_update *u = rv->update;
 	const struct gate_rule *r = rv->rule;
 
 	switch (u->kind) {
 	case GATE_UPDATE_CREATE:
-		if (!r->allow_create)
-			gate_findings_add(&rv->protection, NULL, NULL, 0,
-					  "ask an admin to create it, or push to a ref the policy allows",
-					  "creating '%s' is not allowed", u->ref);
+		if (!r->allow_create) {
+			struct gate_buf hint = GATE_BUF_INIT, pats = GATE_BUF_INIT;
+			creatable_patterns(&pats, cfg, repo, u->ref);
+			if (pats.len)
+				gate_buf_addf(&hint, "push to a name the policy lets you create: %s; or ask an admin "
+						     "to create '%s'",
+					      pats.ptr, u->ref);
+			else
+				gate_buf_addf(&hint, "the policy lets nobody create refs like this by pushing; ask an "
+						     "admin to create '%s'",
+					      u->ref);
+			gate_findings_add(&rv->protection, NULL, NULL, 0, hint.ptr, "creating '%s' is not allowed",
+					  u->ref);
+			gate_buf_release(&hint);
+			gate_buf_release(&pats);
+		}
 		break;
 	case GATE_UPDATE_DELETE:
 		if (!r->allow_delete)
@@ -264,6 +348,153 @@ static void mark_skipped(struct gate_scan_job *jb, const char *why)
 {
 	free(jb->note);
 	jb->note = gate_xstrdup(why);
+	jb->skipped = 1;
+}
+
+/* ---- the judged records (judged.h; git-gate.conf(5), WHICH COMMITS A CHECK JUDGES) ---- */
+
+static int tracing(void)
+{
+	const char *t = getenv("GIT_GATE_TRACE");
+	return t && *t && strcmp(t, "0");
+}
+
+static void trace_judged(const struct gate_check_def *def, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace_judged(const struct gate_check_def *def, const char *fmt, ...)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	va_list ap;
+
+	if (!tracing())
+		return;
+	gate_buf_adds(&b, "git-gate: trace: judged record of ");
+	gate_buf_add_safes(&b, def->name);
+	gate_buf_adds(&b, ": ");
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	gate_buf_addch(&b, '\n');
+	(void)gate_write_all(2, b.ptr, b.len);
+	gate_buf_release(&b);
+}
+
+/*
+ * Read every check's record; with `keep`, seed the missing ones with the
+ * refs' tips as they are before this push (history grandfathered).  Then
+ * note, for every ref this push updates, whether its rule starts
+ * (grandfathering its old value once) or stops enforcing each check.
+ */
+static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct gate_repo *repo,
+		       const struct gate_config *cfg, int keep, struct gate_buf *err)
+{
+	struct gate_ref *refs = NULL;
+	struct gate_strvec all = GATE_STRVEC_INIT, tips = GATE_STRVEC_INIT;
+	size_t nrefs = 0, i, k;
+	int loaded = 0, ret = -1;
+
+	for (k = 0; k < cfg->nchecks; k++) {
+		if (gate_judged_open(&rec[k], repo->git_dir, &cfg->checks[k], err) < 0)
+			goto out;
+		if (gate_judged_exists(rec[k]) || !keep)
+			continue;
+		if (!loaded) {
+			/* once for all the checks: git merge-base over every ref is not free */
+			if (gate_repo_refs(repo, &refs, &nrefs, err) < 0)
+				goto out;
+			for (i = 0; i < nrefs; i++)
+				if (refs[i].commit[0])
+					gate_strvec_push(&all, refs[i].commit);
+			if (gate_judged_reduce(repo, &all, &tips, err) < 0)
+				goto out;
+			loaded = 1;
+		}
+		if (gate_judged_seed(rec[k], repo, (const char *const *)tips.v, tips.nr, err) < 0)
+			goto out;
+		trace_judged(&cfg->checks[k], "seeded with %zu ref tips (%zu independent)", all.nr, tips.nr);
+	}
+	for (i = 0; i < v->nr; i++) {
+		const struct gate_update *u = v->refs[i].update;
+		char old[41];
+		int have_old = 0;
+
+		/* a change for a merge queue (refs/for/<branch>) is no ref the check is enforced on */
+		if (u->kind == GATE_UPDATE_DELETE || u->target)
+			continue;
+		for (k = 0; k < cfg->nchecks; k++) {
+			const struct gate_check_def *def = &cfg->checks[k];
+			if (!gate_judged_exists(rec[k]))
+				continue;
+			if (!gate_rule_enforces(v->refs[i].rule, def)) {
+				gate_judged_leave(rec[k], u->ref);
+				continue;
+			}
+			if (gate_judged_entered(rec[k], u->ref))
+				continue;
+			if (!have_old && u->kind != GATE_UPDATE_CREATE) {
+				int r = gate_repo_peel_commit(repo, u->old_id, old, err);
+				if (r < 0 && r != GATE_ENOTFOUND)
+					goto out;
+				have_old = r == 0 ? 1 : -1;
+			}
+			gate_judged_enter(rec[k], u->ref, have_old == 1 ? old : NULL);
+			trace_judged(def, "a rule starts enforcing it on a ref%s",
+				     have_old == 1 ? "; the ref's history is grandfathered" : "");
+		}
+	}
+	ret = 0;
+out:
+	gate_strvec_clear(&all);
+	gate_strvec_clear(&tips);
+	gate_refs_free(refs, nrefs);
+	return ret;
+}
+
+/*
+ * Record the new value of every update a check judged in enforce mode
+ * and passed -- not in warn mode, not bypassed, not for an exempt pusher
+ * (no job then).  What lies below the old value uncovered (the ref's own
+ * history, e.g. a bypass) becomes an exception: it was not judged, and is
+ * judged where it reaches another ref.  Then append every record's changes.
+ */
+static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struct gate_repo *repo,
+			 const struct gate_config *cfg, struct gate_buf *err)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < v->nr; i++) {
+		const struct gate_ref_verdict *rv = &v->refs[i];
+		const struct gate_update *u = rv->update;
+
+		if (!rv->rule || rv->rule->mode != GATE_MODE_ENFORCE || rv->exempt || rv->bypassed ||
+		    u->kind == GATE_UPDATE_DELETE)
+			continue;
+		for (j = 0; j < rv->njobs; j++) {
+			const struct gate_scan_job *jb = rv->jobs[j];
+			struct gate_judged *r = rec[jb->def - cfg->checks];
+			char tip[41];
+			int recorded, p;
+
+			if (!gate_judged_exists(r) || !jb->ran || jb->skipped || gate_job_failed(jb))
+				continue;
+			p = gate_repo_peel_commit(repo, u->new_id, tip, err);
+			if (p == GATE_ENOTFOUND)
+				continue;
+			if (p < 0)
+				return -1;
+			if (gate_judged_record_pass(r, repo, u->kind == GATE_UPDATE_CREATE ? NULL : u->old_id, tip,
+						    &recorded, err) < 0)
+				return -1;
+			if (recorded)
+				trace_judged(jb->def, "recorded %.12s as judged and passed", tip);
+			else
+				trace_judged(jb->def, "%.12s not recorded: too much below %.12s was not judged", tip,
+					     u->old_id);
+		}
+	}
+	for (k = 0; k < cfg->nchecks; k++)
+		if (gate_judged_write(rec[k], repo, err) < 0)
+			return -1;
+	return 0;
 }
 
 int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
@@ -278,7 +509,8 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 	struct gate_scan *scan = NULL;
 	size_t ndear = 0, i, j, total = 0, k;
 	const char *bypass;
-	int ret = -1, rejected_cheap = 0, run_dear_anyway = 0;
+	int ret = -1, rejected_cheap = 0, run_dear_anyway = 0, keep;
+	struct gate_judged **judged = NULL;
 	double t0 = gate_now();
 
 	memset(v, 0, sizeof(*v));
@@ -292,6 +524,9 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 	for (i = 0; i < push->nr; i++) {
 		struct gate_ref_verdict *rv = &v->refs[i];
 		rv->update = &push->updates[i];
+		if (v->dry_run && gate_skip_prefix(rv->update->ref, GATE_DRY_RUN_GUARD, NULL) &&
+		    (!rv->update->ref[strlen(GATE_DRY_RUN_GUARD)] || rv->update->ref[strlen(GATE_DRY_RUN_GUARD)] == '/'))
+			continue; /* never lands: see GATE_DRY_RUN_GUARD */
 		rv->rule = gate_config_rule_for(cfg, rv->update->target ? rv->update->target : rv->update->ref);
 		/* the merge queue's own refs are written by the queue alone */
 		if (!rv->update->target && !(flags & GATE_EVAL_NO_PROTECTION) &&
@@ -314,7 +549,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 			continue;
 		}
 		if (!(flags & GATE_EVAL_NO_PROTECTION)) {
-			if (!rv->update->target && protect(rv, repo, err) < 0)
+			if (!rv->update->target && protect(rv, cfg, repo, err) < 0)
 				goto out;
 			queue_protect(rv, cfg, push);
 		}
@@ -362,8 +597,13 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 			rv->jobs[rv->njobs++] = jb;
 		}
 	}
+	keep = (flags & GATE_EVAL_RECORD) && !v->dry_run;
+	judged = gate_xcalloc(cfg->nchecks + 1, sizeof(*judged));
+	if (open_judged(judged, v, repo, cfg, keep, err) < 0)
+		goto out;
 	if (gate_scan_new(&scan, repo, cfg, push, err) < 0)
 		goto out;
+	gate_scan_set_judged(scan, judged);
 	if (v->njobs) {
 		if (gate_scan_collect(scan, v->jobs, v->njobs, err) < 0)
 			goto out;
@@ -453,8 +693,14 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		if (rv->outcome > v->outcome)
 			v->outcome = rv->outcome;
 	}
+	if (keep && record_judged(judged, v, repo, cfg, err) < 0)
+		goto out;
 	ret = 0;
 out:
+	if (judged)
+		for (k = 0; k < cfg->nchecks; k++)
+			gate_judged_free(judged[k]);
+	free(judged);
 	for (k = 0; k < v->njobs; k++) {
 		/* commits belong to the scan, which is going away */
 		free(v->jobs[k].job.commits);

@@ -48,6 +48,15 @@ struct gate_verdict {
 	double seconds;
 };
 
+/*
+ * `git gate check --remote` pushes with -o gate.dry-run and --atomic,
+ * together with two updates of this ref and one below it: git cannot
+ * make both in one transaction, so a server without git-gate refuses the
+ * whole push instead of accepting it.  In a dry run these refs are not
+ * judged.
+ */
+#define GATE_DRY_RUN_GUARD "refs/git-gate/dry-run-guard"
+
 /* Judge every update of `push`.  Fills `v`; -1 with err when it could not. */
 int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		  const struct gate_push *push, struct gate_buf *err);
@@ -57,7 +66,14 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
 #define GATE_EVAL_NO_META 2u        /* do not judge pushes to the meta_ref */
 #define GATE_EVAL_SKIP_EXPENSIVE 4u /* do not run expensive (command) checks */
 #define GATE_EVAL_RUN_ALL 8u        /* run expensive checks even after a cheap one rejected */
-#define GATE_EVAL_ONLY_EXPENSIVE 16u /* judge only expensive checks (the merge queue's candidate) */
+/*
+ * A hook deciding a real push: keep the judged records (judged.h) -- seed
+ * the missing ones, note the refs a rule starts or stops enforcing a check
+ * on, and record what each check passed in enforce mode.  Without it (git
+ * gate check, replay, a dry run) the records are only read.
+ */
+#define GATE_EVAL_RECORD 16u
+#define GATE_EVAL_ONLY_EXPENSIVE 32u /* judge only expensive checks (the merge queue's candidate) */
 
 int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		      const struct gate_push *push, unsigned flags, struct gate_buf *err);

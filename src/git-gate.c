@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "diag.h"
 #include "driver.h"
 #include "util.h"
 
@@ -47,6 +48,15 @@ int cli_usage(const char *text, int misuse)
 int cli_is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+void cli_print_diag(const struct gate_diag *diag)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_diag_format(diag, &b);
+	fputs(gate_buf_cstr(&b), stderr);
+	gate_buf_release(&b);
 }
 
 const char *cli_libexecdir(void)

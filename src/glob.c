@@ -2,7 +2,10 @@
 #include "glob.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 #include "banned.h"
 
@@ -46,8 +49,53 @@ static const char *match_class(const char *p, int c, unsigned flags, int *matche
 	return p + 1;
 }
 
-static int match(const char *p, const char *s, unsigned flags)
+/*
+ * One match in progress.  Backtracking over several stars can take time
+ * exponential in their number ("*a*a*a*a*b" against a long run of 'a's, a
+ * pattern from the policy and a path from the pusher); once a match has
+ * taken more than a few steps, every (pattern, string) position found not
+ * to match is remembered, so that no position is tried twice and the cost
+ * stays polynomial in the lengths.
+ */
+struct matcher {
+	const char *pattern, *str;
+	size_t plen, slen;
+	unsigned flags;
+	unsigned long steps;
+	unsigned char *failed; /* a bit per (pattern, string) position, once needed */
+};
+
+#define MEMO_AFTER 4096 /* steps before positions are remembered */
+
+static size_t memo_bit(const struct matcher *m, const char *p, const char *s)
 {
+	return (size_t)(p - m->pattern) * (m->slen + 1) + (size_t)(s - m->str);
+}
+
+static int match(struct matcher *m, const char *p, const char *s);
+
+/* match() remembering the positions that do not match */
+static int match_at(struct matcher *m, const char *p, const char *s)
+{
+	size_t bit;
+
+	if (!m->failed && ++m->steps > MEMO_AFTER)
+		m->failed = gate_xcalloc((m->plen + 1) * (m->slen + 1) / 8 + 1, 1);
+	if (!m->failed)
+		return match(m, p, s);
+	bit = memo_bit(m, p, s);
+	if (m->failed[bit / 8] & (1u << (bit % 8)))
+		return 0;
+	if (match(m, p, s))
+		return 1;
+	m->failed[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	return 0;
+}
+
+static int match(struct matcher *m, const char *p, const char *s)
+{
+	unsigned flags = m->flags;
+
 	while (*p) {
 		switch (*p) {
 		case '*':
@@ -55,19 +103,19 @@ static int match(const char *p, const char *s, unsigned flags)
 				const char *rest = p + 2;
 				/* "**" + "/" may also match zero directories */
 				if (*rest == '/') {
-					if (match(rest + 1, s, flags))
+					if (match_at(m, rest + 1, s))
 						return 1;
 				}
 				if (!*rest)
 					return 1;
 				for (; *s; s++)
-					if (match(rest, s, flags))
+					if (match_at(m, rest, s))
 						return 1;
-				return match(rest, s, flags);
+				return match_at(m, rest, s);
 			}
 			p++;
 			for (;;) {
-				if (match(p, s, flags))
+				if (match_at(m, p, s))
 					return 1;
 				if (!*s || *s == '/')
 					return 0;
@@ -80,15 +128,15 @@ static int match(const char *p, const char *s, unsigned flags)
 			s++;
 			break;
 		case '[': {
-			int m = 0;
+			int ok = 0;
 			const char *end;
 
 			if (!*s || *s == '/')
 				return 0;
-			end = match_class(p + 1, (unsigned char)*s, flags, &m);
+			end = match_class(p + 1, (unsigned char)*s, flags, &ok);
 			if (!end)
 				return 0;
-			if (!m)
+			if (!ok)
 				return 0;
 			p = end;
 			s++;
@@ -108,9 +156,25 @@ static int match(const char *p, const char *s, unsigned flags)
 	return *s == '\0';
 }
 
+static int match_whole(const char *pattern, const char *str, unsigned flags)
+{
+	struct matcher m;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	m.pattern = pattern;
+	m.str = str;
+	m.plen = strlen(pattern);
+	m.slen = strlen(str);
+	m.flags = flags;
+	ret = match_at(&m, pattern, str);
+	free(m.failed);
+	return ret;
+}
+
 int gate_glob_match(const char *pattern, const char *str, unsigned flags)
 {
-	return match(pattern, str, flags);
+	return match_whole(pattern, str, flags);
 }
 
 int gate_glob_match_path(const char *pattern, const char *path, unsigned flags)
@@ -118,11 +182,11 @@ int gate_glob_match_path(const char *pattern, const char *path, unsigned flags)
 	const char *base;
 
 	if (*pattern == '/')
-		return match(pattern + 1, path, flags);
+		return match_whole(pattern + 1, path, flags);
 	if (strchr(pattern, '/'))
-		return match(pattern, path, flags);
+		return match_whole(pattern, path, flags);
 	base = strrchr(path, '/');
-	return match(pattern, base ? base + 1 : path, flags);
+	return match_whole(pattern, base ? base + 1 : path, flags);
 }
 
 int gate_glob_valid(const char *pattern)

@@ -114,21 +114,69 @@ static size_t literal_prefix(const char *p)
  * literal against a glob; for two globs, a conservative guess from their
  * literal prefixes (a false "yes" only costs a message).
  */
-static int patterns_overlap(const struct gate_strvec *a, const struct gate_strvec *b)
+static int pattern_overlaps(const char *x, const struct gate_strvec *b)
 {
-	size_t i, j;
+	size_t j;
 
-	for (i = 0; i < a->nr; i++) {
-		for (j = 0; j < b->nr; j++) {
-			const char *x = a->v[i], *y = b->v[j];
-			size_t lx = literal_prefix(x), ly = literal_prefix(y), n = lx < ly ? lx : ly;
-			if (!strcmp(x, y) || gate_glob_match(x, y, 0) || gate_glob_match(y, x, 0))
-				return 1;
-			if (x[lx] && y[ly] && !strncmp(x, y, n))
-				return 1;
-		}
+	for (j = 0; j < b->nr; j++) {
+		const char *y = b->v[j];
+		size_t lx = literal_prefix(x), ly = literal_prefix(y), n = lx < ly ? lx : ly;
+		if (!strcmp(x, y) || gate_glob_match(x, y, 0) || gate_glob_match(y, x, 0))
+			return 1;
+		if (x[lx] && y[ly] && !strncmp(x, y, n))
+			return 1;
 	}
 	return 0;
+}
+
+static int patterns_overlap(const struct gate_strvec *a, const struct gate_strvec *b)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr; i++)
+		if (pattern_overlaps(a->v[i], b))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether pattern `pe` matches every ref `pf` matches: for a literal `pf`
+ * exactly; for a glob only when provably (the same pattern, or `pe` is
+ * "PREFIX/" followed by a double star and `pf` starts with that prefix).
+ */
+static int pattern_covers(const char *pe, const char *pf)
+{
+	size_t le = literal_prefix(pe);
+
+	if (!strcmp(pe, pf))
+		return 1;
+	if (!pf[literal_prefix(pf)])
+		return gate_glob_match(pe, pf, 0);
+	return le > 0 && pe[le - 1] == '/' && !strcmp(pe + le, "**") && !strncmp(pe, pf, le);
+}
+
+/*
+ * Whether the repository rules before `r` (rules[first .. r)) take every
+ * ref of final rule `f` that `r` could match: then `r` never applies to
+ * those refs and cannot weaken `f` (say a warn rule for all branches after
+ * the repository's own rule for main).
+ */
+static int shadowed(const struct gate_rule *first, const struct gate_rule *f, const struct gate_rule *r)
+{
+	size_t i, k;
+	const struct gate_rule *e;
+
+	for (i = 0; i < f->refs.nr; i++) {
+		int covered = 0;
+		if (!pattern_overlaps(f->refs.v[i], &r->refs))
+			continue;
+		for (e = first; e < r && !covered; e++)
+			for (k = 0; k < e->refs.nr && !covered; k++)
+				covered = pattern_covers(e->refs.v[k], f->refs.v[i]);
+		if (!covered)
+			return 0;
+	}
+	return 1;
 }
 
 static void fix_bool(int *v, struct gate_source *src, int fv, const struct gate_source *fsrc, int rv,
@@ -392,7 +440,7 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 		for (j = 0; j < nr; j++) {
 			const struct gate_rule *r = &m->rules[ns + j];
 			combine(&m->rules[m->nrules++], f, r);
-			if (patterns_overlap(&f->refs, &r->refs))
+			if (patterns_overlap(&f->refs, &r->refs) && !shadowed(&m->rules[ns], f, r))
 				weakening(m, f, r);
 		}
 	}
@@ -416,6 +464,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	PREFER_REPO(log_dir);
 #undef PREFER_REPO
 	m->jobs = repo->jobs ? repo->jobs : sys->jobs;
+	/* a server setting: the system file's, when it has one */
+	m->hook_timeout = sys->hook_timeout ? sys->hook_timeout : repo->hook_timeout;
 	m->max_findings = repo->max_findings != 20 ? repo->max_findings : sys->max_findings;
 	m->meta_ref = sys->meta_ref;
 	sys->meta_ref = NULL;

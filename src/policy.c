@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "glob.h"
+#include "policy-text.h"
 #include "push.h"
 #include "regex.h"
 #include "repo.h"
@@ -150,6 +152,42 @@ void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const ch
 	diag_at(g->diag, setting, fmt, ap);
 	va_end(ap);
 	g->errors++;
+}
+
+int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *value, const char *under,
+		       const char *dir)
+{
+	static const char *const tops[] = { "heads/", "tags/", "notes/", "meta/", "remotes/" };
+	struct gate_buf fix = GATE_BUF_INIT;
+	const char *v = value;
+	size_t k;
+
+	if (gate_ref_name_valid(value) && !strncmp(value, under, strlen(under)) && strlen(value) > strlen(under))
+		return 0;
+	while (*v == '/')
+		v++;
+	if (!strncmp(v, "refs/", 5) && gate_ref_name_valid(v)) {
+		/* a full name in the wrong place: keep its last part */
+		gate_buf_adds(&fix, dir);
+		gate_buf_adds(&fix, strrchr(v, '/') + 1);
+	} else {
+		for (k = 0; k < GATE_ARRAY_SIZE(tops); k++)
+			if (!strncmp(v, tops[k], strlen(tops[k])))
+				break;
+		gate_buf_adds(&fix, k < GATE_ARRAY_SIZE(tops) ? "refs/" : dir);
+		gate_buf_adds(&fix, v);
+	}
+	if (!gate_ref_name_valid(fix.ptr) || strncmp(fix.ptr, under, strlen(under)))
+		gate_buf_setf(&fix, "%sNAME", dir);
+	if (!strncmp(value, "refs/", 5) && gate_ref_name_valid(value))
+		gate_conf_error(g, key, "\"%s\" is not under %s; write a name such as \"%s\"", value, under, fix.ptr);
+	else
+		gate_conf_error(g, key,
+				"\"%s\" is not a full ref name: git-gate looks the ref up by exactly this name, never "
+				"as refs/heads/NAME or refs/tags/NAME; write \"%s\"",
+				value, fix.ptr);
+	gate_buf_release(&fix);
+	return -1;
 }
 
 const char *gate_conf_git_dir(struct gate_conf_group *g)
@@ -453,6 +491,7 @@ static void check_def_release(struct gate_check_def *d)
 		d->type->free(d->data);
 	free(d->name);
 	free(d->digest);
+	free(d->hint);
 }
 
 void gate_config_free(struct gate_config *cfg)
@@ -484,6 +523,7 @@ void gate_config_free(struct gate_config *cfg)
 	free(cfg->repo_file);
 	gate_strvec_clear(&cfg->warnings);
 	gate_strvec_clear(&cfg->notes);
+	gate_strvec_clear(&cfg->ignored);
 	free(cfg);
 }
 
@@ -516,6 +556,46 @@ static void set_src(struct gate_config *cfg, struct gate_source *src, const conf
 	src->file = intern_file(cfg, setting_file(s, &tmp));
 	src->line = (int)config_setting_source_line(s);
 	gate_buf_release(&tmp);
+}
+
+/*
+ * What to put before a ref pattern that does not start with "refs/":
+ * "heads/x" and "tags/x" only lack "refs/", anything else is a branch.
+ */
+const char *gate_ref_suggestion_prefix(const char *pat)
+{
+	static const char *const ns[] = { "heads/", "tags/", "notes/", "remotes/", "meta/", "for/", NULL };
+	size_t i;
+
+	pat += pat[0] == '/';
+	for (i = 0; ns[i]; i++)
+		if (!strncmp(pat, ns[i], strlen(ns[i])))
+			return "refs/";
+	return "refs/heads/";
+}
+
+/* Largest 'hint' a check may carry: a line or two of help, not a manual. */
+#define HINT_MAX 400
+
+/* Every check's 'hint': the policy author's help shown with its findings. */
+static void parse_hint(struct gate_check_def *def, struct gate_conf_group *g)
+{
+	const char *hint = NULL;
+	const char *p;
+
+	if (gate_conf_string(g, "hint", &hint) <= 0)
+		return;
+	for (p = hint; *p && (unsigned char)*p >= 0x20 && *p != 0x7f; p++)
+		;
+	if (!*hint || *p)
+		gate_conf_error(g, "hint", "it must be one line of text without control characters, e.g. "
+					   "hint = \"Start the subject with the ticket, e.g. 'PAY-123: Fix rounding'\"");
+	else if (strlen(hint) > HINT_MAX)
+		gate_conf_error(g, "hint", "it is %zu bytes long; keep it under %d (say more in a wiki page and "
+					   "give its address)",
+				strlen(hint), HINT_MAX);
+	else
+		def->hint = gate_xstrdup(hint);
 }
 
 static void parse_checks(struct gate_config *cfg, config_setting_t *checks, struct gate_diag *diag,
@@ -573,6 +653,7 @@ static void parse_checks(struct gate_config *cfg, config_setting_t *checks, stru
 		}
 		def->name = gate_xstrdup(config_setting_name(s));
 		set_src(cfg, &def->src, s);
+		parse_hint(def, &g);
 		if (def->type->parse && def->type->parse(&def->data, &g) < 0 && !g.errors) {
 			diagf(diag, s, "check '%s' is not valid", def->name);
 			g.errors++;
@@ -705,8 +786,9 @@ static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate
 		set_src(cfg, &r->src_refs, config_setting_get_member(s, "refs"));
 		for (i = 0; i < r->refs.nr; i++)
 			if (strncmp(r->refs.v[i], "refs/", 5) && strcmp(r->refs.v[i], "HEAD"))
-				gate_conf_error(&g, "refs", "\"%s\" is not a full ref name (did you mean \"refs/heads/%s\"?)",
-						r->refs.v[i], r->refs.v[i]);
+				gate_conf_error(&g, "refs", "\"%s\" is not a full ref name (did you mean \"%s%s\"?)",
+						r->refs.v[i], gate_ref_suggestion_prefix(r->refs.v[i]),
+						r->refs.v[i] + (r->refs.v[i][0] == '/'));
 		if (!r->refs.nr)
 			gate_conf_error(&g, "refs", "the list is empty, so the rule matches no ref "
 					"(e.g. refs = [ \"refs/heads/main\" ];)");
@@ -805,7 +887,7 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 /* Top-level keys that configure the server, not the policy. */
 static const char *const server_keys[] = {
 	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
-	"meta_ref", "meta_users", "meta_allow_commands",
+	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout",
 };
 
 /*
@@ -887,9 +969,8 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 	gate_conf_bool(&g, "audit_syslog", &cfg->audit_syslog);
 	if (cfg->audit_log && !*cfg->audit_log)
 		gate_conf_error(&g, "audit_log", "is empty; write \"off\" to turn the audit log off");
-	if (cfg->meta_ref && !gate_ref_name_valid(cfg->meta_ref))
-		gate_conf_error(&g, "meta_ref", "\"%s\" is not a valid full ref name (e.g. \"refs/meta/gate\")",
-				cfg->meta_ref);
+	if (cfg->meta_ref)
+		(void)gate_conf_full_ref(&g, "meta_ref", cfg->meta_ref, "refs/", "refs/meta/");
 	if (cfg->meta_ref && !cfg->meta_users.nr)
 		gate_conf_error(&g, "meta_ref", "needs 'meta_users': who may change the policy stored in '%s'",
 				cfg->meta_ref);
@@ -920,6 +1001,15 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 			gate_conf_error(&g, "jobs", "must be between 0 (number of cores) and 1024");
 		else
 			cfg->jobs = (long)v;
+	}
+	{
+		int64_t t;
+		if (gate_conf_duration(&g, "hook_timeout", &t) > 0) {
+			if (t < 1 || t > GATE_DEADLINE_MAX)
+				gate_conf_error(&g, "hook_timeout", "must be between 1 second and 24 hours");
+			else
+				cfg->hook_timeout = (long)t;
+		}
 	}
 	if (gate_conf_int(&g, "max_findings", &v) > 0) {
 		if (v < 1 || v > 100000)
@@ -953,13 +1043,198 @@ static void init_libconfig(config_t *c, const char *file)
 	}
 }
 
-static void syntax_error(config_t *c, const char *name, struct gate_diag *diag)
+/* Line `line` (from 1) of `text` into `out` (without its newline); 0 when the text is shorter. */
+static int text_line(const char *text, int line, struct gate_buf *out)
+{
+	const char *p = text, *e;
+	int n;
+
+	for (n = 1; p && n < line; n++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p || !*p)
+		return 0;
+	e = strchr(p, '\n');
+	gate_buf_add(out, p, e ? (size_t)(e - p) : strlen(p));
+	return 1;
+}
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	       c == '*';
+}
+
+/*
+ * The setting names on a line ("name =" or "name :"), in order, into
+ * `names` (each as its own string).
+ */
+static void names_on_line(const char *l, struct gate_strvec *names)
+{
+	const char *p = l;
+
+	while (*p) {
+		const char *q, *r;
+		if (*p == '"') { /* skip strings */
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p)
+				p++;
+			continue;
+		}
+		if (*p == '#' || (*p == '/' && (p[1] == '/' || p[1] == '*')))
+			return;
+		if (!is_name_char(*p) || (p > l && is_name_char(p[-1]))) {
+			p++;
+			continue;
+		}
+		for (q = p; is_name_char(*q); q++)
+			;
+		for (r = q; *r == ' ' || *r == '\t'; r++)
+			;
+		if ((*r == '=' && r[1] != '=') || *r == ':') {
+			char *n = gate_xstrndup(p, (size_t)(q - p));
+			gate_strvec_push(names, n);
+			free(n);
+		}
+		p = q;
+	}
+}
+
+/* A value that is a bare word where a string was meant: mode = enforce; */
+static int bare_word(const char *l, struct gate_buf *key, struct gate_buf *word)
+{
+	const char *p;
+
+	for (p = l; (p = strpbrk(p, "=:")) != NULL; p++) {
+		const char *k = p, *w = p + 1, *we;
+		while (k > l && (k[-1] == ' ' || k[-1] == '\t'))
+			k--;
+		if (k == l || !is_name_char(k[-1]))
+			continue;
+		while (*w == ' ' || *w == '\t')
+			w++;
+		if (!((*w >= 'a' && *w <= 'z') || (*w >= 'A' && *w <= 'Z')))
+			continue;
+		for (we = w; is_name_char(*we) || *we == '.' || *we == '/'; we++)
+			;
+		if ((we - w == 4 && !strncasecmp(w, "true", 4)) || (we - w == 5 && !strncasecmp(w, "false", 5)))
+			continue;
+		gate_buf_reset(key);
+		for (p = k; p > l && is_name_char(p[-1]); p--)
+			;
+		gate_buf_add(key, p, (size_t)(k - p));
+		gate_buf_add(word, w, (size_t)(we - w));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * libconfig says only "syntax error" or "duplicate setting name": say
+ * which key, what is expected, and quote the line (`text` is the whole
+ * policy text, `line` where libconfig stopped).
+ */
+static void explain_parse_error(struct gate_buf *out, const char *raw, const char *text, int line)
+{
+	struct gate_buf l = GATE_BUF_INIT, prev = GATE_BUF_INIT, key = GATE_BUF_INIT, word = GATE_BUF_INIT;
+	struct gate_strvec names = GATE_STRVEC_INIT;
+	const char *t;
+	int have = text_line(text, line, &l), n;
+	size_t i, j;
+
+	for (n = line - 1; n > 0; n--) {
+		gate_buf_reset(&prev);
+		text_line(text, n, &prev);
+		for (t = prev.ptr; t && (*t == ' ' || *t == '\t'); t++)
+			;
+		if (t && *t)
+			break;
+	}
+	t = l.ptr ? l.ptr : "";
+	while (*t == ' ' || *t == '\t')
+		t++;
+	if (strstr(raw, "duplicate setting")) {
+		const char *dup = NULL;
+		int first = 0;
+		names_on_line(t, &names);
+		for (i = 0; i < names.nr && !dup; i++)
+			for (j = 0; j < i && !dup; j++)
+				if (!strcmp(names.v[i], names.v[j]))
+					dup = names.v[i], first = line;
+		if (!dup && names.nr) {
+			dup = names.v[0];
+			for (n = line - 1; n > 0 && !first; n--) {
+				struct gate_strvec before = GATE_STRVEC_INIT;
+				gate_buf_reset(&prev);
+				text_line(text, n, &prev);
+				names_on_line(gate_buf_cstr(&prev), &before);
+				if (gate_strvec_contains(&before, dup))
+					first = n;
+				gate_strvec_clear(&before);
+			}
+		}
+		if (dup && first)
+			gate_buf_addf(out, "'%s' is set twice in the same group (also at line %d): each key may appear "
+					   "once in a group; merge the two or remove one",
+				      dup, first);
+		else if (dup)
+			gate_buf_addf(out, "'%s' is set twice in the same group: each key may appear once in a group; "
+					   "merge the two or remove one",
+				      dup);
+		else
+			gate_buf_adds(out, "a key is set twice in the same group: each key may appear once in a group");
+	} else if (!strstr(raw, "syntax error")) {
+		gate_buf_adds(out, raw);
+	} else if (!have) {
+		gate_buf_adds(out, "syntax error: the file ends before every '(', '[' and '{' is closed: a closing "
+				   "')', ']' or '}' (and ';') is missing above");
+	} else if (strchr(t, '\'')) {
+		gate_buf_adds(out, "syntax error: strings are written in double quotes (\"...\"), not single quotes");
+	} else if (strstr(t, "==")) {
+		gate_buf_adds(out, "syntax error: a key and its value are joined by one '=' (or ':'), not '=='");
+	} else if (bare_word(t, &key, &word)) {
+		gate_buf_addf(out, "syntax error: the value of '%s' is a word without quotes: strings are written in "
+				   "double quotes (%s = \"%s\";)",
+			      key.ptr, key.ptr, word.ptr);
+	} else if (t[0] == '{' && prev.len && prev.ptr[prev.len - 1] == '}') {
+		gate_buf_addf(out, "syntax error: a comma is missing between two groups of a list: end line %d with "
+				   "'},'",
+			      n);
+	} else if (strstr(t, "} {") || strstr(t, "}{")) {
+		gate_buf_adds(out, "syntax error: a comma is missing between two groups of a list ('}, {')");
+	} else if (strstr(t, ", ]") || strstr(t, ",]") || strstr(t, ", )") || strstr(t, ",)")) {
+		gate_buf_adds(out, "syntax error: a list cannot end with a comma: remove the last ','");
+	} else if (strchr(t, '[') && strchr(t, ';') && strchr(t, ';') < strchr(t, ']' ) && strchr(t, '[') < strchr(t, ';')) {
+		gate_buf_adds(out, "syntax error: the elements of a list [ ... ] are separated by commas, not ';'");
+	} else {
+		gate_buf_adds(out, "syntax error: expected settings as KEY = VALUE; (strings in double quotes, lists "
+				   "in [ ], groups in { }, lists of groups in ( ) separated by commas; key names are "
+				   "letters, digits, '-', '_' and '*')");
+	}
+	if (have) {
+		size_t len = strlen(t);
+		while (len && (t[len - 1] == ' ' || t[len - 1] == '\t' || t[len - 1] == '\r'))
+			len--;
+		gate_buf_addf(out, "; the line: %.*s%s", (int)(len > 120 ? 120 : len), t, len > 120 ? "..." : "");
+	}
+	gate_buf_release(&l);
+	gate_buf_release(&prev);
+	gate_buf_release(&key);
+	gate_buf_release(&word);
+	gate_strvec_clear(&names);
+}
+
+static void syntax_error(config_t *c, const char *name, const char *string, struct gate_diag *diag)
 {
 	struct gate_buf tmp = GATE_BUF_INIT;
 	const char *f = resolve_file(config_error_file(c), name, config_get_include_dir(c), &tmp);
 
 	const char *text = config_error_text(c);
-	struct gate_buf file = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	struct gate_buf file = GATE_BUF_INIT, err = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	const char *dir = config_get_include_dir(c);
 	int line = config_error_line(c);
 
@@ -987,11 +1262,17 @@ static void syntax_error(config_t *c, const char *name, struct gate_diag *diag)
 			goto out;
 		}
 	}
+	if (text && line > 0 && (string || (f && !file.len && gate_read_file(&file, f, &err) == 0) || file.len)) {
+		explain_parse_error(&msg, text, string && !config_error_file(c) ? string : gate_buf_cstr(&file), line);
+		gate_diag_addf(diag, f ? f : name, line, "%s", msg.ptr);
+		goto out;
+	}
 	gate_diag_addf(diag, f ? f : name, line, "%s", text);
 out:
 	gate_buf_release(&file);
 	gate_buf_release(&err);
 	gate_buf_release(&tmp);
+	gate_buf_release(&msg);
 }
 
 /*
@@ -1062,6 +1343,14 @@ static int load_file_opts(struct gate_config **out, const char *file, const stru
 
 	if (access(file, F_OK) < 0 && errno == ENOENT)
 		return GATE_ENOTFOUND;
+	/* what libconfig would hang on or misread: FIFOs, NUL bytes, include cycles */
+	init_libconfig(&c, file);
+	ret = gate_policy_file_check(file, config_get_include_dir(&c), diag);
+	config_destroy(&c);
+	if (ret == GATE_ENOTFOUND)
+		return ret;
+	if (ret)
+		return -1;
 	if (o->in_repository) {
 		struct gate_buf text = GATE_BUF_INIT, err = GATE_BUF_INIT;
 		ret = gate_read_file(&text, file, &err);
@@ -1078,7 +1367,7 @@ static int load_file_opts(struct gate_config **out, const char *file, const stru
 		if (config_error_type(&c) == CONFIG_ERR_FILE_IO && !config_error_file(&c))
 			gate_diag_addf(diag, file, 0, "cannot read the policy: %s", strerror(read_errno(file)));
 		else
-			syntax_error(&c, file, diag);
+			syntax_error(&c, file, NULL, diag);
 		config_destroy(&c);
 		return -1;
 	}
@@ -1116,10 +1405,12 @@ int gate_policy_load_string_opts(struct gate_config **out, const char *text, con
 
 	if (o->in_repository && find_include(text, name, diag))
 		return -1;
+	if (gate_policy_text_check(name, text, strlen(text), diag))
+		return -1;
 	init_libconfig(&c, NULL);
 	diag->name = name;
 	if (config_read_string(&c, text) != CONFIG_TRUE) {
-		syntax_error(&c, name, diag);
+		syntax_error(&c, name, text, diag);
 		config_destroy(&c);
 		diag->name = saved;
 		return -1;
@@ -1148,6 +1439,45 @@ struct gate_config *gate_policy_default(const char *default_branch)
 	return cfg;
 }
 
+/*
+ * The object `rev` names: a 40-hex object id, or a full ref name looked up
+ * exactly (git_revparse would also try refs/heads/REV and refs/tags/REV,
+ * which any pusher can create).  GATE_ENOTFOUND when there is no such ref.
+ */
+static int meta_object(git_object **out, struct git_repository *repo, const char *rev, struct gate_buf *err)
+{
+	git_reference *ref = NULL;
+	git_oid oid;
+	int r;
+
+	if (gate_is_hex_oid(rev)) {
+		if (git_oid_fromstr(&oid, rev) < 0 || git_object_lookup(out, repo, &oid, GIT_OBJECT_ANY) < 0)
+			return gate_error(err, "cannot read object %s: %s", rev, gate_git_error());
+		return 0;
+	}
+	if (!gate_ref_name_valid(rev))
+		return gate_error(err, "'%s' is not a full ref name (the policy ref is looked up by its exact name)",
+				  rev);
+	r = git_reference_lookup(&ref, repo, rev);
+	if (r == GIT_ENOTFOUND)
+		return GATE_ENOTFOUND;
+	if (r < 0)
+		return gate_error(err, "cannot read ref '%s': %s", rev, gate_git_error());
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+		gate_error(err,
+			   "'%s' is a symbolic ref (to '%s'): the policy ref must be a plain ref, or whoever may push "
+			   "its target would control the policy",
+			   rev, git_reference_symbolic_target(ref));
+		git_reference_free(ref);
+		return -1;
+	}
+	r = git_object_lookup(out, repo, git_reference_target(ref), GIT_OBJECT_ANY);
+	git_reference_free(ref);
+	if (r < 0)
+		return gate_error(err, "cannot read what '%s' points at: %s", rev, gate_git_error());
+	return 0;
+}
+
 int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, const char *rev,
 			     struct gate_buf *err)
 {
@@ -1158,15 +1488,13 @@ int gate_policy_read_meta_in(struct gate_buf *out, struct git_repository *repo, 
 	size_t len;
 	int ret = -1, r;
 
-	r = git_revparse_single(&obj, repo, rev);
-	if (r == GIT_ENOTFOUND) {
+	r = meta_object(&obj, repo, rev, err);
+	if (r == GATE_ENOTFOUND) {
 		ret = GATE_ENOTFOUND;
 		goto out;
 	}
-	if (r < 0) {
-		gate_error(err, "cannot resolve '%s': %s", rev, gate_git_error());
+	if (r < 0)
 		goto out;
-	}
 	if (git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0) {
 		gate_error(err, "'%s' does not lead to a tree: %s", rev,
 			   gate_git_error());
@@ -1254,9 +1582,11 @@ int gate_policy_find(struct gate_config **out, const char *git_dir, const char *
 		     struct gate_diag *diag)
 {
 	const char *env = getenv("GIT_GATE_CONFIG");
+	const char *repo_env = getenv("GIT_GATE_REPO_CONFIG");
 	const char *sys_file = gate_policy_system_file();
 	struct gate_config *sys = NULL, *repo = NULL;
 	struct gate_policy_load_opts o;
+	char *ignored = NULL, *why = NULL;
 	int ret;
 
 	if (env && *env) {
@@ -1269,32 +1599,52 @@ int gate_policy_find(struct gate_config **out, const char *git_dir, const char *
 			(*out)->system_file = gate_xstrdup(env); /* it stands for the system file */
 		return ret;
 	}
+	if (repo_env && !*repo_env)
+		repo_env = NULL;
 	ret = load_file_for(&sys, sys_file, git_dir, diag);
 	if (ret < 0 && ret != GATE_ENOTFOUND)
 		return -1;
 	if (sys)
 		sys->system_file = gate_xstrdup(sys_file);
-	if (git_dir) {
-		if (sys && sys->meta_ref) {
-			ret = load_meta_layer(&repo, sys, git_dir, diag);
-		} else {
-			char *repo_file = gate_xstrfmt("%s/git-gate.conf", git_dir);
-			memset(&o, 0, sizeof(o));
-			o.git_dir = git_dir;
-			o.system = sys;
-			ret = load_file_opts(&repo, repo_file, &o, diag);
-			free(repo_file);
+	if (sys && sys->meta_ref && git_dir) {
+		ret = load_meta_layer(&repo, sys, git_dir, diag);
+	} else if (repo_env || git_dir) {
+		char *repo_file = repo_env ? gate_xstrdup(repo_env) : gate_xstrfmt("%s/git-gate.conf", git_dir);
+		memset(&o, 0, sizeof(o));
+		o.git_dir = git_dir;
+		o.system = sys;
+		ret = load_file_opts(&repo, repo_file, &o, diag);
+		if (ret == GATE_ENOTFOUND && repo_env) {
+			/* named on purpose: a missing file must not mean "no policy" */
+			gate_diag_addf(diag, repo_env, 0, "policy file named by GIT_GATE_REPO_CONFIG does not exist");
+			ret = -1;
 		}
-		if (ret < 0 && ret != GATE_ENOTFOUND) {
-			gate_config_free(sys);
-			return -1;
-		}
+		free(repo_file);
+	} else {
+		ret = 0;
+	}
+	if (ret < 0 && ret != GATE_ENOTFOUND) {
+		gate_config_free(sys);
+		return -1;
 	}
 	if (!sys && !repo) {
 		*out = gate_policy_default(default_branch);
 		return 0;
 	}
-	return gate_policy_layer(out, sys, repo, diag);
+	ignored = !sys || !sys->meta_ref ? NULL
+		  : repo_env		 ? gate_xstrdup(repo_env)
+		  : git_dir		 ? gate_xstrfmt("%s/git-gate.conf", git_dir)
+					 : NULL;
+	if (ignored && access(ignored, F_OK) == 0)
+		why = gate_xstrfmt("%s: ignored: the system file %s sets meta_ref = \"%s\", so this repository's "
+				   "policy is git-gate.conf in that ref; move the file's rules there",
+				   ignored, sys_file, sys->meta_ref);
+	ret = gate_policy_layer(out, sys, repo, diag);
+	if (ret == 0 && why)
+		gate_strvec_push(&(*out)->ignored, why);
+	free(ignored);
+	free(why);
+	return ret;
 }
 
 static const struct gate_rule *first_match(const struct gate_rule *rules, size_t n, const char *ref)
@@ -1339,6 +1689,11 @@ int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *de
 		if (rule->checks[i] == def)
 			return 1;
 	return 0;
+}
+
+int gate_rule_enforces(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	return rule && rule->mode == GATE_MODE_ENFORCE && gate_rule_runs(rule, def);
 }
 
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user)

@@ -35,6 +35,7 @@ struct gate_check_def {
 	const struct gate_check_type *type;
 	void *data;
 	struct gate_source src;
+	char *hint;   /* the policy author's help, shown with its findings (key 'hint'), or NULL */
 	/* The definition as canonical text (type and every key), so that a
 	 * verdict cache can tell when a check's meaning changed. */
 	char *digest;
@@ -107,6 +108,7 @@ struct gate_config {
 	char *log_dir;         /* command logs; NULL: $GIT_DIR/git-gate/logs */
 	long jobs;             /* parallel command checks; 0: number of cores */
 	long max_findings;     /* per check in a report */
+	long hook_timeout;     /* seconds the hook may take, command checks aside; 0: the default */
 	int is_default;
 	/* Policy stored in the repository itself (issue: policy as code). */
 	char *meta_ref;
@@ -127,6 +129,10 @@ struct gate_config {
 	 * reported by `git gate validate`, never in effect. */
 	struct gate_strvec warnings;
 	struct gate_strvec notes; /* informational, e.g. a renamed check */
+	/* Policy files that exist but are not read, each "FILE: why" (e.g. a
+	 * repository's git-gate.conf when the system file sets meta_ref):
+	 * said by validate, explain and the audit log. */
+	struct gate_strvec ignored;
 };
 
 /*
@@ -166,8 +172,10 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 		      struct gate_diag *diag);
 
 /*
- * Read the policy text stored in `rev` (a ref or commit; the file
- * git-gate.conf at the top of its tree) of the repository at `git_dir`.
+ * Read the policy text stored in `rev` (the file git-gate.conf at the top
+ * of its tree) of the repository at `git_dir`.  `rev` is a 40-hex object
+ * id or a full ref name, looked up by exactly that name: no
+ * refs/heads/REV or refs/tags/REV fallback, and a symbolic ref is refused.
  * GATE_ENOTFOUND when the ref or the file does not exist.
  */
 int gate_policy_read_meta(struct gate_buf *out, const char *git_dir, const char *rev, struct gate_buf *err);
@@ -196,6 +204,13 @@ struct gate_config *gate_policy_default(const char *default_branch);
 int gate_policy_find(struct gate_config **out, const char *git_dir, const char *default_branch,
 		     struct gate_diag *diag);
 
+/*
+ * What a ref name or pattern without "refs/" probably lacks: "refs/" for
+ * "heads/x", "tags/x" and the like, else "refs/heads/" (a branch).  A
+ * leading '/' of `name` is to be dropped.
+ */
+const char *gate_ref_suggestion_prefix(const char *name);
+
 /* The compiled-in path of the system-wide policy. */
 const char *gate_policy_system_file(void);
 
@@ -206,6 +221,8 @@ const struct gate_rule *gate_config_rule_for(const struct gate_config *cfg, cons
 
 /* Whether `rule` runs the check `def`. */
 int gate_rule_runs(const struct gate_rule *rule, const struct gate_check_def *def);
+/* Whether `rule` runs `def` in enforce mode (a failure rejects). */
+int gate_rule_enforces(const struct gate_rule *rule, const struct gate_check_def *def);
 
 /* Whether `user` is named in `list` directly or through an @group. */
 int gate_config_user_in(const struct gate_config *cfg, const struct gate_strvec *list, const char *user);
@@ -239,6 +256,15 @@ struct gate_regex;
 int gate_conf_regex(struct gate_conf_group *g, const char *key, unsigned flags, struct gate_regex *out);
 /* A nested group (e.g. per-pattern limits); returns the raw libconfig setting. */
 int gate_conf_setting(struct gate_conf_group *g, const char *key, void **setting);
+/*
+ * A ref the policy names (meta_ref, a ci-status notes_ref) is looked up by
+ * exactly that name, never as refs/heads/NAME or refs/tags/NAME: `value`
+ * must be a full, well-formed ref name under `under` ("refs/" for any).
+ * Otherwise records a problem suggesting a full name (`dir` + value, e.g.
+ * refs/notes/ + "ci") and returns -1.
+ */
+int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *value, const char *under,
+		       const char *dir);
 /* Record a problem about `key` (or the group when NULL). */
 void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

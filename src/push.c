@@ -32,6 +32,20 @@ int gate_ref_name_valid(const char *ref)
 	return 1;
 }
 
+void gate_update_retarget(struct gate_update *u, const char *target)
+{
+	if (!u->via)
+		u->via = u->ref;
+	else
+		free(u->ref);
+	u->ref = gate_xstrdup(target);
+}
+
+const char *gate_update_pushed_name(const struct gate_update *u)
+{
+	return u->via ? u->via : u->ref;
+}
+
 #define SHA256_REFUSAL                                                                                       \
 	"this repository uses SHA-256 object ids, which git-gate cannot judge yet (libgit2 1.5 reads only "   \
 	"SHA-1 repositories); refusing the push"
@@ -54,6 +68,7 @@ int gate_push_add(struct gate_push *p, const char *ref, const char *old_id, cons
 	u = &p->updates[p->nr++];
 	u->ref = gate_xstrdup(ref);
 	u->target = NULL;
+	u->via = NULL;
 	memcpy(u->old_id, old_id, 41);
 	memcpy(u->new_id, new_id, 41);
 	if (gate_is_zero_oid(old_id))
@@ -167,6 +182,7 @@ void gate_push_release(struct gate_push *p)
 	for (i = 0; i < p->nr; i++) {
 		free(p->updates[i].ref);
 		free(p->updates[i].target);
+		free(p->updates[i].via);
 	}
 	free(p->updates);
 	gate_strvec_clear(&p->options);

@@ -15,7 +15,8 @@ enum gate_update_kind {
 };
 
 struct gate_update {
-	char *ref;
+	char *ref;       /* the ref that moves (a symbolic ref's target, see via) */
+	char *via;       /* the symbolic ref the pusher named, or NULL */
 	char old_id[41];
 	char new_id[41];
 	enum gate_update_kind kind;
@@ -39,6 +40,13 @@ struct gate_push {
 /* Add one update; validates ids and the ref name. */
 int gate_push_add(struct gate_push *p, const char *ref, const char *old_id, const char *new_id,
 		  struct gate_buf *err);
+/*
+ * The update pushed to `ref` moves `target` instead (git updates through
+ * a symbolic ref): judge it as such, remembering the name pushed.
+ */
+void gate_update_retarget(struct gate_update *u, const char *target);
+/* The name the pusher used for this update (via, else ref). */
+const char *gate_update_pushed_name(const struct gate_update *u);
 /* Parse pre-receive's stdin: "<old> SP <new> SP <ref> LF" lines. */
 int gate_push_parse_pre_receive(struct gate_push *p, const char *text, size_t len, struct gate_buf *err);
 /* Read GIT_PUSH_OPTION_COUNT / GIT_PUSH_OPTION_n. */

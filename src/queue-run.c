@@ -19,9 +19,11 @@
 
 #include "audit.h"
 #include "gate.h"
+#include "judged.h"
 #include "queue-internal.h"
 #include "report.h"
 #include "run-command.h"
+#include "shared.h"
 
 #include "banned.h"
 
@@ -118,7 +120,7 @@ int gate_queue_spawn_runner(const char *git_dir, const char *const *argv, struct
 			dup2(fd, 0);
 			close(fd);
 		}
-		fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		fd = gate_shared_open(gate_shared_perm(git_dir), log, O_WRONLY | O_APPEND | O_CREAT, 0644);
 		if (fd < 0)
 			fd = open("/dev/null", O_WRONLY);
 		if (fd >= 0) {
@@ -465,7 +467,7 @@ static void audit(struct runner *rn, const char *branch, struct gate_queue_item 
 	gate_buf_adds(&b, ",\"reason\":");
 	gate_json_add_strings(&b, reason);
 	gate_buf_adds(&b, "}\n");
-	if (gate_audit_append(path, b.ptr, b.len, &err) < 0)
+	if (gate_audit_append(path, gate_shared_perm(rn->git_dir), b.ptr, b.len, &err) < 0)
 		logf_(rn, "warning: the audit log could not be written: %s", gate_buf_cstr(&err));
 	gate_buf_release(&b);
 	gate_buf_release(&err);
@@ -491,7 +493,7 @@ static int reject(struct runner *rn, struct gate_queue_item *it, const char *rea
 	gate_buf_add_safes(&r, reason);
 	rp = gate_xstrfmt("%s/git-gate/queue/items/%ld.report", rn->git_dir, it->id);
 	if (report && report->len)
-		(void)gate_queue_write_file(rp, report->ptr, report->len, &err);
+		(void)gate_queue_write_file(rn->git_dir, rp, report->ptr, report->len, &err);
 	free(rp);
 	cur->state = GATE_QUEUE_REJECTED;
 	cur->decided = (int64_t)time(NULL);
@@ -596,7 +598,7 @@ static int write_journal(struct runner *rn, const char *branch, const char *old,
 	gate_buf_addf(&b, "branch %s\nold %s\n", branch, old);
 	for (i = 0; i < n; i++)
 		gate_buf_addf(&b, "item %ld %s\n", items[i]->id, cands[i]);
-	ret = gate_queue_write_file(p, b.ptr, b.len, err);
+	ret = gate_queue_write_file(rn->git_dir, p, b.ptr, b.len, err);
 	free(p);
 	gate_buf_release(&b);
 	return ret;
@@ -647,12 +649,53 @@ out:
 }
 
 /*
+ * After a landing: the queue judged the new commits of the branch (the
+ * items' own commits by the cheap checks, the candidate by the command
+ * checks), so the judged records (judged.h) get the branch's new value
+ * for every check the rule enforces -- as pre-receive records a push it
+ * passed -- unless an item's pusher was exempt from one of them.  Without
+ * this, the rebased commits would be judged again by later pushes (and a
+ * signature check would fail on them: rebased commits carry no signature).
+ */
+static void record_judged(struct runner *rn, const struct gate_rule *rule, struct gate_queue_item **items, size_t n,
+			  const char *old, const char *tip)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+	size_t i, k;
+
+	if (!rule || rule->mode != GATE_MODE_ENFORCE)
+		return;
+	for (k = 0; k < rule->nchecks; k++)
+		for (i = 0; i < n; i++)
+			if (gate_rule_exempts(rn->cfg, rule, items[i]->user, rule->checks[k]) ||
+			    gate_rule_exempts(rn->cfg, rule, items[i]->user, NULL))
+				return;
+	for (k = 0; k < rule->nchecks; k++) {
+		struct gate_judged *j = NULL;
+		int recorded = 0;
+
+		if (!gate_rule_enforces(rule, rule->checks[k]))
+			continue;
+		if (gate_judged_open(&j, rn->git_dir, rule->checks[k], &err) < 0 ||
+		    (gate_judged_exists(j) &&
+		     (gate_judged_record_pass(j, rn->repo, old, tip, &recorded, &err) < 0 ||
+		      gate_judged_write(j, rn->repo, &err) < 0))) {
+			logf_(rn, "warning: the judged record of '%s' was not updated: %s", rule->checks[k]->name,
+			      gate_buf_cstr(&err));
+			gate_buf_reset(&err);
+		}
+		gate_judged_free(j);
+	}
+	gate_buf_release(&err);
+}
+
+/*
  * Land items[0..n) whose stacked candidates are cands: move the branch
  * from `old` to the last candidate.  RETRY when an item was cancelled or
  * the branch moved meanwhile.
  */
-static int land(struct runner *rn, const char *branch, const char *old, struct gate_queue_item **items,
-		char (*cands)[41], size_t n)
+static int land(struct runner *rn, const struct gate_rule *rule, const char *branch, const char *old,
+		struct gate_queue_item **items, char (*cands)[41], size_t n)
 {
 	struct gate_buf err = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	long ids[64];
@@ -689,6 +732,7 @@ static int land(struct runner *rn, const char *branch, const char *old, struct g
 	unlink(jp);
 	for (i = 0; i < n; i++)
 		items[i]->state = GATE_QUEUE_LANDED;
+	record_judged(rn, rule, items, n, old, cands[n - 1]);
 	logf_(rn, "%s: %.12s -> %.12s (%s) in %.1f ms", branch, old, cands[n - 1], msg.ptr + strlen("git-gate queue: "),
 	      (gate_now() - t0) * 1000);
 	ret = DONE;
@@ -876,7 +920,7 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 			goto out;
 		}
 		if (test_candidate(rn, branch, old, cands[n - 1], items, n)) {
-			ret = land(rn, branch, old, items, cands, n);
+			ret = land(rn, rule, branch, old, items, cands, n);
 			goto out;
 		}
 		gate_buf_add(&mine, rn->last_report.ptr, rn->last_report.len);
@@ -1072,7 +1116,7 @@ int gate_queue_run(const char *git_dir, const struct gate_queue_run_opts *o, str
 
 	memset(&rn, 0, sizeof(rn));
 	rn.o = o;
-	rfd = gate_queue_lock_file(lp, !o->once && !o->nowait, err);
+	rfd = gate_queue_lock_file(git_dir, lp, !o->once && !o->nowait, err);
 	if (rfd == GATE_ENOTFOUND) {
 		ret = 1;
 		goto out;
@@ -1080,7 +1124,7 @@ int gate_queue_run(const char *git_dir, const struct gate_queue_run_opts *o, str
 	if (rfd < 0)
 		goto out;
 	gate_buf_addf(&pid, "%ld\n", (long)getpid());
-	(void)gate_queue_write_file(pp, pid.ptr, pid.len, err);
+	(void)gate_queue_write_file(git_dir, pp, pid.ptr, pid.len, err);
 	if (gate_repo_open(&rn.repo, git_dir, err) < 0)
 		goto out;
 	rn.git_dir = rn.repo->git_dir;

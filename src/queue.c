@@ -18,6 +18,7 @@
 
 #include "queue-internal.h"
 #include "report.h"
+#include "shared.h"
 
 #include "banned.h"
 
@@ -91,21 +92,21 @@ char *gate_queue_path(const char *git_dir, const char *name)
 	return gate_xstrfmt("%s/git-gate/queue/%s", git_dir, name);
 }
 
-int gate_queue_lock_file(const char *path, int wait, struct gate_buf *err)
+int gate_queue_lock_file(const char *git_dir, const char *path, int wait, struct gate_buf *err)
 {
-	int fd;
+	int fd, shared = gate_shared_perm(git_dir);
 	char *dir = gate_xstrdup(path), *slash = strrchr(dir, '/');
 
 	if (slash) {
 		*slash = '\0';
-		if (gate_mkdir_p(dir, 0755) < 0) {
+		if (gate_shared_mkdir_p(shared, dir) < 0) {
 			gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
 			free(dir);
 			return -1;
 		}
 	}
 	free(dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = gate_shared_open(shared, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return gate_error(err, "cannot open '%s': %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
@@ -125,7 +126,7 @@ int gate_queue_lock_file(const char *path, int wait, struct gate_buf *err)
 int gate_queue_lock(const char *git_dir, struct gate_buf *err)
 {
 	char *p = gate_queue_path(git_dir, "lock");
-	int fd = gate_queue_lock_file(p, 1, err);
+	int fd = gate_queue_lock_file(git_dir, p, 1, err);
 
 	free(p);
 	return fd;
@@ -137,12 +138,13 @@ void gate_queue_unlock(int fd)
 		close(fd); /* releases the flock */
 }
 
-int gate_queue_write_file(const char *path, const char *data, size_t len, struct gate_buf *err)
+int gate_queue_write_file(const char *git_dir, const char *path, const char *data, size_t len,
+			  struct gate_buf *err)
 {
 	char *tmp = gate_xstrfmt("%s.tmp.%ld", path, (long)getpid());
 	int fd, ret = -1;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = gate_shared_open(gate_shared_perm(git_dir), tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
@@ -178,7 +180,7 @@ int gate_queue_save(const char *git_dir, const struct gate_queue_item *it, struc
 	char *dir = gate_queue_path(git_dir, "items"), *path = NULL;
 	int ret = -1;
 
-	if (gate_mkdir_p(dir, 0755) < 0) {
+	if (gate_shared_mkdir_p(gate_shared_perm(git_dir), dir) < 0) {
 		gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
 		goto out;
 	}
@@ -199,7 +201,7 @@ int gate_queue_save(const char *git_dir, const struct gate_queue_item *it, struc
 	add_kv(&b, "reason", it->reason);
 	add_kv(&b, "batch", it->batch);
 	path = gate_xstrfmt("%s/%ld", dir, it->id);
-	ret = gate_queue_write_file(path, b.ptr, b.len, err);
+	ret = gate_queue_write_file(git_dir, path, b.ptr, b.len, err);
 out:
 	gate_buf_release(&b);
 	free(dir);
@@ -387,7 +389,7 @@ static int next_id(const char *git_dir, long *out, struct gate_buf *err)
 		}
 	}
 	gate_buf_addf(&num, "%ld\n", id + 1);
-	if (gate_queue_write_file(path, num.ptr, num.len, err) < 0)
+	if (gate_queue_write_file(git_dir, path, num.ptr, num.len, err) < 0)
 		goto out;
 	*out = id;
 	ret = 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "push.h"
 #include "run-command.h"
 
 #include "banned.h"
@@ -202,6 +203,50 @@ out:
 	gate_refs_free(refs, n);
 	gate_buf_release(&o);
 	gate_buf_release(&e);
+	return ret;
+}
+
+int gate_repo_symref_target(struct gate_repo *repo, const char *ref, char **out, struct gate_buf *err)
+{
+	git_reference *r = NULL;
+	char *name = gate_xstrdup(ref);
+	int depth, ret = -1, found = 0;
+
+	*out = NULL;
+	for (depth = 0;; depth++) {
+		int e = git_reference_lookup(&r, repo->git, name);
+		if (e == GIT_ENOTFOUND)
+			break; /* dangling (or not a ref at all when depth is 0) */
+		if (e < 0) {
+			gate_error(err, "cannot read ref '%s': %s", name, gate_git_error());
+			goto out;
+		}
+		if (git_reference_type(r) != GIT_REFERENCE_SYMBOLIC)
+			break;
+		if (depth == GATE_SYMREF_MAXDEPTH) {
+			gate_error(err, "'%s' is a symbolic ref that leads through more than %d others (a loop?)", ref,
+				   GATE_SYMREF_MAXDEPTH);
+			goto out;
+		}
+		free(name);
+		name = gate_xstrdup(git_reference_symbolic_target(r));
+		git_reference_free(r);
+		r = NULL;
+		if (!gate_ref_name_valid(name)) {
+			gate_error(err, "'%s' is a symbolic ref to '%s', which is not a ref a push may update", ref, name);
+			goto out;
+		}
+		found = 1;
+	}
+	if (found) {
+		*out = name;
+		name = NULL;
+	}
+	ret = 0;
+out:
+	git_reference_free(r);
+	git_error_clear();
+	free(name);
 	return ret;
 }
 

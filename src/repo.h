@@ -51,6 +51,17 @@ struct gate_ref {
 int gate_repo_refs(struct gate_repo *repo, struct gate_ref **out, size_t *nr, struct gate_buf *err);
 void gate_refs_free(struct gate_ref *refs, size_t nr);
 
+/*
+ * A push to a symbolic ref moves the ref it points to (git updates
+ * through it, with the target's old value): *out is that final target,
+ * followed through further symbolic refs (it may not exist yet: a
+ * dangling symbolic ref creates it), or NULL when `ref` is not a
+ * symbolic ref.  -1 for a loop, a chain longer than git follows, or a
+ * target that is not a well-formed ref name.  The caller frees *out.
+ */
+#define GATE_SYMREF_MAXDEPTH 5
+int gate_repo_symref_target(struct gate_repo *repo, const char *ref, char **out, struct gate_buf *err);
+
 /* Object type of `id` ("commit", "tag", ...) or GATE_ENOTFOUND. */
 int gate_repo_object_type(struct gate_repo *repo, const char *id, git_object_t *type, struct gate_buf *err);
 /* Peel `id` to a commit; GATE_ENOTFOUND when it does not lead to one. */

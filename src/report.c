@@ -5,96 +5,52 @@
 
 #include "banned.h"
 
-/* Length of a valid UTF-8 sequence at s, or 0. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-	size_t n, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	/* C1 controls (U+0080..U+009F) act like ESC on some terminals */
-	if (cp >= 0x80 && cp <= 0x9f)
-		return 0;
-	/* bidirectional overrides can make a line read differently */
-	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
-		return 0;
-	return n;
-}
-
-void gate_buf_add_safe(struct gate_buf *b, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n;
-
-		if (c == '\n') {
-			gate_buf_adds(b, "\\n");
-			i++;
-		} else if (c == '\t') {
-			gate_buf_adds(b, "\\t");
-			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			gate_buf_addf(b, "\\x%02x", c);
-			i++;
-		} else if ((n = utf8_len(p + i, len - i)) > 1) {
-			gate_buf_add(b, p + i, n);
-			i += n;
-		} else if (n == 1) {
-			gate_buf_addch(b, c);
-			i++;
-		} else {
-			/* an invalid or dangerous sequence: show its bytes */
-			if (c >= 0x80) {
-				size_t k, m = 1;
-				if (c >= 0xc2 && c <= 0xf4 && i + 1 < len && (p[i + 1] & 0xc0) == 0x80)
-					m = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-				if (i + m > len)
-					m = 1;
-				for (k = 0; k < m; k++)
-					gate_buf_addf(b, "\\x%02x", p[i + k]);
-				i += m;
-			} else {
-				gate_buf_addf(b, "\\x%02x", c);
-				i++;
-			}
-		}
-	}
-}
-
-void gate_buf_add_safes(struct gate_buf *b, const char *s)
-{
-	gate_buf_add_safe(b, s, strlen(s));
-}
-
 static void line_start(struct gate_buf *out, const struct gate_report_opts *o)
 {
 	gate_buf_adds(out, o->prefix ? o->prefix : "");
 }
 
+/* The ref an update moves, neutralised; and the symbolic ref pushed, if any. */
+static void add_ref(struct gate_buf *out, const struct gate_update *u, int with_via)
+{
+	gate_buf_add_safes(out, u->ref);
+	if (with_via && u->via) {
+		gate_buf_adds(out, " (pushed as ");
+		gate_buf_add_safes(out, u->via);
+		gate_buf_adds(out, ", a symbolic ref to it)");
+	}
+}
+
+/* How many of `f`'s findings carry the hint `hint`. */
+static size_t hint_count(const struct gate_findings *f, const char *hint)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->nr; i++)
+		if (f->v[i].hint && !strcmp(f->v[i].hint, hint))
+			n++;
+	return n;
+}
+
+static void add_fix(struct gate_buf *out, const struct gate_report_opts *o, const char *indent, const char *hint,
+		    size_t n)
+{
+	line_start(out, o);
+	gate_buf_adds(out, indent);
+	if (n > 1)
+		gate_buf_addf(out, "fix (all %zu problems above with this fix): ", n);
+	else
+		gate_buf_adds(out, "fix: ");
+	gate_buf_add_safes(out, hint);
+	gate_buf_addch(out, '\n');
+}
+
+/*
+ * One finding; its fix follows it unless other findings of the check
+ * share it (`shared`): then add_findings says it once at the end.
+ */
 static void add_finding(struct gate_buf *out, const struct gate_report_opts *o, const struct gate_finding *f,
-			const struct gate_finding *prev)
+			const struct gate_finding *prev, int shared)
 {
 	const char *indent = "    ";
 
@@ -137,26 +93,48 @@ static void add_finding(struct gate_buf *out, const struct gate_report_opts *o, 
 			p += n + 1;
 		}
 	}
-	if (f->hint) {
-		line_start(out, o);
-		gate_buf_adds(out, indent);
-		gate_buf_adds(out, "  fix: ");
-		gate_buf_add_safes(out, f->hint);
-		gate_buf_addch(out, '\n');
+	if (f->hint && !shared) {
+		struct gate_buf in = GATE_BUF_INIT;
+		gate_buf_addf(&in, "%s  ", indent);
+		add_fix(out, o, in.ptr, f->hint, 1);
+		gate_buf_release(&in);
 	}
 }
 
+/*
+ * A check's findings, then each fix that several of them share, once
+ * (three files with conflict markers need one explanation, not nine).
+ */
 static void add_findings(struct gate_buf *out, const struct gate_report_opts *o, const struct gate_findings *f)
 {
-	size_t i, max = o->max_findings > 0 ? (size_t)o->max_findings : 20;
+	size_t i, j, max = o->max_findings > 0 ? (size_t)o->max_findings : 20;
 
 	for (i = 0; i < f->nr && i < max; i++)
-		add_finding(out, o, &f->v[i], i ? &f->v[i - 1] : NULL);
+		add_finding(out, o, &f->v[i], i ? &f->v[i - 1] : NULL,
+			    f->v[i].hint && hint_count(f, f->v[i].hint) > 1);
 	if (f->nr > max) {
 		line_start(out, o);
 		gate_buf_addf(out, "    ... and %zu more problem%s of this kind (max_findings = %zu)\n", f->nr - max,
 			      f->nr - max == 1 ? "" : "s", max);
 	}
+	for (i = 0; i < f->nr && i < max; i++) {
+		size_t n;
+		if (!f->v[i].hint || (n = hint_count(f, f->v[i].hint)) < 2)
+			continue;
+		for (j = 0; j < i; j++)
+			if (f->v[j].hint && !strcmp(f->v[j].hint, f->v[i].hint))
+				break;
+		if (j == i)
+			add_fix(out, o, "    ", f->v[i].hint, n);
+	}
+}
+
+/* "  [name]": check names come from the policy, which may have been pushed */
+static void add_check(struct gate_buf *out, const struct gate_scan_job *jb)
+{
+	gate_buf_adds(out, "  [");
+	gate_buf_add_safes(out, jb->def->name);
+	gate_buf_addch(out, ']');
 }
 
 void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, const struct gate_report_opts *o)
@@ -171,7 +149,7 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 
 		if (rv->exempt || rv->bypassed) {
 			line_start(out, o);
-			gate_buf_adds(out, rv->update->ref);
+			add_ref(out, rv->update, 0);
 			if (rv->exempt)
 				gate_buf_adds(out, ": the pusher is exempt from this ref's rule\n");
 			else {
@@ -187,7 +165,9 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 			: rv->outcome == GATE_OUTCOME_WARN ? "WARNING (mode = \"warn\": accepted anyway)"
 							   : "accepted";
 		line_start(out, o);
-		gate_buf_addf(out, "---- %s: %s ----\n", rv->update->ref, label);
+		gate_buf_adds(out, "---- ");
+		add_ref(out, rv->update, 1);
+		gate_buf_addf(out, ": %s ----\n", label);
 		if (rv->refusal) {
 			line_start(out, o);
 			gate_buf_adds(out, "  [bypass] ");
@@ -209,15 +189,17 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 			if (!gate_job_failed(jb)) {
 				if (o->verbose || jb->note) {
 					line_start(out, o);
-					gate_buf_addf(out, "  [%s] %s%s%s\n", jb->def->name,
-						      jb->note ? "" : "passed", jb->note ? jb->note : "",
-						      "");
+					add_check(out, jb);
+					gate_buf_adds(out, " ");
+					gate_buf_add_safes(out, jb->note ? jb->note : "passed");
+					gate_buf_addch(out, '\n');
 				}
 				continue;
 			}
 			failed++;
 			line_start(out, o);
-			gate_buf_addf(out, "  [%s] %s: ", jb->def->name, jb->def->type->name);
+			add_check(out, jb);
+			gate_buf_addf(out, " %s: ", jb->def->type->name);
 			if (jb->error) {
 				gate_buf_adds(out, "could not be evaluated: ");
 				gate_buf_add_safes(out, jb->error);
@@ -229,20 +211,32 @@ void gate_report_format(struct gate_buf *out, const struct gate_verdict *v, cons
 			}
 			if (jb->note) {
 				line_start(out, o);
-				gate_buf_addf(out, "    (%s)\n", jb->note);
+				gate_buf_adds(out, "    (");
+				gate_buf_add_safes(out, jb->note);
+				gate_buf_adds(out, ")\n");
+			}
+			if (jb->def->hint) {
+				/* the policy author's words (may come from a pushed policy) */
+				line_start(out, o);
+				gate_buf_adds(out, "    hint: ");
+				gate_buf_add_safes(out, jb->def->hint);
+				gate_buf_addch(out, '\n');
 			}
 			add_findings(out, o, &jb->findings);
 		}
 		if (rv->outcome != GATE_OUTCOME_ACCEPT) {
 			line_start(out, o);
+			add_ref(out, rv->update, 0);
 			if (rv->outcome == GATE_OUTCOME_REJECT)
-				gate_buf_addf(out, "%s rejected: %zu check%s failed", rv->update->ref, failed,
-					      failed == 1 ? "" : "s");
+				gate_buf_addf(out, " rejected: %zu check%s failed", failed, failed == 1 ? "" : "s");
 			else
-				gate_buf_addf(out, "%s accepted with warnings: %zu check%s failed", rv->update->ref,
-					      failed, failed == 1 ? "" : "s");
-			if (o->policy)
-				gate_buf_addf(out, " (policy: %s)", o->policy);
+				gate_buf_addf(out, " accepted with warnings: %zu check%s failed", failed,
+					      failed == 1 ? "" : "s");
+			if (o->policy) {
+				gate_buf_adds(out, " (policy: ");
+				gate_buf_add_safes(out, o->policy);
+				gate_buf_addch(out, ')');
+			}
 			gate_buf_addch(out, '\n');
 		}
 	}

@@ -12,13 +12,7 @@
 #include "gate.h"
 #include "util.h"
 
-/*
- * Append `s` (len bytes) with control characters, escape sequences, DEL,
- * C1 controls and invalid UTF-8 shown as \xNN / \n / \t.  Valid printable
- * UTF-8 is kept, and so are backslashes, so that patterns read as written.
- */
-void gate_buf_add_safe(struct gate_buf *b, const char *s, size_t len);
-void gate_buf_add_safes(struct gate_buf *b, const char *s);
+/* The neutraliser everything goes through is gate_buf_add_safe (util.h). */
 
 struct gate_report_opts {
 	const char *prefix;     /* each line starts with it, e.g. "git-gate: " */

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "deadline.h"
+
 #include "banned.h"
 
 extern char **environ;
@@ -122,6 +124,8 @@ int gate_child_start(struct gate_child *c, struct gate_buf *err)
 		execvpe(c->argv[0], (char *const *)c->argv, env);
 		child_fail(report[1], "cannot run");
 	}
+	/* killed should the hook's deadline pass (deadline.h) */
+	gate_deadline_track(pid, c->new_pgroup);
 	free_env(env);
 	env = NULL;
 	close(report[1]);
@@ -134,6 +138,7 @@ int gate_child_start(struct gate_child *c, struct gate_buf *err)
 	if (n > 0) {
 		int st;
 		msg[n] = '\0';
+		gate_deadline_untrack(pid);
 		waitpid(pid, &st, 0);
 		gate_error(err, "cannot run '%s': %s", c->argv[0], msg);
 		goto fail_fds;
@@ -182,6 +187,19 @@ int gate_child_finish(struct gate_child *c, int *status, struct gate_buf *err)
 
 	if (c->pid <= 0)
 		return gate_error(err, "no child to wait for");
+	/*
+	 * Wait for the exit without reaping (the deadline may still have to
+	 * kill it meanwhile), stop tracking it, then reap: a pid is never
+	 * killed after it could have been reused.
+	 */
+	{
+		siginfo_t si;
+		int w;
+		do {
+			w = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOWAIT);
+		} while (w < 0 && errno == EINTR);
+	}
+	gate_deadline_untrack(c->pid);
 	do {
 		r = waitpid(c->pid, &st, 0);
 	} while (r < 0 && errno == EINTR);

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "judged.h"
 #include "oidmap.h"
 #include "run-command.h"
 
@@ -289,9 +293,23 @@ struct gate_scan {
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely; also guards blob_reader */
 	/* single reads outside the bulk pass: a cat-file child started on first use */
 	struct gate_child blob_reader;
+	/*
+	 * The commits are read on their own thread while diff-tree's output
+	 * is taken in: `parsed` counts those read and judged by commit hooks,
+	 * in index order; a commit is touched by another thread only once
+	 * counted (wait_parsed).
+	 */
+	pthread_mutex_t parse_lock;
+	pthread_cond_t parse_cond;
+	size_t parsed;
+	int parse_done, parse_threaded;
+	pthread_t parse_thread;
 	struct reader blob_in;
 	int blob_reader_state; /* 0 not started, 1 running, -1 broken */
 	pthread_mutex_t progress_lock;
+	struct gate_judged *const *judged; /* per check def, or NULL */
+	char default_tip[41];             /* see default_tip(); "" when none */
+	int default_looked_up;
 	/* per check def: state its main-thread hooks keep for this push */
 	void **check_state;
 	void (**check_state_free)(void *);
@@ -326,6 +344,8 @@ int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct g
 	}
 	pthread_mutex_init(&s->repo_lock, NULL);
 	pthread_mutex_init(&s->progress_lock, NULL);
+	pthread_mutex_init(&s->parse_lock, NULL);
+	pthread_cond_init(&s->parse_cond, NULL);
 	*out = s;
 	(void)err;
 	return 0;
@@ -447,6 +467,8 @@ void gate_scan_free(struct gate_scan *s)
 	free(s->def_groups);
 	pthread_mutex_destroy(&s->repo_lock);
 	pthread_mutex_destroy(&s->progress_lock);
+	pthread_mutex_destroy(&s->parse_lock);
+	pthread_cond_destroy(&s->parse_cond);
 	free(s);
 }
 
@@ -471,6 +493,11 @@ struct gate_repo *gate_scan_repo(struct gate_scan *s)
 	return s->repo;
 }
 
+void gate_scan_set_judged(struct gate_scan *s, struct gate_judged *const *records)
+{
+	s->judged = records;
+}
+
 const struct gate_config *gate_scan_config(struct gate_scan *s)
 {
 	return s->cfg;
@@ -481,9 +508,38 @@ const struct gate_push *gate_scan_push(struct gate_scan *s)
 	return s->push;
 }
 
+/*
+ * Wait until commit `index` has been read (returns 1), or the reading
+ * stopped short of it (0).  The reading thread itself never waits.
+ */
+static int wait_parsed(struct gate_scan *s, size_t index)
+{
+	int ok;
+
+	if (!s->parse_threaded || pthread_equal(pthread_self(), s->parse_thread))
+		return 1;
+	pthread_mutex_lock(&s->parse_lock);
+	while (s->parsed <= index && !s->parse_done)
+		pthread_cond_wait(&s->parse_cond, &s->parse_lock);
+	ok = s->parsed > index;
+	pthread_mutex_unlock(&s->parse_lock);
+	return ok;
+}
+
+static void set_parsed(struct gate_scan *s, size_t n, int done)
+{
+	pthread_mutex_lock(&s->parse_lock);
+	s->parsed = n;
+	s->parse_done = done;
+	pthread_cond_broadcast(&s->parse_cond);
+	pthread_mutex_unlock(&s->parse_lock);
+}
+
 const struct gate_commit *gate_scan_commit(struct gate_scan *s, const char *id)
 {
-	return gate_oidmap_get(&s->commit_map, id);
+	const struct gate_commit *c = gate_oidmap_get(&s->commit_map, id);
+
+	return c && wait_parsed(s, c->index) ? c : NULL;
 }
 
 
@@ -576,13 +632,16 @@ static void blob_reader_stop(struct gate_scan *s)
 
 void gate_scan_progress(struct gate_scan *s, const char *fmt, ...)
 {
-	struct gate_buf b = GATE_BUF_INIT;
+	struct gate_buf b = GATE_BUF_INIT, msg = GATE_BUF_INIT;
 	va_list ap;
 
-	gate_buf_adds(&b, "git-gate: ");
 	va_start(ap, fmt);
-	gate_buf_vaddf(&b, fmt, ap);
+	gate_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
+	/* messages quote check names, refs and errors: one neutralised line */
+	gate_buf_adds(&b, "git-gate: ");
+	gate_buf_add_safe(&b, msg.ptr ? msg.ptr : "", msg.len);
+	gate_buf_release(&msg);
 	gate_buf_addch(&b, '\n');
 	pthread_mutex_lock(&s->progress_lock);
 	(void)gate_write_all(2, b.ptr, b.len);
@@ -620,6 +679,8 @@ static int parse_ident(struct gate_ident *id, const char *p, size_t len)
 			e++;
 		if (*e == '+' || *e == '-') {
 			long tz = strtol(e + 1, NULL, 10);
+			if (tz < 0 || tz > 9999)
+				tz = 0; /* not +HHMM: no offset rather than an overflow */
 			id->tz = (int)((tz / 100) * 60 + tz % 100) * (*e == '-' ? -1 : 1);
 		}
 	}
@@ -639,21 +700,24 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		const char *v;
 
-		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45) {
+		if (n > 5 && !strncmp(p, "tree ", 5) && n == 45 && !c->tree[0]) {
 			memcpy(c->tree, p + 5, 40);
 			c->tree[40] = '\0';
+			if (!gate_is_hex_oid(c->tree))
+				return gate_error(err, "commit %.12s has a malformed tree line", id);
 		} else if (n == 47 && !strncmp(p, "parent ", 7)) {
 			if (!c->nparents++)
 				first_parent = p;
-		} else if (n > 7 && !strncmp(p, "author ", 7)) {
+		} else if (n > 7 && !strncmp(p, "author ", 7) && !c->author.email) {
+			/* a repeated header: git reads the first, and so do we */
 			v = p + 7;
 			if (parse_ident(&c->author, v, (size_t)(p + n - v)) < 0)
 				return gate_error(err, "commit %.12s has a malformed author line", id);
-		} else if (n > 10 && !strncmp(p, "committer ", 10)) {
+		} else if (n > 10 && !strncmp(p, "committer ", 10) && !c->committer.email) {
 			v = p + 10;
 			if (parse_ident(&c->committer, v, (size_t)(p + n - v)) < 0)
 				return gate_error(err, "commit %.12s has a malformed committer line", id);
-		} else if (n > 9 && !strncmp(p, "encoding ", 9)) {
+		} else if (n > 9 && !strncmp(p, "encoding ", 9) && !c->encoding) {
 			c->encoding = gate_xstrndup(p + 9, n - 9);
 		}
 		p += n + (nl ? 1 : 0);
@@ -673,6 +737,8 @@ int gate_commit_parse(struct gate_commit *c, const char *id, const char *data, s
 				c->parents[i] = ids + 41 * i;
 				memcpy(c->parents[i], q + 7, 40);
 				c->parents[i][40] = '\0';
+				if (!gate_is_hex_oid(c->parents[i]))
+					return gate_error(err, "commit %.12s has a malformed parent line", id);
 				i++;
 			}
 			q += n + (nl ? 1 : 0);
@@ -709,18 +775,85 @@ static int cmp_str(const void *a, const void *b)
 struct group {
 	const char *new_id;
 	struct gate_strvec excludes; /* sorted, unique */
+	struct gate_strvec also;     /* excluded commits judged all the same (judged.h exceptions) */
 };
 
-static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex)
+static int same_strvec(const struct gate_strvec *a, const struct gate_strvec *b)
 {
 	size_t i;
 
-	if (strcmp(g->new_id, new_id) || g->excludes.nr != ex->nr)
+	if (a->nr != b->nr)
 		return 0;
-	for (i = 0; i < ex->nr; i++)
-		if (strcmp(g->excludes.v[i], ex->v[i]))
+	for (i = 0; i < a->nr; i++)
+		if (strcmp(a->v[i], b->v[i]))
 			return 0;
 	return 1;
+}
+
+static int same_group(const struct group *g, const char *new_id, const struct gate_strvec *ex,
+		      const struct gate_strvec *also)
+{
+	return !strcmp(g->new_id, new_id) && same_strvec(&g->excludes, ex) && same_strvec(&g->also, also);
+}
+
+/*
+ * The tip of the default branch (what HEAD names, e.g. main) when its
+ * rule enforces `def` and it is not the ref being updated, else NULL.
+ * What the default branch holds got there through its own rule -- judged,
+ * or let in by a bypass or an exemption granted there -- so it counts as
+ * judged for the other refs: a branch made from main is not held up by
+ * main's own history, while nothing reaches main itself that way.
+ */
+static const char *default_tip(struct gate_scan *s, const struct gate_check_def *def, const char *ref)
+{
+	const char *head = s->repo->default_branch;
+
+	if (!head || !strcmp(head, ref) || !gate_rule_enforces(gate_config_rule_for(s->cfg, head), def))
+		return NULL;
+	if (!s->default_looked_up) {
+		git_oid oid;
+		char hex[41];
+		s->default_looked_up = 1;
+		s->default_tip[0] = '\0';
+		if (git_reference_name_to_id(&oid, s->repo->git, head) == 0) {
+			git_oid_tostr(hex, sizeof(hex), &oid);
+			if (gate_repo_peel_commit(s->repo, hex, s->default_tip, NULL) != 0)
+				s->default_tip[0] = '\0';
+		}
+		git_error_clear();
+	}
+	return s->default_tip[0] ? s->default_tip : NULL;
+}
+
+/*
+ * The record's exceptions that this update brings to its ref: reachable
+ * from the new value, not from the old one (nor from the default branch,
+ * `dflt`).  Usually there are none.
+ */
+static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec, const struct gate_update *u,
+			      const char *dflt, struct gate_strvec *out, struct gate_buf *err)
+{
+	size_t n, i;
+	const char *const *ex = gate_judged_exceptions(rec, &n);
+
+	for (i = 0; i < n; i++) {
+		git_object_t type;
+		int in_new = 0, in_old = 0, r = gate_repo_object_type(s->repo, ex[i], &type, err);
+		if (r == GATE_ENOTFOUND)
+			continue; /* gone: no new value can reach it */
+		if (r < 0 || gate_repo_is_ancestor(s->repo, ex[i], u->new_id, &in_new, err) < 0)
+			return -1;
+		if (in_new && u->kind != GATE_UPDATE_CREATE &&
+		    gate_repo_is_ancestor(s->repo, ex[i], u->old_id, &in_old, err) < 0)
+			return -1;
+		if (in_new && !in_old && dflt && gate_repo_is_ancestor(s->repo, ex[i], dflt, &in_old, err) < 0)
+			return -1;
+		if (in_new && !in_old)
+			gate_strvec_push(out, ex[i]);
+	}
+	if (out->nr > 1)
+		qsort(out->v, out->nr, sizeof(*out->v), cmp_str);
+	return 0;
 }
 
 /* commits are allocated this many at a time: a whole history has tens of thousands */
@@ -823,6 +956,20 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 			   gate_buf_cstr(&eo));
 		goto out;
 	}
+	if (g->also.nr) {
+		/* the exceptions, each alone with its parents */
+		static const char *const also_argv[] = { "git", "rev-list", "--parents", "--no-walk", "--stdin", NULL };
+		gate_buf_reset(&in);
+		for (i = 0; i < g->also.nr; i++)
+			gate_buf_addf(&in, "%s\n", g->also.v[i]);
+		if (gate_run_capture(also_argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo,
+				     &status, err) < 0)
+			goto out;
+		if (status) {
+			gate_error(err, "git rev-list failed: %s", gate_buf_cstr(&eo));
+			goto out;
+		}
+	}
 	/* "<id> <parent>...": ids first, parents resolved once all are known */
 	for (line = out.ptr; line && *line; line = next) {
 		size_t len;
@@ -841,6 +988,8 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 				gate_error(err, "unexpected output from git rev-list");
 				goto out;
 			}
+		if (gate_oidmap_get(&pos, line))
+			continue;
 		GATE_ALLOC_GROW(ids, n + 1, alloc);
 		GATE_ALLOC_GROW(nparents, n + 1, alloc2);
 		ids[n] = line;
@@ -959,21 +1108,13 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct group *groups = gate_xcalloc(n + 1, sizeof(*groups));
 	const struct gate_rule **ref_rules = NULL;
 	int ret = -1;
-	double t0 = gate_now();
-
-	if (list_ref_tips(s, &refs, &nrefs, err) < 0)
-		goto out;
-	s->t_refs += gate_now() - t0;
-	t0 = gate_now();
-	/* each ref's rule, once: matching is not free with many refs */
-	ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
-	for (j = 0; j < nrefs; j++)
-		ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
+	double t0;
 
 	/* Group jobs that share the same new tip and the same exclusions. */
 	for (i = 0; i < n; i++) {
 		struct gate_scan_job *jb = &jobs[i];
-		struct gate_strvec ex = GATE_STRVEC_INIT;
+		struct gate_judged *rec = s->judged ? s->judged[def_index(s, jb->def)] : NULL;
+		struct gate_strvec ex = GATE_STRVEC_INIT, also = GATE_STRVEC_INIT;
 		const char *prev = NULL;
 		struct gate_strvec uniq = GATE_STRVEC_INIT;
 
@@ -983,20 +1124,47 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		jb->job.new_id = jb->update->new_id;
 		if (jb->update->kind == GATE_UPDATE_DELETE)
 			continue;
+		/* a ref keeps its own history */
 		if (jb->update->kind != GATE_UPDATE_CREATE)
 			gate_strvec_push(&ex, jb->update->old_id);
-		for (j = 0; j < nrefs; j++) {
-			if (!refs[j].commit[0])
-				continue;
-			/*
-			 * The updated ref stands at its old value, excluded
-			 * above; where it is now may differ (git gate check in
-			 * a clone whose main already holds the commits).
-			 */
-			if (!strcmp(refs[j].name, jb->update->ref))
-				continue;
-			if (gate_rule_runs(ref_rules[j], jb->def))
-				gate_strvec_push(&ex, refs[j].commit);
+		if (rec && gate_judged_exists(rec)) {
+			/* what the check judged and passed, and what it grandfathered */
+			size_t nt;
+			const char *const *tips = gate_judged_tips(rec, &nt);
+			const char *dflt = default_tip(s, jb->def, jb->update->ref);
+			for (j = 0; j < nt; j++)
+				gate_strvec_push(&ex, tips[j]);
+			if (dflt)
+				gate_strvec_push(&ex, dflt);
+			if (exceptions_brought(s, rec, jb->update, dflt, &also, err) < 0) {
+				gate_strvec_clear(&ex);
+				goto out;
+			}
+		} else {
+			/* no record (git gate check, replay): refs that enforce the check stand in */
+			if (!ref_rules) {
+				t0 = gate_now();
+				if (list_ref_tips(s, &refs, &nrefs, err) < 0)
+					goto out;
+				/* each ref's rule, once: matching is not free with many refs */
+				ref_rules = gate_xcalloc(nrefs + 1, sizeof(*ref_rules));
+				for (j = 0; j < nrefs; j++)
+					ref_rules[j] = gate_config_rule_for(s->cfg, refs[j].name);
+				s->t_refs += gate_now() - t0;
+			}
+			for (j = 0; j < nrefs; j++) {
+				if (!refs[j].commit[0])
+					continue;
+				/*
+				 * The updated ref stands at its old value, excluded
+				 * above; where it is now may differ (git gate check in
+				 * a clone whose main already holds the commits).
+				 */
+				if (!strcmp(refs[j].name, jb->update->ref))
+					continue;
+				if (gate_rule_enforces(ref_rules[j], jb->def))
+					gate_strvec_push(&ex, refs[j].commit);
+			}
 		}
 		if (ex.nr) /* qsort(NULL, 0) is undefined */
 			qsort(ex.v, ex.nr, sizeof(*ex.v), cmp_str);
@@ -1008,18 +1176,21 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		}
 		gate_strvec_clear(&ex);
 		for (j = 0; j < ngroups; j++)
-			if (same_group(&groups[j], jb->update->new_id, &uniq))
+			if (same_group(&groups[j], jb->update->new_id, &uniq, &also))
 				break;
 		if (j == ngroups) {
 			groups[ngroups].new_id = jb->update->new_id;
 			groups[ngroups].excludes = uniq;
+			groups[ngroups].also = also;
 			ngroups++;
 		} else {
 			gate_strvec_clear(&uniq);
+			gate_strvec_clear(&also);
 		}
 		jb->group = (int)j;
 		s->def_active[def_index(s, jb->def)] = 1;
 	}
+	t0 = gate_now();
 	s->ngroups = (int)ngroups;
 	for (j = 0; j < ngroups; j++) {
 		git_object_t type;
@@ -1065,8 +1236,10 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	ret = 0;
 	s->t_revlist += gate_now() - t0;
 out:
-	for (j = 0; j < ngroups; j++)
+	for (j = 0; j < ngroups; j++) {
 		gate_strvec_clear(&groups[j].excludes);
+		gate_strvec_clear(&groups[j].also);
+	}
 	free(groups);
 	free(ref_rules);
 	gate_refs_free(refs, nrefs);
@@ -1290,15 +1463,16 @@ short_read:
 /* ---- diff-tree ---- */
 
 /*
- * diff-tree's input, "<commit> <first parent>" lines written a chunk at a
- * time from copies taken before the thread starts (the commits themselves
- * are being parsed meanwhile): a whole history's lines at once were 9 MB.
+ * A child's input of commit ids: "<commit> <first parent>" lines for
+ * diff-tree, "<commit>" for cat-file, written a chunk at a time from
+ * copies taken before the thread starts (the commits themselves are being
+ * parsed meanwhile): a whole history's lines at once were 9 MB.
  */
 struct dt_writer {
 	int fd;
 	size_t n;
 	char (*ids)[41];
-	const char (*first_parents)[41]; /* per commit index; stable during the scan */
+	const char (*first_parents)[41]; /* per commit index, stable during the scan; NULL: ids only */
 	uint32_t *index;
 };
 
@@ -1309,7 +1483,7 @@ static void *difftree_writer(void *arg)
 	size_t i;
 
 	for (i = 0; i < w->n; i++) {
-		const char *fp = w->first_parents[w->index[i]];
+		const char *fp = w->first_parents ? w->first_parents[w->index[i]] : "";
 		gate_buf_add(&b, w->ids[i], 40);
 		if (*fp) {
 			gate_buf_addch(&b, ' ');
@@ -1358,15 +1532,53 @@ static void run_commit_hooks(struct gate_scan *s, struct gate_commit *c)
  * Read every new commit, run its commit hooks as it arrives, then let go
  * of what only those hooks read.
  */
+static int read_commits_body(struct gate_scan *s, struct gate_buf *err);
+
 static int read_commits(struct gate_scan *s, struct gate_buf *err)
+{
+	double t0 = gate_now(), hooks0 = s->t_commit_hooks;
+	int ret = read_commits_body(s, err);
+
+	/* the commit hooks ran while the commits were read: their time is counted apart */
+	s->t_commits += gate_now() - t0 - (s->t_commit_hooks - hooks0);
+	pthread_mutex_lock(&s->parse_lock);
+	s->parse_done = 1;
+	pthread_cond_broadcast(&s->parse_cond);
+	pthread_mutex_unlock(&s->parse_lock);
+	return ret;
+}
+
+struct parse_thread {
+	struct gate_scan *s;
+	struct gate_buf err;
+	int ret;
+};
+
+static void *parse_thread_main(void *arg)
+{
+	struct parse_thread *t = arg;
+
+	t->ret = read_commits(t->s, &t->err);
+#ifdef __GLIBC__
+	/*
+	 * This thread's malloc arena holds what reading freed (raw objects,
+	 * the id list): hand it back, or a whole-history import keeps ~10 MB
+	 * that no other thread's allocations can reuse.
+	 */
+	malloc_trim(0);
+#endif
+	return NULL;
+}
+
+static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 {
 	static const char *const argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
 	struct gate_child c = GATE_CHILD_INIT;
 	struct gate_buf in = GATE_BUF_INIT, e2 = GATE_BUF_INIT;
-	struct catfile cf;
+	struct gate_child cf = GATE_CHILD_INIT;
 	struct reader r;
 	pthread_t writer;
-	struct blob_entry **fake;
+	struct dt_writer w;
 	size_t i;
 	int ret = -1, status;
 
@@ -1379,20 +1591,16 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 	c.out = -1;
 	if (gate_child_start(&c, err) < 0)
 		return -1;
-	cf.child = c;
-	pthread_mutex_init(&cf.lock, NULL);
-	pthread_cond_init(&cf.cond, NULL);
-	/* the writer thread only needs ids: reuse blob entries as carriers */
-	fake = gate_xcalloc(s->ncommits, sizeof(*fake));
-	for (i = 0; i < s->ncommits; i++) {
-		fake[i] = gate_xcalloc(1, sizeof(**fake));
-		memcpy(fake[i]->id, s->commits[i]->id, 41);
-	}
-	catfile_request_many(&cf, fake, s->ncommits);
-	catfile_close(&cf);
-	pthread_create(&writer, NULL, catfile_writer, &cf);
-	widen_pipe(cf.child.out);
-	reader_init(&r, cf.child.out);
+	cf = c;
+	memset(&w, 0, sizeof(w));
+	w.fd = cf.in;
+	w.n = s->ncommits;
+	w.ids = gate_xcalloc(s->ncommits, sizeof(*w.ids));
+	for (i = 0; i < s->ncommits; i++)
+		memcpy(w.ids[i], s->commits[i]->id, 41);
+	pthread_create(&writer, NULL, difftree_writer, &w);
+	widen_pipe(cf.out);
+	reader_init(&r, cf.out);
 	for (i = 0; i < s->ncommits; i++) {
 		struct gate_commit *cm = s->commits[i];
 		char type[16];
@@ -1418,7 +1626,7 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 		e2.len = (size_t)size;
 		cm->groups = NULL;
 		gate_commit_release(cm);
-		if (gate_commit_parse(cm, fake[i]->id, e2.ptr, e2.len, err) < 0) {
+		if (gate_commit_parse(cm, w.ids[i], e2.ptr, e2.len, err) < 0) {
 			cm->groups = groups;
 			cm->index = index;
 			break;
@@ -1427,20 +1635,16 @@ static int read_commits(struct gate_scan *s, struct gate_buf *err)
 		cm->index = index;
 		run_commit_hooks(s, cm);
 		commit_shed(cm);
+		set_parsed(s, i + 1, 0);
 	}
 	if (i == s->ncommits)
 		ret = 0;
-	close(cf.child.out);
+	close(cf.out);
 	pthread_join(writer, NULL);
-	if (gate_child_finish(&cf.child, &status, ret < 0 ? NULL : err) < 0)
+	if (gate_child_finish(&cf, &status, ret < 0 ? NULL : err) < 0)
 		ret = -1;
 	reader_release(&r);
-	for (i = 0; i < s->ncommits; i++)
-		free(fake[i]);
-	free(fake);
-	free(cf.items);
-	pthread_mutex_destroy(&cf.lock);
-	pthread_cond_destroy(&cf.cond);
+	free(w.ids);
 	gate_buf_release(&in);
 	gate_buf_release(&e2);
 	return ret;
@@ -1471,9 +1675,11 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	int dt_started = 0, cf_started = 0, streaming;
 	struct reader r;
 	struct gate_commit *cur = NULL;
+	struct parse_thread pt;
 
 	memset(&cf, 0, sizeof(cf));
 	memset(&st, 0, sizeof(st));
+	memset(&pt, 0, sizeof(pt));
 	/* Commits some content check must see, in push order. */
 	for (i = 0; i < s->ncommits; i++) {
 		for (j = 0; j < n; j++)
@@ -1553,16 +1759,20 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
 		cf_started = 1;
 	}
-	if (read_commits(s, err) < 0)
-		goto out;
-	/* the commit hooks ran while the commits were read: their time is counted apart */
-	s->t_commits += gate_now() - t0 - s->t_commit_hooks;
-	t0 = gate_now();
-
 	if (!streaming) {
+		if (read_commits(s, err) < 0)
+			goto out;
 		ret = 0;
 		goto distribute;
 	}
+	/* the commits on their own thread: diff-tree and cat-file need not wait for them */
+	pt.s = s;
+	if (pthread_create(&s->parse_thread, NULL, parse_thread_main, &pt)) {
+		gate_error(err, "cannot start a thread to read the commits");
+		goto out;
+	}
+	s->parse_threaded = 1;
+	t0 = gate_now();
 
 	reader_init(&r, dt.out);
 	for (;;) {
@@ -1582,6 +1792,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				gate_error(err, "unexpected output from git diff-tree");
 				goto fail_stream;
 			}
+			if (!wait_parsed(s, cur->index))
+				goto fail_stream; /* the reading thread's error is reported */
 			continue;
 		}
 		/* ":100644 100644 <old> <new> M" */
@@ -1663,6 +1875,13 @@ fail_stream:
 	close(dt.out);
 	pthread_join(dt_thread, NULL);
 	dt_started = 0;
+	pthread_join(s->parse_thread, NULL);
+	s->parse_threaded = 0;
+	if (pt.ret < 0) {
+		/* the cause: the diff-tree loop only stopped because of it */
+		gate_error(err, "%s", gate_buf_cstr(&pt.err));
+		ret = -1;
+	}
 	/* diff-tree's input is written: its copies and the first parents are not read again */
 	free(dw.ids);
 	free(dw.index);
@@ -1805,6 +2024,11 @@ out:
 		pthread_cond_destroy(&cf.cond);
 		free(cf.items);
 	}
+	if (s->parse_threaded) {
+		pthread_join(s->parse_thread, NULL);
+		s->parse_threaded = 0;
+	}
+	gate_buf_release(&pt.err);
 	gate_buf_release(&st.err);
 	gate_buf_release(&herr);
 	free(dw.ids);

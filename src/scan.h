@@ -6,10 +6,13 @@
  * every new object once, and feeds the check hooks (check.h).
  *
  * Which commits a check judges for a ref update: those reachable from the
- * new value that are neither on the old value nor on any existing ref
- * whose rule runs that same check.  A commit first pushed to an unchecked
- * branch is thus still judged when it reaches a checked one, while a new
- * branch made from main re-judges nothing.
+ * new value that are neither on the old value nor covered by the check's
+ * judged record (judged.h: what it judged and passed in enforce mode, and
+ * history grandfathered when it started to apply).  A commit first pushed
+ * to an unchecked or warn-mode branch, or through a bypass, is thus still
+ * judged when it reaches a checked one, while a new branch made from main
+ * re-judges nothing.  Without a record (git gate check in a clone, replay)
+ * the tips of the other refs whose rule enforces the check stand in for it.
  *
  * How the content is read: git's own plumbing, which is present wherever
  * a hook runs and reads packs several times faster than libgit2 1.5.
@@ -20,6 +23,7 @@
  *
  *   struct gate_scan *s;
  *   gate_scan_new(&s, repo, cfg, push, err);
+ *   gate_scan_set_judged(s, records);     optional: the judged records
  *   gate_scan_collect(s, jobs, n, err);    commits per job
  *   gate_scan_content(s, jobs, n, err);    commit, change and blob hooks
  *   gate_scan_run_jobs(s, jobs, n, ...);   per-update hooks (commands)
@@ -43,12 +47,20 @@ struct gate_scan_job {
 	char *note;                   /* shown in the report, e.g. a cache hit */
 	char *error;                  /* set when the check could not judge */
 	int ran;                      /* the check was evaluated */
+	int skipped;                  /* ... except its per-update hook (note says why) */
 	int group;                    /* scan-internal */
 };
 
 int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct gate_config *cfg,
 		  const struct gate_push *push, struct gate_buf *err);
 void gate_scan_free(struct gate_scan *s);
+
+struct gate_judged;
+/*
+ * The judged record of each check (indexed like cfg->checks; an entry may
+ * be NULL or a record that does not exist yet).  Kept, not owned.
+ */
+void gate_scan_set_judged(struct gate_scan *s, struct gate_judged *const *records);
 
 /* Fill each job's commit list (oldest first). */
 int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err);

@@ -634,7 +634,57 @@ struct scan {
 	struct gate_buf *err;
 };
 
-static void add_hit(struct scan *sc, unsigned rule, long line, size_t start, size_t end)
+/*
+ * A value that is a file path (Makefile prerequisites, lists of files):
+ * lowercase path characters with a '/', ending in an extension or with
+ * several directories.  Keys and tokens in base64 mix letter cases.
+ */
+static int is_path_value(const char *s, size_t len)
+{
+	size_t i, slashes = 0, dot = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '/') {
+			if (!i || s[i - 1] == '/')
+				return 0;
+			slashes++;
+		} else if (c == '.') {
+			dot = i + 1;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+			return 0;
+		}
+	}
+	if (!slashes)
+		return 0;
+	return slashes >= 2 || (dot > 0 && dot < len && len - dot <= 5 && !memchr(s + dot, '/', len - dot));
+}
+
+/*
+ * A "key: value" whose key is a file path, as in a Makefile rule
+ * (dir/git-credential-helper: dir/helper.o) or a list of paths: the
+ * token holding the key word has a '/' before it, and the assignment is
+ * a colon.  data[mstart..vstart) is the key and the assignment.
+ */
+static int is_path_key(const char *data, size_t mstart, size_t vstart)
+{
+	size_t i = mstart, n = 0;
+
+	if (memchr(data + mstart, '=', vstart - mstart))
+		return 0;
+	while (i > 0 && n < 256) {
+		unsigned char c = (unsigned char)data[i - 1];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == '`')
+			break;
+		if (c == '/')
+			return 1;
+		i--;
+		n++;
+	}
+	return 0;
+}
+
+static void add_hit(struct scan *sc, unsigned rule, long line, size_t mstart, size_t start, size_t end)
 {
 	const struct rule *r = &sc->set->rules[rule];
 	const char *secret = sc->data + start;
@@ -647,7 +697,8 @@ static void add_hit(struct scan *sc, unsigned rule, long line, size_t start, siz
 		return;
 	if ((r->flags & GATE_SECRET_PLACEHOLDERS) && gate_secret_is_placeholder(secret, len))
 		return;
-	if ((r->flags & GATE_SECRET_ASSIGNMENT) && is_not_a_value(secret, len))
+	if ((r->flags & GATE_SECRET_ASSIGNMENT) &&
+	    (is_not_a_value(secret, len) || is_path_value(secret, len) || is_path_key(sc->data, mstart, start)))
 		return;
 	if (sc->max && sc->hits->nr - sc->first >= sc->max) {
 		sc->hits->truncated = 1;
@@ -702,7 +753,7 @@ static int search(struct scan *sc, unsigned ri, size_t ws, size_t we, size_t lim
 			s = ov[2];
 			e = ov[3];
 		}
-		add_hit(sc, ri, line ? line : gate_text_locate(loc, ov[0]), s, e);
+		add_hit(sc, ri, line ? line : gate_text_locate(loc, ov[0]), ov[0], s, e);
 		start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
 	}
 	return 0;

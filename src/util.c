@@ -286,6 +286,108 @@ int gate_read_file(struct gate_buf *b, const char *path, struct gate_buf *err)
 	return ret;
 }
 
+long gate_utf8_decode(const unsigned char *s, size_t len, size_t *n)
+{
+	unsigned long cp;
+	size_t need, i;
+
+	if (s[0] < 0x80) {
+		*n = 1;
+		return s[0];
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4, cp = s[0] & 0x07;
+	else
+		return -1;
+	if (len < need)
+		return -1;
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*n = need;
+	return (long)cp;
+}
+
+int gate_char_unsafe(long cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void gate_buf_add_safe(struct gate_buf *b, const char *s, size_t len)
+{
+	gate_buf_add_safe_opts(b, s, len, 0);
+}
+
+void gate_buf_add_safe_opts(struct gate_buf *b, const char *s, size_t len, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n, k;
+
+	while (i < len) {
+		long cp = gate_utf8_decode(p + i, len - i, &n);
+
+		if ((cp == '\n' || cp == '\t') && (flags & GATE_SAFE_LINES)) {
+			gate_buf_addch(b, (int)cp);
+		} else if (cp == '\n') {
+			gate_buf_adds(b, "\\n");
+		} else if (cp == '\t') {
+			gate_buf_adds(b, "\\t");
+		} else if (cp < 0) {
+			/* not UTF-8: this byte alone, the next one starts afresh */
+			gate_buf_addf(b, "\\x%02x", p[i]);
+			n = 1;
+		} else if (gate_char_unsafe(cp)) {
+			for (k = 0; k < n; k++)
+				gate_buf_addf(b, "\\x%02x", p[i + k]);
+		} else {
+			gate_buf_add(b, p + i, n);
+		}
+		i += n;
+	}
+}
+
+void gate_buf_add_safes(struct gate_buf *b, const char *s)
+{
+	gate_buf_add_safe(b, s, strlen(s));
+}
+
+size_t gate_utf8_partial_tail(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k, need;
+
+	/* look back at most 3 bytes for the lead byte of a sequence cut short */
+	for (k = 1; k <= 3 && k <= len; k++) {
+		unsigned char c = p[len - k];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		need = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		return need > k ? k : 0;
+	}
+	return 0;
+}
+
+char *gate_xstrdup_safe(const char *s)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	if (!s)
+		return NULL;
+	gate_buf_add_safes(&b, s);
+	return gate_buf_detach(&b);
+}
+
 int gate_mkdir_p(const char *path, unsigned mode)
 {
 	char *p = gate_xstrdup(path), *s;

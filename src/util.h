@@ -91,6 +91,52 @@ void gate_strvec_clear(struct gate_strvec *sv);
 const char *const *gate_strvec_argv(struct gate_strvec *sv);
 int gate_strvec_contains(const struct gate_strvec *sv, const char *s);
 
+/*
+ * Terminal safety.  Everything a pusher chose (ref names, user names,
+ * push options, paths, commit messages, command output, policy text
+ * pushed to the policy ref) is shown to people only through
+ * gate_buf_add_safe: in the report, progress lines, command logs, syslog
+ * lines and error messages.  The audit log's JSON writer escapes the same
+ * characters (gate_json_add_string).
+ */
+
+/*
+ * The code point of the valid UTF-8 sequence at s (its length in *n), or
+ * -1 when the bytes there are not one (overlong forms, surrogates, values
+ * past U+10FFFF and truncated sequences included).
+ */
+long gate_utf8_decode(const unsigned char *s, size_t len, size_t *n);
+
+/*
+ * Whether code point `cp` must not reach a terminal or a log viewer as
+ * such: C0 controls (ESC, BEL, CR, ...), DEL, C1 controls (U+0080-U+009F,
+ * among them CSI U+009B), the line and paragraph separators U+2028/2029,
+ * and the bidirectional controls that make text read differently from
+ * what it is (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
+ */
+int gate_char_unsafe(long cp);
+
+/*
+ * Append `s` (len bytes, any content, NULs included) so that it is one
+ * line of plain printable text: newline and tab as \n and \t, every
+ * unsafe character (gate_char_unsafe) and every byte that is not part of
+ * valid UTF-8 as \xNN of its bytes.  Valid printable UTF-8 is kept, and so
+ * are backslashes, so that patterns read as written.
+ */
+void gate_buf_add_safe(struct gate_buf *b, const char *s, size_t len);
+void gate_buf_add_safes(struct gate_buf *b, const char *s);
+/* The same; with GATE_SAFE_LINES newlines and tabs stay as they are (logs). */
+#define GATE_SAFE_LINES 1u
+void gate_buf_add_safe_opts(struct gate_buf *b, const char *s, size_t len, unsigned flags);
+/*
+ * How many bytes at the end of s[0..len) start a UTF-8 sequence that the
+ * next bytes may complete (0-3): a stream neutralised chunk by chunk holds
+ * them back for the next chunk.
+ */
+size_t gate_utf8_partial_tail(const char *s, size_t len);
+/* gate_buf_add_safes into a new string; NULL gives NULL.  The caller frees. */
+char *gate_xstrdup_safe(const char *s);
+
 /* Read all of `fd` into `b`; 0 or -1 with errno. */
 int gate_read_fd(struct gate_buf *b, int fd);
 /* Read a whole file; 0, GATE_ENOTFOUND or -1 with a message in err. */

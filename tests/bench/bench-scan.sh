@@ -183,6 +183,12 @@ gate() {
 peer() {
 	"$PEER" <"\${BENCH_PEER_STDIN:-\$o/stdin}" >"\$o/peer.out" 2>&1
 }
+restore() {
+	# the judged records as seeded before the first push (see workload b)
+	if [ -d git-gate/judged.bench ]; then
+		rm -rf git-gate/judged && cp -a git-gate/judged.bench git-gate/judged
+	fi
+}
 sizes() {
 	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
 		git cat-file --batch-check='%(objecttype) %(objectsize)' >"\$o/objects"
@@ -378,10 +384,19 @@ workload_b() {
 	nrefs=$(git -C "$victim" for-each-ref | wc -l)
 	ncommits=$(git -C "$victim" rev-list --count --all)
 	rm -rf "$B/runs"
+	# The judged records (git-gate.conf(5), WHICH COMMITS A CHECK JUDGES)
+	# as the first hook run after installing git-gate seeds them; restored
+	# before every push, so that each judges the new commit afresh instead
+	# of finding it recorded by the push before.
+	rm -rf "$victim/git-gate/judged" "$victim/git-gate/judged.bench"
+	(cd "$victim" && GIT_DIR=. "$HOOK" </dev/null >/dev/null 2>&1) || true
+	if [ -d "$victim/git-gate/judged" ]; then
+		mv "$victim/git-gate/judged" "$victim/git-gate/judged.bench"
+	fi
 	log "small push: $SMALL_REPS pushes of one commit"
 	for i in $(seq 1 "$SMALL_REPS"); do
-		local order="gate"
-		[ "$i" = 1 ] && order="sizes gate"
+		local order="restore gate"
+		[ "$i" = 1 ] && order="sizes restore gate"
 		if BENCH_OUT=$B/runs/$i BENCH_ORDER=$order \
 			git -C "$client" push -q "$victim" main:main >"$B/push.$i.log" 2>&1; then
 			log "the push was accepted: the wrapper hook did not run?"
@@ -435,6 +450,9 @@ this file.  The machine is named with each result: times depend on it and
 on what else runs there (the load average is printed before and after).
 The commits that changed src/scan.c for speed give their own before and
 after figures (git log -- src/scan.c).
+
+Fuzzing campaigns (`make fuzz`) and their counts of executions are
+recorded apart, in contrib/FUZZING.md.
 
 EOF
 		cat "$RESULTS"

@@ -173,6 +173,28 @@ free_port() {
 	echo $((20000 + $$ % 20000))
 }
 
+# start_git_daemon PORT REPO: git daemon on loopback serving $TRASH/srv
+# (pushes enabled), stopped when the script ends; waits until REPO answers.
+start_git_daemon() {
+	git daemon --reuseaddr --listen=127.0.0.1 --port="$1" --base-path="$TRASH/srv" \
+		--export-all --enable=receive-pack --pid-file="$TRASH/daemon.pid" --detach "$TRASH/srv" &&
+	test_atexit "kill \$(cat \"$TRASH/daemon.pid\")" &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		git ls-remote "git://127.0.0.1:$1/$2" >/dev/null 2>&1 && break
+		sleep 0.3
+	done &&
+	git ls-remote "git://127.0.0.1:$1/$2" >/dev/null
+}
+
+# final_system_policy FILE: a system policy whose final rule for main
+# forbids "WIP" subjects, for the integrations' layering tests
+final_system_policy() {
+	cat >"$1" <<-\EOF
+	rules = ( { refs = [ "refs/heads/main" ]; final = true; checks = [ "nowip" ]; } );
+	checks = { nowip = { type = "commit-message"; forbid = "^WIP"; }; };
+	EOF
+}
+
 # Run something when the script ends, even on failure.  Tests run in
 # subshells, so the commands are kept in a file, newest first.
 test_atexit() {

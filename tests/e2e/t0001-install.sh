@@ -2,12 +2,13 @@
 # git gate install / uninstall, and the CLI's basic contract.
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
-test_expect_success 'install links the pre-receive hook and enables push options' '
+test_expect_success 'install links the pre-receive and post-receive hooks and enables push options' '
 	git init -q --bare victim.git &&
 	git gate install victim.git >out &&
-	test_grep "installed the pre-receive hook" out &&
+	test_grep "installed the pre-receive and post-receive hooks" out &&
 	test -L victim.git/hooks/pre-receive &&
 	test "$(readlink victim.git/hooks/pre-receive)" = "$GIT_GATE_LIBEXECDIR/pre-receive" &&
+	test "$(readlink victim.git/hooks/post-receive)" = "$GIT_GATE_LIBEXECDIR/post-receive" &&
 	test "$(git --git-dir=victim.git config receive.advertisePushOptions)" = true
 '
 
@@ -26,17 +27,32 @@ test_expect_success 'a foreign hook is not overwritten without --force' '
 	test ! -L foreign.git/hooks/pre-receive
 '
 
-test_expect_success '--force replaces it and keeps the old one aside' '
-	git gate install --force foreign.git 2>err &&
+test_expect_success 'a foreign post-receive hook is not overwritten either, and nothing is installed' '
+	git init -q --bare foreign-post.git &&
+	printf "#!/bin/sh\necho mine\n" >foreign-post.git/hooks/post-receive &&
+	chmod +x foreign-post.git/hooks/post-receive &&
+	test_expect_code 1 git gate install foreign-post.git 2>err &&
+	test_grep "already has a post-receive hook that is not git-gate.s" err &&
+	test ! -L foreign-post.git/hooks/post-receive &&
+	test ! -e foreign-post.git/hooks/pre-receive &&
+	git gate install --force foreign-post.git >out &&
+	test_grep "kept the existing post-receive hook as" out &&
+	test -L foreign-post.git/hooks/post-receive &&
+	test_grep "echo mine" foreign-post.git/hooks/post-receive.before-git-gate
+'
+
+test_expect_success '--force replaces it and keeps the old one chained' '
+	git gate install --force foreign.git >out &&
 	test -L foreign.git/hooks/pre-receive &&
 	test -f foreign.git/hooks/pre-receive.before-git-gate &&
-	test_grep "kept as" err
+	test_grep "kept the existing pre-receive hook as" out
 '
 
 test_expect_success '--hook update installs the update hook instead' '
 	git init -q --bare upd.git &&
 	git gate install --hook update upd.git &&
 	test -L upd.git/hooks/update &&
+	test -L upd.git/hooks/post-receive &&
 	test ! -e upd.git/hooks/pre-receive
 '
 
@@ -61,6 +77,7 @@ test_expect_success 'uninstall removes our hooks and leaves foreign ones' '
 	git gate uninstall victim.git >out &&
 	test_grep "removed" out &&
 	test ! -e victim.git/hooks/update &&
+	test ! -e victim.git/hooks/post-receive &&
 	printf "#!/bin/sh\nexit 0\n" >victim.git/hooks/pre-receive &&
 	git gate uninstall victim.git 2>err &&
 	test_grep "leaving" err &&

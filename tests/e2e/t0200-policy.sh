@@ -52,6 +52,52 @@ test_expect_success 'an @include that cannot be opened is named with where it wa
 	test_grep "^inc/bad.conf:1: cannot open included file \"nope.conf\" (looked for it in inc:" err
 '
 
+test_expect_success 'an @include of a FIFO or a device is refused at once, not read' '
+	mkfifo inc/pipe.conf &&
+	printf "jobs = 1;\n@include \"pipe.conf\"\n" >inc/fifo.conf &&
+	test_expect_code 1 timeout 20 git gate validate inc/fifo.conf 2>err &&
+	test_grep "^inc/fifo.conf:2: included file \"pipe.conf\" is a FIFO; only regular files can be included" err &&
+	ln -s /dev/zero inc/zero.conf &&
+	printf "@include \"zero.conf\"\n" >inc/dev.conf &&
+	test_expect_code 1 timeout 20 git gate validate inc/dev.conf 2>err &&
+	test_grep "^inc/dev.conf:1: included file \"zero.conf\" is a device" err &&
+	test_expect_code 1 timeout 20 git gate validate inc/pipe.conf 2>err &&
+	test_grep "^inc/pipe.conf: the policy is a FIFO; it must be a regular file" err
+'
+
+test_expect_success 'a policy that includes itself, directly or in a cycle, says so' '
+	printf "jobs = 1;\n@include \"self.conf\"\n" >inc/self.conf &&
+	test_expect_code 1 git gate validate inc/self.conf 2>err &&
+	test_grep "^inc/self.conf:2: \"self.conf\" is included recursively" err &&
+	test_grep ! "cannot open" err &&
+	printf "@include \"b.conf\"\n" >inc/a.conf &&
+	printf "\n@include \"a.conf\"\n" >inc/b.conf &&
+	test_expect_code 1 git gate validate inc/a.conf 2>err &&
+	test_grep "^inc/b.conf:2: \"a.conf\" is included recursively" err
+'
+
+test_expect_success 'a NUL byte in a policy string, escaped or raw, is refused with FILE:LINE' '
+	printf "rules = ( { refs = [ \"refs/heads/ma\\\\x00in\" ]; } );\n" >nul-esc.conf &&
+	test_expect_code 1 git gate validate nul-esc.conf 2>err &&
+	test_grep "^nul-esc.conf:1: a string holds a NUL byte" err &&
+	printf "jobs = 1;\nmeta_ref = \"refs/meta/x\\000y\";\n" >nul-raw.conf &&
+	test_expect_code 1 git gate validate nul-raw.conf 2>err &&
+	test_grep "^nul-raw.conf:2: the policy holds a NUL byte" err
+'
+
+test_expect_success 'a push under a policy that includes a FIFO is rejected at once' '
+	git init -q --bare fifo-victim.git &&
+	git gate install fifo-victim.git >/dev/null &&
+	mkfifo fifo-victim.git/pipe.conf &&
+	printf "@include \"pipe.conf\"\n" >fifo-victim.git/git-gate.conf &&
+	git init -q fifo-work &&
+	(cd fifo-work && commit_file a a "Add a" &&
+	 test_must_fail timeout 60 git push "$TRASH/fifo-victim.git" main 2>../err) &&
+	test_grep "remote: git-gate: .*git-gate.conf:1: included file \"pipe.conf\" is a FIFO" err &&
+	test_grep "pre-receive hook declined" err &&
+	test -z "$(ref_of fifo-victim.git main)"
+'
+
 test_expect_success 'validate of a missing file is a usage error' '
 	test_expect_code 2 git gate validate nosuch.conf 2>err &&
 	test_grep "no such file" err

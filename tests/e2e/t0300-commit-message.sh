@@ -62,6 +62,8 @@ test_expect_success 'a branch whose commits are already on main re-judges nothin
 	# a commit that predates the policy: put it on main behind the gate
 	(cd work && commit_file old old "WIP from before the gate" &&
 	 GIT_GATE_CONFIG=/dev/null git push -q origin main) &&
+	# ... before the gate kept its judged records (the next push seeds them)
+	rm -r victim.git/git-gate/judged &&
 	(cd work && git push origin main:refs/heads/release/2 2>../err) &&
 	test_grep ! "remote: git-gate" err &&
 	test "$(ref_of victim.git release/2)" = "$(ref_of victim.git main)"

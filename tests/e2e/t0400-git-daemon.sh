@@ -12,13 +12,7 @@ test_expect_success 'setup: a gated repository served by git daemon' '
 	rules = ( { refs = [ "refs/heads/main" ]; allow_force_push = false; checks = [ "msg" ]; } );
 	checks = { msg = { type = "commit-message"; forbid = "^WIP"; }; };
 	EOF
-	git daemon --reuseaddr --listen=127.0.0.1 --port=$PORT --base-path="$TRASH/srv" \
-		--export-all --enable=receive-pack --pid-file="$TRASH/daemon.pid" --detach "$TRASH/srv" &&
-	test_atexit "kill \$(cat \"$TRASH/daemon.pid\")" &&
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		git ls-remote "$URL" >/dev/null 2>&1 && break
-		sleep 0.3
-	done &&
+	start_git_daemon $PORT victim.git &&
 	git ls-remote "$URL"
 '
 

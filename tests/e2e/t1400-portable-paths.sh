@@ -33,7 +33,7 @@ no_raw_controls() {
 }
 
 test_expect_success 'setup' '
-	make_victim victim.git &&
+	make_victim victim.git --no-fsck-objects &&
 	make_work work victim.git &&
 	policy &&
 	git gate validate victim.git/git-gate.conf

@@ -60,7 +60,7 @@ test_expect_success 'fixup!, squash! and amend! commits are rejected by default'
 	test_grep "\[lin\] history: 2 problems" err &&
 	test_grep "commit subject starts with .fixup!.: it was meant to be squashed" err &&
 	test_grep "commit subject starts with .squash!." err &&
-	test_grep "fix: squash it into the commit it fixes before pushing: git rebase -i --autosquash" err &&
+	test_grep "fix (all 2 problems above with this fix): squash it into the commit it fixes before pushing: git rebase -i --autosquash" err &&
 	sync_work &&
 	(cd work && commit_file h h "amend! Add f" && test_must_fail git push origin main 2>../err) &&
 	test_grep "starts with .amend!." err

@@ -33,7 +33,7 @@ test_expect_success 'leftover conflict markers are rejected, each with its line'
 	test_grep "merge.c:2: leftover conflict marker .<<<<<<<." err &&
 	test_grep "merge.c:4: leftover conflict marker .=======." err &&
 	test_grep "merge.c:6: leftover conflict marker .>>>>>>>." err &&
-	test_grep "fix: resolve the conflict and delete the marker lines" err &&
+	test_grep "fix (all 3 problems above with this fix): resolve the conflict and delete the marker lines" err &&
 	test "$(ref_of victim.git main)" = "$before"
 '
 

@@ -36,7 +36,8 @@ test_expect_success 'a commit the CI has not seen is rejected (no notes ref yet)
 	(cd work && commit_file a a "Add a" && test_must_fail git push origin main 2>../err) &&
 	test_grep "remote: git-gate:   \[ci\] ci-status: 1 problem" err &&
 	test_grep "no CI result has been recorded: .refs/notes/ci. does not exist in this repository yet" err &&
-	test_grep "fix: let the CI test $(git -C work rev-parse --short=10 HEAD) and record its pass (git notes --ref=ci add -f -m pass" err &&
+	test_grep "fix: wait for the CI to test $(git -C work rev-parse --short=10 HEAD) and record its result in refs/notes/ci, then push again" err &&
+	test_grep ! "git notes" err &&
 	test "$(ref_of victim.git main)" = "$before"
 '
 

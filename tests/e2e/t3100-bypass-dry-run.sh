@@ -5,12 +5,13 @@
 
 LOG=victim.git/git-gate/audit.log
 
-# last_audit EXPR: EXPR (Python) over the last audit record `last`; a
+# last_audit EXPR: EXPR (Python) over the last decision record `last`; a
 # tuple prints space-separated, a list one element a line
 last_audit() {
 	python3 - "$LOG" "$1" <<-\EOF
 	import json, sys
-	last = json.loads(open(sys.argv[1], encoding="utf-8").readlines()[-1])
+	recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+	last = [x for x in recs if x["event"] == "decision"][-1]
 	fmt = lambda x: " ".join(map(str, x)) if isinstance(x, tuple) else str(x)
 	v = eval(sys.argv[2])
 	print("\n".join(fmt(e) for e in v) if isinstance(v, list) else fmt(v))

@@ -80,11 +80,44 @@ test_expect_success 'a project path that climbs out of the policy directory is r
 	test_grep "GL-HOOK-ERR: git-gate: unexpected project path" err
 '
 
+test_expect_success 'custom_hooks/post-receive.d/git-gate records the refs that moved, without GL-HOOK-ERR' '
+	cat >victim.git/hooks/post-receive <<-\EOF &&
+	#!/bin/sh
+	# as Gitaly: custom_hooks/post-receive.d/* in order, stdin to each
+	data=$(cat)
+	for h in "${GIT_DIR:-.}"/custom_hooks/post-receive.d/*; do
+		[ -f "$h" ] && [ -x "$h" ] || continue
+		printf "%s\n" "$data" | "$h" || exit $?
+	done
+	exit 0
+	EOF
+	mkdir -p victim.git/custom_hooks/post-receive.d &&
+	cp "$GATE_SRCDIR/contrib/gitlab/custom_hooks/post-receive.d/git-gate" victim.git/custom_hooks/post-receive.d/ &&
+	chmod +x victim.git/hooks/post-receive victim.git/custom_hooks/post-receive.d/git-gate &&
+	(cd work && push_as alice push origin HEAD:refs/heads/recorded 2>../err) &&
+	test_grep ! "GL-HOOK-ERR\|warning" err &&
+	tail -n 1 victim.git/git-gate/audit.log >last &&
+	test_grep "\"event\":\"updated\"" last &&
+	test_grep "\"user\":\"alice\",\"user_source\":\"GL_USERNAME\"" last &&
+	test_grep "\"policy\":\"[^\"]*policies/group/project.conf\"" last &&
+	test_grep "\"ref\":\"refs/heads/recorded\",\"old\":\"0\{40\}\",\"new\":\"$(git -C work rev-parse HEAD)\"" last
+'
+
 test_expect_success 'without git-gate installed the hook fails closed with a GL-HOOK-ERR line' '
 	before=$(ref_of victim.git main) &&
 	(cd work && GIT_GATE_LIBEXECDIR=/nonexistent && export GIT_GATE_LIBEXECDIR &&
 	 test_must_fail push_as alice push origin main 2>../err) &&
 	test_grep "GL-HOOK-ERR: git-gate: its hook program /nonexistent/pre-receive is missing" err &&
+	test "$(ref_of victim.git main)" = "$before"
+'
+
+test_expect_success 'the per-project policy is layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	before=$(ref_of victim.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file w w "WIP w" &&
+	 GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" test_must_fail push_as alice push origin main 2>../err) &&
+	test_grep "git-gate:   \[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*policies/group/project.conf" err &&
 	test "$(ref_of victim.git main)" = "$before"
 '
 

@@ -64,6 +64,18 @@ test_expect_success 'VREF: VREF/git-gate/NAME judges by policy NAME, and a missi
 	test_grep "^VREF/git-gate/../policies/strict git-gate: bad policy name" out
 '
 
+test_expect_success 'VREF: the policy files are layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	(cd work && git checkout -q -b wip "$base" && commit_file w w "WIP w" && git checkout -q main) &&
+	git -C victim.git fetch -q ../work wip &&
+	wip=$(git -C work rev-parse wip) &&
+	GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" GL_USER=bob call_vref refs/heads/main "$base" "$wip" >out 2>err &&
+	test_grep "^VREF/git-gate git-gate rejected refs/heads/main" out &&
+	test_grep "\[nowip\] commit-message: 1 problem" err &&
+	GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" GL_USER=bob call_vref refs/heads/main "$base" "$wip" strict >out 2>err &&
+	test_grep "policy: .*system.conf + .*policies/strict.conf" err
+'
+
 test_expect_success 'VREF: without git-gate installed it denies (fail closed)' '
 	GIT_GATE_LIBEXECDIR=/nonexistent GL_USER=alice call_vref refs/heads/main "$base" "$good" >out 2>err &&
 	test_grep "^VREF/git-gate git-gate: its hook program /nonexistent/update is missing" out
@@ -101,9 +113,11 @@ if command -v gitolite >/dev/null 2>&1 && [ -x /usr/share/gitolite3/gitolite-she
 		repo vref
 		    RW+     =   alice bob
 		    -       VREF/git-gate   =   @all
+		    option hook.post-receive = git-gate
 		repo hooked
 		    RW+     =   alice bob
 		    option hook.pre-receive = git-gate
+		    option hook.post-receive = git-gate
 		EOF
 		(cd "$GLHOME" && HOME="$GLHOME" gitolite compile && HOME="$GLHOME" gitolite trigger POST_COMPILE) >/dev/null 2>&1 &&
 		test -x "$GLHOME/repositories/hooked.git/hooks/pre-receive.h00-git-gate" &&
@@ -128,6 +142,13 @@ if command -v gitolite >/dev/null 2>&1 && [ -x /usr/share/gitolite3/gitolite-she
 		test_expect_success "gitolite ($repo): GL_USER decides: bob is exempt" '
 			(cd work && FAKE_USER=bob git push git@localhost:'$repo' HEAD:refs/heads/main 2>../err) &&
 			test "$(ref_of "$GLHOME/repositories/'$repo'.git" main)" = "$(git -C work rev-parse HEAD)"
+		'
+
+		test_expect_success "gitolite ($repo): post-receive records what moved, as GL_USER" '
+			tail -n 1 "$GLHOME/repositories/'$repo'.git/git-gate/audit.log" >last &&
+			test_grep "\"event\":\"updated\"" last &&
+			test_grep "\"user\":\"bob\",\"user_source\":\"GL_USER\"" last &&
+			test_grep "\"new\":\"$(git -C work rev-parse HEAD)\"" last
 		'
 	done
 

@@ -63,11 +63,44 @@ test_expect_success 'GITEA_PUSHER_NAME is the pusher: an exempt bot passes the s
 	test "$(ref_of victim.git main)" = "$(git -C work rev-parse HEAD)"
 '
 
+test_expect_success 'post-receive.d/git-gate records the refs that moved, as the pusher, by the same policy' '
+	cat >victim.git/hooks/post-receive <<-\EOF &&
+	#!/bin/sh
+	# as Gitea: every executable in post-receive.d, each with the updates
+	data=$(cat)
+	for h in "${GIT_DIR:-.}"/hooks/post-receive.d/*; do
+		[ -f "$h" ] && [ -x "$h" ] || continue
+		printf "%s\n" "$data" | "$h"
+	done
+	exit 0
+	EOF
+	mkdir -p victim.git/hooks/post-receive.d &&
+	cp "$GATE_SRCDIR/contrib/gitea/post-receive.d/git-gate" victim.git/hooks/post-receive.d/ &&
+	chmod +x victim.git/hooks/post-receive victim.git/hooks/post-receive.d/git-gate &&
+	(cd work && commit_file p p "Add p" && push_as alice push origin main 2>../err) &&
+	test_grep ! "warning" err &&
+	tail -n 1 victim.git/git-gate/audit.log >last &&
+	test_grep "\"event\":\"updated\"" last &&
+	test_grep "\"user\":\"alice\",\"user_source\":\"GITEA_PUSHER_NAME\"" last &&
+	test_grep "\"hook\":\"post-receive\",\"policy\":\"[^\"]*policies/team/app.conf\"" last &&
+	test_grep "\"ref\":\"refs/heads/main\",\"old\":\"$(git -C work rev-parse HEAD~1)\",\"new\":\"$(git -C work rev-parse HEAD)\"" last
+'
+
 test_expect_success 'without git-gate installed the push is rejected (fail closed)' '
 	before=$(ref_of victim.git main) &&
 	(cd work && commit_file d d "Add d" && GIT_GATE_LIBEXECDIR=/nonexistent && export GIT_GATE_LIBEXECDIR &&
 	 test_must_fail push_as alice push origin main 2>../err) &&
 	test_grep "git-gate: its hook program /nonexistent/pre-receive is missing" err &&
+	test "$(ref_of victim.git main)" = "$before"
+'
+
+test_expect_success 'the owner/repository policy is layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	before=$(ref_of victim.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file w w "WIP w" &&
+	 GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" test_must_fail push_as renovate-bot push origin main 2>../err) &&
+	test_grep "remote: git-gate:   \[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*policies/team/app.conf" err &&
 	test "$(ref_of victim.git main)" = "$before"
 '
 

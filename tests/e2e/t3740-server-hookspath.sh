@@ -73,6 +73,39 @@ test_expect_success 'GIT_GATE_CHAIN=0 leaves the own hook alone' '
 	test "$(ref_of repos/other.git main)" = "$(git -C work rev-parse HEAD)"
 '
 
+test_expect_success 'the per-repository policy file is layered: the system file.s final rules hold' '
+	final_system_policy system.conf &&
+	cat >policies/other.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; mode = "warn"; } );
+	EOF
+	before=$(ref_of repos/other.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file w w "WIP w" &&
+	 GIT_GATE_CHAIN=0 GIT_GATE_SYSTEM_CONFIG="$TRASH/system.conf" test_must_fail git push other main 2>../err) &&
+	rm policies/other.conf &&
+	test_grep "\[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*policies/other.conf" err &&
+	test "$(ref_of repos/other.git main)" = "$before"
+'
+
+test_expect_success 'server-hooks/post-receive records what moved, then runs the own post-receive' '
+	cp "$GATE_SRCDIR/contrib/server/hooks/post-receive" server-hooks/ &&
+	chmod +x server-hooks/post-receive &&
+	cat >repos/team/app.git/hooks/post-receive <<-\EOF &&
+	#!/bin/sh
+	cat >"${GIT_DIR:-.}/own-post.in"
+	echo "own post-receive ran" >&2
+	EOF
+	chmod +x repos/team/app.git/hooks/post-receive &&
+	(cd work && git checkout -q -b side app/main && commit_file p p "Short p" && git push app side 2>../err &&
+	 git checkout -q main) &&
+	test_grep "remote: own post-receive ran" err &&
+	test_grep "^0\{40\} $(git -C work rev-parse side) refs/heads/side$" repos/team/app.git/own-post.in &&
+	tail -n 1 repos/team/app.git/git-gate/audit.log >last &&
+	test_grep "\"event\":\"updated\"" last &&
+	test_grep "\"policy\":\"[^\"]*policies/team/app.conf\"" last &&
+	test_grep "\"ref\":\"refs/heads/side\",\"old\":\"0\{40\}\",\"new\":\"$(git -C work rev-parse side)\",\"kind\":\"create\"" last
+'
+
 test_expect_success 'without git-gate installed every push is rejected (fail closed)' '
 	before=$(ref_of repos/other.git main) &&
 	(cd work && commit_file d d "Add d" && GIT_GATE_LIBEXECDIR=/nonexistent test_must_fail git push other main 2>../err) &&

@@ -94,6 +94,36 @@ static void test_audit__json_keeps_valid_utf8_and_escapes_dangerous_code_points(
 	free(out);
 }
 
+static void test_audit__json_escapes_marks_and_isolates_too(void **state)
+{
+	/* LRM, RLM, ARABIC LETTER MARK, LRI, PDI, PARAGRAPH SEPARATOR */
+	static const char in[] = "\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\xa9";
+	char *out = json(in, sizeof(in) - 1);
+
+	(void)state;
+	assert_string_equal(out, "\"\\u200e\\u200f\\u061c\\u2066\\u2069\\u2029\"");
+	assert_true(valid_json_string(out));
+	free(out);
+}
+
+static void test_audit__a_lost_record_is_one_neutralised_syslog_line(void **state)
+{
+	struct gate_push push = GATE_PUSH_INIT;
+	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
+	struct gate_buf out = GATE_BUF_INIT;
+
+	(void)state;
+	push.user = gate_xstrdup("eve\ngit-gate[1]: audit record lost: forged\xe2\x80\xae");
+	e.push = &push;
+	e.git_dir = "/srv/git/a.git";
+	gate_audit_lost_message(&out, &e, "cannot open the audit log 'x': Permission denied");
+	assert_string_equal(out.ptr, "audit record lost: cannot open the audit log 'x': Permission denied (repository "
+				     "/srv/git/a.git, user eve\\ngit-gate[1]: audit record lost: forged\\xe2\\x80\\xae)");
+	assert_null(strchr(out.ptr, '\n'));
+	gate_buf_release(&out);
+	gate_push_release(&push);
+}
+
 static void test_audit__json_replaces_each_invalid_utf8_byte(void **state)
 {
 	/* lone continuation, 0xff, truncated sequence, overlong '/', surrogate, past U+10FFFF */
@@ -198,7 +228,8 @@ static void test_audit__record_is_one_line_with_every_field(void **state)
 	assert_non_null(strstr(out.ptr, "\"hook\":\"pre-receive\""));
 	assert_non_null(strstr(out.ptr, "\"dry_run\":false"));
 	assert_non_null(strstr(out.ptr, "\"bypass\":{\"reason\":\"prod is down\\u001b[2J\",\"granted\":false}"));
-	assert_non_null(strstr(out.ptr, "\"verdict\":\"reject\",\"accepted\":false,\"exit_code\":1"));
+	assert_non_null(strstr(out.ptr, "\"verdict\":\"reject\",\"accepted\":false,\"exit_code\":1,\"decision\":\"rejected\""));
+	assert_non_null(strstr(out.ptr, "\"version\":\"" PACKAGE_VERSION "\",\"event\":\"decision\","));
 	assert_non_null(strstr(out.ptr, "\"ref\":\"refs/heads/main\",\"old\":\"1111111111111111111111111111111111111111\","
 					"\"new\":\"2222222222222222222222222222222222222222\",\"kind\":\"update\""));
 	assert_non_null(strstr(out.ptr, "\"rule\":\"test.conf:1\",\"mode\":\"enforce\",\"verdict\":\"reject\""));
@@ -211,6 +242,45 @@ static void test_audit__record_is_one_line_with_every_field(void **state)
 	free(v.refs);
 	gate_push_release(&push);
 	gate_config_free(cfg);
+	gate_buf_release(&out);
+	gate_buf_release(&err);
+}
+
+static void test_audit__updated_record_lists_the_refs_that_moved_and_no_verdict(void **state)
+{
+	struct gate_push push = GATE_PUSH_INIT;
+	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
+	struct gate_buf out = GATE_BUF_INIT, err = GATE_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(gate_push_add(&push, "refs/heads/main", "1111111111111111111111111111111111111111",
+				       "2222222222222222222222222222222222222222", &err),
+			 0);
+	assert_int_equal(gate_push_add(&push, "refs/heads/\xe2\x80\xaex", "3333333333333333333333333333333333333333",
+				       "0000000000000000000000000000000000000000", &err),
+			 0);
+	push.user = gate_xstrdup("bob");
+	push.user_source = gate_xstrdup("GIT_GATE_USER");
+	e.kind = GATE_AUDIT_UPDATED;
+	e.git_dir = "/srv/git/r.git";
+	e.push = &push;
+	e.hook = "post-receive";
+	e.when.tv_sec = 1700000000;
+	gate_audit_format(&out, &e);
+
+	assert_non_null(strchr(out.ptr, '\n'));
+	assert_int_equal(strchr(out.ptr, '\n') - out.ptr, (long)out.len - 1);
+	assert_non_null(strstr(out.ptr, "\"version\":\"" PACKAGE_VERSION "\",\"event\":\"updated\","));
+	assert_non_null(strstr(out.ptr, "\"user\":\"bob\",\"user_source\":\"GIT_GATE_USER\""));
+	assert_non_null(strstr(out.ptr, "\"hook\":\"post-receive\""));
+	assert_non_null(strstr(out.ptr, "\"refs\":[{\"ref\":\"refs/heads/main\",\"old\":\"1111111111111111111111111111111111111111\","
+					"\"new\":\"2222222222222222222222222222222222222222\",\"kind\":\"update\"},"
+					"{\"ref\":\"refs/heads/\\u202ex\","));
+	assert_non_null(strstr(out.ptr, "\"kind\":\"delete\"}]}"));
+	assert_null(strstr(out.ptr, "\"verdict\""));
+	assert_null(strstr(out.ptr, "\"accepted\""));
+
+	gate_push_release(&push);
 	gate_buf_release(&out);
 	gate_buf_release(&err);
 }
@@ -336,8 +406,8 @@ static void test_audit__append_creates_the_directory_and_adds_lines(void **state
 	size_t bad;
 
 	(void)state;
-	assert_int_equal(gate_audit_append(path, "{\"a\":1}\n", 8, &err), 0);
-	assert_int_equal(gate_audit_append(path, "{\"a\":2}\n", 8, &err), 0);
+	assert_int_equal(gate_audit_append(path, 0, "{\"a\":1}\n", 8, &err), 0);
+	assert_int_equal(gate_audit_append(path, 0, "{\"a\":2}\n", 8, &err), 0);
 	assert_int_equal(count_lines(path, &bad, 8), 2);
 	assert_int_equal(bad, 0);
 	assert_int_equal(stat(path, &st), 0);
@@ -345,7 +415,7 @@ static void test_audit__append_creates_the_directory_and_adds_lines(void **state
 	/* a directory where the file should be: a clear error */
 	free(path);
 	path = gate_xstrfmt("%s/git-gate", d);
-	assert_int_equal(gate_audit_append(path, "x\n", 2, &err), -1);
+	assert_int_equal(gate_audit_append(path, 0, "x\n", 2, &err), -1);
 	assert_non_null(strstr(err.ptr, "cannot open the audit log"));
 	assert_non_null(strstr(err.ptr, "git-gate"));
 	assert_int_equal(unlink(cmd = gate_xstrfmt("%s/git-gate/audit.log", d)), 0);
@@ -376,7 +446,7 @@ static void test_audit__concurrent_appends_never_interleave(void **state)
 			memset(line, 'a' + i, LEN - 1);
 			line[LEN - 1] = '\n';
 			for (r = 0; r < RECORDS; r++)
-				if (gate_audit_append(path, line, LEN, &err) < 0)
+				if (gate_audit_append(path, 0, line, LEN, &err) < 0)
 					_exit(1);
 			_exit(0);
 		}
@@ -412,10 +482,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit__json_escapes_quotes_backslashes_and_controls),
 		cmocka_unit_test(test_audit__json_keeps_valid_utf8_and_escapes_dangerous_code_points),
+		cmocka_unit_test(test_audit__json_escapes_marks_and_isolates_too),
+		cmocka_unit_test(test_audit__a_lost_record_is_one_neutralised_syslog_line),
 		cmocka_unit_test(test_audit__json_replaces_each_invalid_utf8_byte),
 		cmocka_unit_test(test_audit__json_handles_nul_bytes_and_null),
 		cmocka_unit_test(test_audit__json_of_random_bytes_is_always_valid),
 		cmocka_unit_test(test_audit__record_is_one_line_with_every_field),
+		cmocka_unit_test(test_audit__updated_record_lists_the_refs_that_moved_and_no_verdict),
 		cmocka_unit_test(test_audit__check_results_are_named),
 		cmocka_unit_test(test_audit__path_defaults_into_the_repository_and_can_be_off),
 		cmocka_unit_test(test_audit__append_creates_the_directory_and_adds_lines),

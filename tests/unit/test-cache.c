@@ -86,7 +86,7 @@ static void test_cache__a_stored_pass_is_found_again(void **state)
 
 	key_for(&key, TREE_A, DIGEST);
 	assert_int_equal(gate_cache_lookup(f->cache, key.ptr, key.len), 0);
-	assert_int_equal(gate_cache_store(f->cache, key.ptr, key.len, "passed in 1.0 s", &err), 0);
+	assert_int_equal(gate_cache_store(f->cache, 0, key.ptr, key.len, "passed in 1.0 s", &err), 0);
 	assert_int_equal(gate_cache_lookup(f->cache, key.ptr, key.len), 1);
 	/* one entry, no temporary file left behind */
 	assert_int_equal(count_files(f->cache), 1);
@@ -100,7 +100,7 @@ static void test_cache__another_tree_or_definition_is_a_miss(void **state)
 	struct gate_buf key = GATE_BUF_INIT;
 
 	key_for(&key, TREE_A, DIGEST);
-	assert_int_equal(gate_cache_store(f->cache, key.ptr, key.len, NULL, NULL), 0);
+	assert_int_equal(gate_cache_store(f->cache, 0, key.ptr, key.len, NULL, NULL), 0);
 	key_for(&key, TREE_B, DIGEST);
 	assert_int_equal(gate_cache_lookup(f->cache, key.ptr, key.len), 0);
 	key_for(&key, TREE_A, "{type=7:command;run=13:make -j2 check;}");
@@ -128,7 +128,7 @@ static void test_cache__a_corrupt_entry_is_ignored(void **state)
 	size_t i;
 
 	key_for(&key, TREE_A, DIGEST);
-	assert_int_equal(gate_cache_store(f->cache, key.ptr, key.len, "info", NULL), 0);
+	assert_int_equal(gate_cache_store(f->cache, 0, key.ptr, key.len, "info", NULL), 0);
 	path = gate_cache_entry_path(f->cache, key.ptr, key.len);
 	read_entry(path, &data);
 	/* every single flipped byte makes it a miss */
@@ -153,7 +153,7 @@ static void test_cache__a_truncated_or_empty_entry_is_ignored(void **state)
 	size_t n;
 
 	key_for(&key, TREE_A, DIGEST);
-	assert_int_equal(gate_cache_store(f->cache, key.ptr, key.len, NULL, NULL), 0);
+	assert_int_equal(gate_cache_store(f->cache, 0, key.ptr, key.len, NULL, NULL), 0);
 	path = gate_cache_entry_path(f->cache, key.ptr, key.len);
 	read_entry(path, &data);
 	for (n = 0; n < data.len; n++) {
@@ -174,7 +174,7 @@ static void test_cache__an_entry_for_another_key_under_this_name_is_ignored(void
 	/* a hash collision, or a file copied by hand: the key inside decides */
 	key_for(&a, TREE_A, DIGEST);
 	key_for(&b, TREE_B, DIGEST);
-	assert_int_equal(gate_cache_store(f->cache, a.ptr, a.len, NULL, NULL), 0);
+	assert_int_equal(gate_cache_store(f->cache, 0, a.ptr, a.len, NULL, NULL), 0);
 	pa = gate_cache_entry_path(f->cache, a.ptr, a.len);
 	pb = gate_cache_entry_path(f->cache, b.ptr, b.len);
 	read_entry(pa, &data);
@@ -217,7 +217,7 @@ static void test_cache__a_symlinked_entry_is_not_followed(void **state)
 	char *path, *moved;
 
 	key_for(&key, TREE_A, DIGEST);
-	assert_int_equal(gate_cache_store(f->cache, key.ptr, key.len, NULL, NULL), 0);
+	assert_int_equal(gate_cache_store(f->cache, 0, key.ptr, key.len, NULL, NULL), 0);
 	path = gate_cache_entry_path(f->cache, key.ptr, key.len);
 	moved = gate_xstrfmt("%s/elsewhere", f->dir);
 	assert_int_equal(rename(path, moved), 0);
@@ -242,7 +242,7 @@ static void *write_many(void *arg)
 
 	w->ret = 0;
 	for (i = 0; i < 50; i++)
-		if (gate_cache_store(w->dir, w->key->ptr, w->key->len, "concurrent", NULL) < 0)
+		if (gate_cache_store(w->dir, 0, w->key->ptr, w->key->len, "concurrent", NULL) < 0)
 			w->ret = -1;
 	return NULL;
 }
@@ -278,7 +278,7 @@ static void test_cache__an_unwritable_directory_is_an_error_with_a_message(void 
 
 	write_file(file, "x", 1);
 	key_for(&key, TREE_A, DIGEST);
-	assert_int_equal(gate_cache_store(under, key.ptr, key.len, NULL, &err), -1);
+	assert_int_equal(gate_cache_store(under, 0, key.ptr, key.len, NULL, &err), -1);
 	assert_non_null(strstr(err.ptr, "cannot create the cache directory"));
 	free(file);
 	free(under);

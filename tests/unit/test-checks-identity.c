@@ -187,6 +187,19 @@ static void test_identity__dates_beyond_max_future_are_reported(void **state)
 	gate_findings_release(&f);
 }
 
+static void test_identity__absurd_dates_and_offsets_are_reported_without_overflow(void **state)
+{
+	struct gate_findings f;
+
+	(void)state;
+	/* found by fuzzing (tests/fuzz/fuzz-commit.c): the largest date with an offset overflowed */
+	f = run_id(POLICY("max_future = \"1 day\";"), "tester",
+		   "A <a@example.com> 99999999999999999999 +0959", "C <c@example.com> 1700000000 +99999999999999999999");
+	assert_int_equal(f.nr, 1);
+	assert_true(has(&f, "author date @9223372036854775807 is "));
+	gate_findings_release(&f);
+}
+
 static void test_identity__durations_read_as_the_largest_whole_unit(void **state)
 {
 	static const struct {
@@ -219,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_identity__pusher_emails_group_and_list_forms),
 		cmocka_unit_test(test_identity__bad_pusher_emails_are_policy_errors),
 		cmocka_unit_test(test_identity__dates_beyond_max_future_are_reported),
+		cmocka_unit_test(test_identity__absurd_dates_and_offsets_are_reported_without_overflow),
 		cmocka_unit_test(test_identity__durations_read_as_the_largest_whole_unit),
 	};
 

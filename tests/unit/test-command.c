@@ -90,7 +90,15 @@ static void test_ci_status__defaults_and_keys_load(void **state)
 static void test_ci_status__bad_values_are_reported(void **state)
 {
 	(void)state;
-	expect_error(CI("notes_ref = \"refs/heads/ci\";"), "must be a ref under refs/notes/");
+	expect_error(CI("notes_ref = \"refs/heads/ci\";"),
+		     "'notes_ref': \"refs/heads/ci\" is not under refs/notes/; write a name such as \"refs/notes/ci\"");
+	/* short names are never completed: the ref is looked up by exactly the name written */
+	expect_error(CI("notes_ref = \"ci\";"), "'notes_ref': \"ci\" is not a full ref name: git-gate looks the ref up "
+						  "by exactly this name, never as refs/heads/NAME or refs/tags/NAME; "
+						  "write \"refs/notes/ci\"");
+	expect_error(CI("notes_ref = \"notes/ci\";"), "write \"refs/notes/ci\"");
+	expect_error(CI("notes_ref = \"refs/notes/\";"), "is not a full ref name");
+	expect_error(CI("notes_ref = \"refs/notes/a..b\";"), "is not a full ref name");
 	expect_error(CI("pass = [ \"\" ];"), "must be one non-empty line");
 	expect_error(CI("on = \"all\";"), "must be \"tip\"");
 	expect_error(CI("notes = \"refs/notes/ci\";"), "unknown key 'notes'");

@@ -154,10 +154,58 @@ static void test_commit_message__a_runaway_pattern_fails_closed_with_advice(void
 	unit_fixture_release(&f);
 }
 
+/* Found by fuzzing (tests/fuzz/fuzz-commit.c): how the commit parser reads odd objects. */
+static void test_commit_parse__repeated_headers_keep_the_first_as_git_does(void **state)
+{
+	static const char raw[] = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
+				  "tree 0123456789abcdef0123456789abcdef01234567\n"
+				  "author A <a@example.com> 1700000000 +0000\n"
+				  "author B <b@example.com> 1700000000 +0000\n"
+				  "committer C <c@example.com> 1700000000 +99999999999999999999\n"
+				  "committer D <d@example.com> 1700000000 +0000\n"
+				  "encoding UTF-8\nencoding latin1\n\nSubject\n";
+	struct gate_commit c;
+	struct gate_buf err = GATE_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(gate_commit_parse(&c, "0123456789abcdef0123456789abcdef01234567", raw, strlen(raw), &err), 0);
+	assert_string_equal(c.tree, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+	assert_string_equal(c.author.email, "a@example.com");
+	assert_string_equal(c.committer.email, "c@example.com");
+	assert_int_equal(c.committer.tz, 0);
+	assert_string_equal(c.encoding, "UTF-8");
+	gate_commit_release(&c);
+	gate_buf_release(&err);
+}
+
+static void test_commit_parse__ids_that_are_not_hex_are_refused(void **state)
+{
+	static const char *const raw[] = {
+		"tree 4b825dc642cb6eb9a060e54bf8d69288fbee490X\n\nx\n",
+		"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent --output=/tmp/x-------------------------\n\nx\n",
+	};
+	struct gate_commit c;
+	struct gate_buf err = GATE_BUF_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < GATE_ARRAY_SIZE(raw); i++) {
+		gate_buf_reset(&err);
+		assert_int_equal(gate_commit_parse(&c, "0123456789abcdef0123456789abcdef01234567", raw[i],
+						   strlen(raw[i]), &err),
+				 -1);
+		assert_non_null(strstr(err.ptr, "malformed"));
+		gate_commit_release(&c);
+	}
+	gate_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commit_message__a_good_message_passes),
+		cmocka_unit_test(test_commit_parse__repeated_headers_keep_the_first_as_git_does),
+		cmocka_unit_test(test_commit_parse__ids_that_are_not_hex_are_refused),
 		cmocka_unit_test(test_commit_message__long_subject_is_reported_with_lengths),
 		cmocka_unit_test(test_commit_message__subject_length_counts_characters_not_bytes),
 		cmocka_unit_test(test_commit_message__required_and_forbidden_patterns),

@@ -58,6 +58,24 @@ static void test_glob__pattern_without_slash_matches_basename_at_any_depth(void 
 	assert_true(gate_glob_match_path("/build", "build", 0));
 }
 
+static void test_glob__many_stars_against_a_long_string_stay_fast(void **state)
+{
+	char s[4097];
+	double t0 = gate_now();
+
+	(void)state;
+	/* found by fuzzing (tests/fuzz/fuzz-glob.c): backtracking was exponential in the stars */
+	memset(s, 'a', sizeof(s) - 1);
+	s[sizeof(s) - 1] = '\0';
+	assert_false(gate_glob_match("*a*a*a*a*a*a*a*a*a*a*b", s, 0));
+	assert_false(gate_glob_match_path("**/*a*a*a*/**/*a*a*b", s, GATE_GLOB_CASEFOLD));
+	s[4000] = '/';
+	assert_false(gate_glob_match("**a**a**a**a**a**a**/**b", s, 0));
+	s[4095] = 'b';
+	assert_true(gate_glob_match("*a*a*a*a*a*a*a*a*a*a**b", s, 0));
+	assert_true(gate_now() - t0 < 5.0);
+}
+
 static void test_glob__malformed_patterns_are_detected(void **state)
 {
 	(void)state;
@@ -75,6 +93,7 @@ int main(void)
 		cmocka_unit_test(test_glob__question_mark_and_classes),
 		cmocka_unit_test(test_glob__casefold_is_optional),
 		cmocka_unit_test(test_glob__pattern_without_slash_matches_basename_at_any_depth),
+		cmocka_unit_test(test_glob__many_stars_against_a_long_string_stay_fast),
 		cmocka_unit_test(test_glob__malformed_patterns_are_detected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

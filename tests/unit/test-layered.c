@@ -111,6 +111,34 @@ static void test_layered__repository_cannot_weaken_a_final_rule(void **state)
 	gate_config_free(m);
 }
 
+static void test_layered__a_rule_earlier_rules_shadow_does_not_weaken(void **state)
+{
+	struct gate_config *m = layered("rules = (\n"
+					"  { refs = [ \"refs/heads/main\" ]; },\n"
+					"  { refs = [ \"refs/heads/**\" ]; mode = \"warn\"; allow_force_push = true; }\n"
+					");\n");
+	struct gate_config *m2 = layered("rules = (\n"
+					 "  { refs = [ \"refs/heads/**\" ]; },\n"
+					 "  { refs = [ \"refs/heads/main\" ]; mode = \"off\"; }\n"
+					 ");\n");
+	struct gate_config *m3 = layered("rules = (\n"
+					 "  { refs = [ \"refs/heads/main/*\" ]; },\n"
+					 "  { refs = [ \"refs/heads/**\" ]; mode = \"off\"; }\n"
+					 ");\n");
+
+	(void)state;
+	/* main is the first rule's: the warn rule never applies to it */
+	assert_false(warned(m, "weakens"));
+	assert_int_equal(gate_config_rule_for(m, "refs/heads/main")->mode, GATE_MODE_ENFORCE);
+	/* the all-branches rule takes main first: the later rule never applies either */
+	assert_false(warned(m2, "weakens"));
+	/* an earlier rule that does not take main itself hides nothing */
+	assert_true(warned(m3, "repo.conf:3: 'mode = \"off\"' weakens final rule at sys.conf:3"));
+	gate_config_free(m);
+	gate_config_free(m2);
+	gate_config_free(m3);
+}
+
 static void test_layered__repository_rule_adds_checks_and_strictness(void **state)
 {
 	struct gate_config *m = layered("rules = ( { refs = [ \"refs/heads/main\" ]; allow_create = false;\n"
@@ -295,8 +323,17 @@ static void test_layered__meta_ref_needs_users_and_a_valid_name(void **state)
 	assert_non_null(strstr(errs, "sys.conf:1: 'meta_ref': needs 'meta_users'"));
 	free(errs);
 	errs = load_errors("meta_ref = \"meta gate\"; meta_users = [ \"@nobody\" ];\n", "sys.conf", NULL, 0);
-	assert_non_null(strstr(errs, "is not a valid full ref name"));
+	assert_non_null(strstr(errs, "sys.conf:1: 'meta_ref': \"meta gate\" is not a full ref name"));
 	assert_non_null(strstr(errs, "'meta_users': no group 'nobody' is defined"));
+	free(errs);
+	/* a short name would be found as refs/heads/NAME by DWIM: refused, with the full name to write */
+	errs = load_errors("meta_ref = \"meta/gate\"; meta_users = [ \"x\" ];\n", "sys.conf", NULL, 0);
+	assert_non_null(strstr(errs, "sys.conf:1: 'meta_ref': \"meta/gate\" is not a full ref name: git-gate looks "
+				     "the ref up by exactly this name, never as refs/heads/NAME or refs/tags/NAME; "
+				     "write \"refs/meta/gate\""));
+	free(errs);
+	errs = load_errors("meta_ref = \"gate\"; meta_users = [ \"x\" ];\n", "sys.conf", NULL, 0);
+	assert_non_null(strstr(errs, "write \"refs/meta/gate\""));
 	free(errs);
 	errs = load_errors("audit_log = \"\";\n", "sys.conf", NULL, 0);
 	assert_non_null(strstr(errs, "write \"off\" to turn the audit log off"));
@@ -331,6 +368,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layered__repository_cannot_weaken_a_final_rule),
+		cmocka_unit_test(test_layered__a_rule_earlier_rules_shadow_does_not_weaken),
 		cmocka_unit_test(test_layered__repository_rule_adds_checks_and_strictness),
 		cmocka_unit_test(test_layered__stricter_mode_wins_either_way),
 		cmocka_unit_test(test_layered__exemptions_and_bypass_come_from_the_final_rule_only),

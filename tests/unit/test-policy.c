@@ -1,5 +1,7 @@
 #include "unit.h"
 
+#include "policy-text.h"
+
 static const char sample[] =
 	"rules = (\n"
 	"  {\n"
@@ -190,6 +192,30 @@ static void test_policy__check_digest_changes_with_its_definition(void **state)
 	gate_config_free(c);
 }
 
+static void test_policy__nul_bytes_in_strings_are_refused_with_their_line(void **state)
+{
+	static const char ok[] = "# a comment may say \\x00\n/* and \"\\x00\" here */\nrefs = \"a\\x0ab\\\\x00\";\n";
+	static const char esc[] = "a = \"x\";\nb = \"refs/heads/ma\\x00in\";\n";
+	static const char raw[] = "a = \"x\";\n\nb = \"ma\0in\";\n";
+	struct gate_config *cfg = NULL;
+	struct gate_diag diag = GATE_DIAG_INIT;
+
+	(void)state;
+	assert_int_equal(gate_policy_text_check("t.conf", ok, sizeof(ok) - 1, &diag), 0);
+	assert_int_equal(diag.msgs.nr, 0);
+	assert_int_equal(gate_policy_text_check("t.conf", esc, sizeof(esc) - 1, &diag), 1);
+	assert_string_equal(diag.msgs.v[0], "t.conf:2: a string holds a NUL byte (\\x00), which would cut it short");
+	assert_int_equal(gate_policy_text_check("t.conf", raw, sizeof(raw) - 1, &diag), 1);
+	assert_string_equal(diag.msgs.v[1], "t.conf:3: the policy holds a NUL byte (it is not a text file)");
+	gate_diag_release(&diag);
+
+	/* and a policy read from text (a ref) says so instead of loading */
+	assert_true(gate_policy_load_string(&cfg, "audit_log = \"lo\\x00g\";\n", "ref:git-gate.conf", &diag) < 0);
+	assert_null(cfg);
+	assert_string_equal(diag.msgs.v[0], "ref:git-gate.conf:1: a string holds a NUL byte (\\x00), which would cut it short");
+	gate_diag_release(&diag);
+}
+
 static void test_policy__missing_file_is_not_found(void **state)
 {
 	struct gate_config *cfg = NULL;
@@ -215,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_policy__rule_runs_only_its_own_checks_and_not_when_off),
 		cmocka_unit_test(test_policy__users_match_directly_or_through_groups),
 		cmocka_unit_test(test_policy__check_digest_changes_with_its_definition),
+		cmocka_unit_test(test_policy__nul_bytes_in_strings_are_refused_with_their_line),
 		cmocka_unit_test(test_policy__missing_file_is_not_found),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,7 +125,7 @@ static void test_report__rejection_names_check_commit_problem_fix_and_ref(void *
 	assert_non_null(strstr(out, "commit 0123456789 \"WIP \\x1b]0;pwned\\x07 stuff\":"));
 	assert_non_null(strstr(out, "problem number 0"));
 	assert_non_null(strstr(out, "dir/evil\\nname:1: problem number 1"));
-	assert_non_null(strstr(out, "fix: reword it"));
+	assert_non_null(strstr(out, "fix (all 2 problems above with this fix): reword it"));
 	assert_non_null(strstr(out, "refs/heads/main rejected: 1 check failed (policy: /srv/x.git/git-gate.conf)"));
 	/* nothing from the push reaches the terminal raw */
 	assert_null(strchr(out, '\033'));
@@ -148,6 +148,32 @@ static void test_report__findings_are_capped_with_a_count_of_the_rest(void **sta
 	assert_non_null(strstr(out, "problem number 4"));
 	assert_null(strstr(out, "problem number 5"));
 	assert_non_null(strstr(out, "... and 7 more problems of this kind"));
+	free(out);
+}
+
+static void test_report__a_fix_shared_by_many_findings_is_said_once(void **state)
+{
+	struct gate_report_opts o = { .prefix = "", .max_findings = 20 };
+	char *out = report(GATE_MODE_ENFORCE, 9, &o);
+	const char *first;
+
+	(void)state;
+	first = strstr(out, "reword it");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "reword it"));
+	assert_non_null(strstr(out, "    fix (all 9 problems above with this fix): reword it\n"));
+	/* after the last finding, not between them */
+	assert_true(first > strstr(out, "problem number 8"));
+	free(out);
+}
+
+static void test_report__a_fix_of_one_finding_follows_it(void **state)
+{
+	struct gate_report_opts o = { .prefix = "", .max_findings = 20 };
+	char *out = report(GATE_MODE_ENFORCE, 1, &o);
+
+	(void)state;
+	assert_non_null(strstr(out, "problem number 0\n        fix: reword it\n"));
 	free(out);
 }
 
@@ -182,6 +208,8 @@ int main(void)
 		cmocka_unit_test(test_report__nul_bytes_do_not_truncate),
 		cmocka_unit_test(test_report__rejection_names_check_commit_problem_fix_and_ref),
 		cmocka_unit_test(test_report__findings_are_capped_with_a_count_of_the_rest),
+		cmocka_unit_test(test_report__a_fix_shared_by_many_findings_is_said_once),
+		cmocka_unit_test(test_report__a_fix_of_one_finding_follows_it),
 		cmocka_unit_test(test_report__warn_mode_is_marked_as_accepted),
 		cmocka_unit_test(test_report__an_accepted_push_prints_nothing),
 	};

@@ -276,6 +276,20 @@ static void test_secrets__truncated_tokens_are_not_reported(void **state)
 	gate_secrets_free(set);
 }
 
+/* None of `texts` is reported by `set`. */
+static void assert_no_hits(const struct gate_secrets *set, const char *const *texts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
+		scan(set, texts[i], &hits);
+		if (hits.nr)
+			fail_msg("%s: reported as '%s'", texts[i], gate_secrets_rule_id(set, hits.v[0].rule));
+		gate_secret_hits_release(&hits);
+	}
+}
+
 static void test_secrets__documentation_examples_and_placeholders_are_not_reported(void **state)
 {
 	static const char *const texts[] = {
@@ -305,14 +319,38 @@ static void test_secrets__documentation_examples_and_placeholders_are_not_report
 		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0\n", /* no signature */
 	};
 	struct gate_secrets *set = builtins();
+
+	(void)state;
+	assert_no_hits(set, texts, GATE_ARRAY_SIZE(texts));
+	gate_secrets_free(set);
+}
+
+static void test_secrets__paths_and_makefile_rules_are_not_secrets(void **state)
+{
+	static const char *const texts[] = {
+		/* git.git's contrib/credential/osxkeychain/Makefile and .gitignore-like lists */
+		"contrib/credential/osxkeychain/git-credential-osxkeychain: contrib/credential/osxkeychain/git-credential-osxkeychain.o\n",
+		"\tcontrib/credential/libsecret/git-credential-libsecret: contrib/credential/libsecret/git-credential-libsecret.o\n",
+		"git-credential-osxkeychain.o: git-credential-osxkeychain.c\n",
+		"token_file: config/deploy/token-store.yml\n",
+		"secret_path: vault/kv/production/app\n",
+	};
+	static const char *const secrets[] = {
+		/* still found: real-looking values, also with slashes */
+		"aws_secret_access_key = Zt7Qp3Lm9Vx2Wr8Kd4Hs/Fb6Ny1Jc5Ge0Ua3Ti7\n",
+		"password: Xq7Lm2Pz9Wk4Rt8Nv3Bs\n",
+		"db_password := Xq7Lm2Pz9Wk4Rt8Nv3Bs\n",
+	};
+	struct gate_secrets *set = builtins();
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < GATE_ARRAY_SIZE(texts); i++) {
+	assert_no_hits(set, texts, GATE_ARRAY_SIZE(texts));
+	for (i = 0; i < GATE_ARRAY_SIZE(secrets); i++) {
 		struct gate_secret_hits hits = GATE_SECRET_HITS_INIT;
-		scan(set, texts[i], &hits);
-		if (hits.nr)
-			fail_msg("%s: reported as '%s'", texts[i], gate_secrets_rule_id(set, hits.v[0].rule));
+		scan(set, secrets[i], &hits);
+		if (!hits.nr)
+			fail_msg("%s: not reported", secrets[i]);
 		gate_secret_hits_release(&hits);
 	}
 	gate_secrets_free(set);
@@ -860,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_secrets__samples_without_entropy_are_not_reported),
 		cmocka_unit_test(test_secrets__truncated_tokens_are_not_reported),
 		cmocka_unit_test(test_secrets__documentation_examples_and_placeholders_are_not_reported),
+		cmocka_unit_test(test_secrets__paths_and_makefile_rules_are_not_secrets),
 		cmocka_unit_test(test_secrets__private_key_blocks_in_their_common_forms),
 		cmocka_unit_test(test_secrets__two_private_keys_differ_in_their_secret),
 		cmocka_unit_test(test_secrets__a_token_is_found_at_every_alignment_and_at_the_end),

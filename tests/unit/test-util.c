@@ -149,6 +149,140 @@ static void test_util__captured_output_and_status_come_back(void **state)
 	gate_buf_release(&err);
 }
 
+static char *neutralised(const char *s, size_t len, unsigned flags)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+
+	gate_buf_add_safe_opts(&b, s, len, flags);
+	return gate_buf_detach(&b);
+}
+
+#define NEUTRAL_EQ(in, want)                                            \
+	do {                                                            \
+		char *got_ = neutralised(in, sizeof(in) - 1, 0);        \
+		assert_string_equal(got_, want);                        \
+		free(got_);                                             \
+	} while (0)
+
+static void test_util__neutraliser_escapes_c0_controls_and_del(void **state)
+{
+	(void)state;
+	NEUTRAL_EQ("esc\033[2Jx", "esc\\x1b[2Jx");
+	NEUTRAL_EQ("bel\a", "bel\\x07");
+	NEUTRAL_EQ("cr\rover", "cr\\x0dover");
+	NEUTRAL_EQ("del\177", "del\\x7f");
+	NEUTRAL_EQ("nl\nand\ttab", "nl\\nand\\ttab");
+	NEUTRAL_EQ("plain ascii \\ kept", "plain ascii \\ kept");
+}
+
+static void test_util__neutraliser_escapes_every_bidi_control(void **state)
+{
+	static const char *const bidi[][2] = {
+		{ "\xe2\x80\xaa", "\\xe2\\x80\\xaa" }, /* U+202A LRE */
+		{ "\xe2\x80\xab", "\\xe2\\x80\\xab" }, /* U+202B RLE */
+		{ "\xe2\x80\xac", "\\xe2\\x80\\xac" }, /* U+202C PDF */
+		{ "\xe2\x80\xad", "\\xe2\\x80\\xad" }, /* U+202D LRO */
+		{ "\xe2\x80\xae", "\\xe2\\x80\\xae" }, /* U+202E RLO */
+		{ "\xe2\x81\xa6", "\\xe2\\x81\\xa6" }, /* U+2066 LRI */
+		{ "\xe2\x81\xa7", "\\xe2\\x81\\xa7" }, /* U+2067 RLI */
+		{ "\xe2\x81\xa8", "\\xe2\\x81\\xa8" }, /* U+2068 FSI */
+		{ "\xe2\x81\xa9", "\\xe2\\x81\\xa9" }, /* U+2069 PDI */
+		{ "\xe2\x80\x8e", "\\xe2\\x80\\x8e" }, /* U+200E LRM */
+		{ "\xe2\x80\x8f", "\\xe2\\x80\\x8f" }, /* U+200F RLM */
+		{ "\xd8\x9c", "\\xd8\\x9c" },             /* U+061C ALM */
+		{ "\xe2\x80\xa8", "\\xe2\\x80\\xa8" }, /* U+2028 LINE SEPARATOR */
+		{ "\xe2\x80\xa9", "\\xe2\\x80\\xa9" }, /* U+2029 PARAGRAPH SEPARATOR */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < GATE_ARRAY_SIZE(bidi); i++) {
+		char *in = gate_xstrfmt("a%sb", bidi[i][0]), *want = gate_xstrfmt("a%sb", bidi[i][1]);
+		char *got = neutralised(in, strlen(in), 0);
+		assert_string_equal(got, want);
+		free(in);
+		free(want);
+		free(got);
+	}
+	/* their neighbours are ordinary text */
+	NEUTRAL_EQ("\xe2\x80\x90\xe2\x80\xaf\xe2\x81\xa5", "\xe2\x80\x90\xe2\x80\xaf\xe2\x81\xa5");
+}
+
+static void test_util__neutraliser_escapes_c1_as_utf8_and_as_raw_bytes(void **state)
+{
+	unsigned c;
+
+	(void)state;
+	for (c = 0x80; c <= 0x9f; c++) {
+		char utf8[4] = { (char)0xc2, (char)c, 'x', 0 }, raw[3] = { (char)c, 'x', 0 };
+		char *want_utf8 = gate_xstrfmt("\\xc2\\x%02xx", c), *want_raw = gate_xstrfmt("\\x%02xx", c);
+		char *got = neutralised(utf8, 3, 0);
+		assert_string_equal(got, want_utf8);
+		free(got);
+		got = neutralised(raw, 2, 0);
+		assert_string_equal(got, want_raw);
+		free(got);
+		free(want_utf8);
+		free(want_raw);
+	}
+	/* U+00A0 and up are printable */
+	NEUTRAL_EQ("\xc2\xa0\xc3\xa9", "\xc2\xa0\xc3\xa9");
+}
+
+static void test_util__neutraliser_shows_invalid_utf8_byte_by_byte(void **state)
+{
+	(void)state;
+	NEUTRAL_EQ("bad\xff\xfe", "bad\\xff\\xfe");
+	NEUTRAL_EQ("cut\xe2\x80", "cut\\xe2\\x80");
+	NEUTRAL_EQ("cut\xe2\x80x", "cut\\xe2\\x80x");
+	NEUTRAL_EQ("overlong\xc0\xaf", "overlong\\xc0\\xaf");
+	NEUTRAL_EQ("surrogate\xed\xa0\x80", "surrogate\\xed\\xa0\\x80");
+	NEUTRAL_EQ("big\xf4\x90\x80\x80", "big\\xf4\\x90\\x80\\x80");
+	NEUTRAL_EQ("emoji \xf0\x9f\x98\x80 ok", "emoji \xf0\x9f\x98\x80 ok");
+	NEUTRAL_EQ("nul\0byte", "nul\\x00byte");
+}
+
+static void test_util__neutraliser_output_never_holds_a_dangerous_byte(void **state)
+{
+	unsigned seed = 12345;
+	size_t round, i, n;
+
+	(void)state;
+	for (round = 0; round < 2000; round++) {
+		char in[32];
+		char *out;
+		for (i = 0; i < sizeof(in); i++) {
+			seed = seed * 1103515245u + 12345u;
+			in[i] = (char)(seed >> 16);
+		}
+		out = neutralised(in, sizeof(in), round & 1 ? GATE_SAFE_LINES : 0);
+		for (i = 0; out[i]; i += n) {
+			long cp = gate_utf8_decode((const unsigned char *)out + i, strlen(out + i), &n);
+			assert_true(cp >= 0);
+			assert_false(gate_char_unsafe(cp) && cp != '\n' && cp != '\t');
+			if (!(round & 1))
+				assert_false(cp == '\n' || cp == '\t');
+		}
+		free(out);
+	}
+}
+
+static void test_util__log_lines_keep_newlines_and_a_cut_sequence_waits(void **state)
+{
+	char *got = neutralised("one\n\ttwo\r\n\033[1m", 14, GATE_SAFE_LINES);
+
+	(void)state;
+	assert_string_equal(got, "one\n\ttwo\\x0d\n\\x1b[1m");
+	free(got);
+	assert_int_equal(gate_utf8_partial_tail("ab", 2), 0);
+	assert_int_equal(gate_utf8_partial_tail("a\xe2", 2), 1);
+	assert_int_equal(gate_utf8_partial_tail("a\xe2\x80", 3), 2);
+	assert_int_equal(gate_utf8_partial_tail("a\xe2\x80\xae", 4), 0);
+	assert_int_equal(gate_utf8_partial_tail("a\xf0\x9f\x98", 4), 3);
+	assert_int_equal(gate_utf8_partial_tail("a\x80", 2), 0);
+	assert_int_equal(gate_utf8_partial_tail("", 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +295,12 @@ int main(void)
 		cmocka_unit_test(test_util__strvec_stays_null_terminated),
 		cmocka_unit_test(test_util__a_helper_that_hangs_is_killed_after_its_timeout),
 		cmocka_unit_test(test_util__captured_output_and_status_come_back),
+		cmocka_unit_test(test_util__neutraliser_escapes_c0_controls_and_del),
+		cmocka_unit_test(test_util__neutraliser_escapes_every_bidi_control),
+		cmocka_unit_test(test_util__neutraliser_escapes_c1_as_utf8_and_as_raw_bytes),
+		cmocka_unit_test(test_util__neutraliser_shows_invalid_utf8_byte_by_byte),
+		cmocka_unit_test(test_util__neutraliser_output_never_holds_a_dangerous_byte),
+		cmocka_unit_test(test_util__log_lines_keep_newlines_and_a_cut_sequence_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
