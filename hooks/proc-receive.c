@@ -163,7 +163,7 @@ static struct gate_queue_item *already_queued(const char *git_dir, const char *b
 	struct gate_buf err = GATE_BUF_INIT;
 	size_t n = 0, i;
 
-	if (gate_queue_list(&items, &n, git_dir, &err) == 0)
+	if (gate_queue_list(&items, &n, git_dir, 0, &err) == 0)
 		for (i = n; i-- > 0;)
 			if (!gate_queue_state_final(items[i]->state) && !strcmp(items[i]->branch, branch) &&
 			    !strcmp(items[i]->tip, tip)) {
@@ -240,7 +240,7 @@ static size_t position_of(const char *git_dir, const struct gate_queue_item *it)
 	struct gate_buf err = GATE_BUF_INIT;
 	size_t n = 0, pos;
 
-	if (gate_queue_list(&items, &n, git_dir, &err) < 0)
+	if (gate_queue_list(&items, &n, git_dir, 0, &err) < 0)
 		n = 0;
 	pos = gate_queue_position(items, n, it);
 	gate_queue_items_free(items, n);

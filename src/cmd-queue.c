@@ -101,7 +101,7 @@ static int list(const char *git_dir, int all)
 	struct gate_buf err = GATE_BUF_INIT;
 	size_t n = 0, i, decided = 0;
 
-	if (gate_queue_list(&items, &n, git_dir, &err) < 0) {
+	if (gate_queue_list(&items, &n, git_dir, 1, &err) < 0) {
 		fprintf(stderr, "git-gate: %s\n", err.ptr);
 		gate_buf_release(&err);
 		return GATE_EXIT_INTERNAL;

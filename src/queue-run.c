@@ -491,9 +491,13 @@ static int reject(struct runner *rn, struct gate_queue_item *it, const char *rea
 		goto out;
 	}
 	gate_buf_add_safes(&r, reason);
-	rp = gate_xstrfmt("%s/git-gate/queue/items/%ld.report", rn->git_dir, it->id);
-	if (report && report->len)
+	rp = gate_queue_report_path(rn->git_dir, it->id);
+	if (report && report->len) {
+		char *dir = gate_queue_path(rn->git_dir, "items/decided");
+		(void)gate_shared_mkdir_p(gate_shared_perm(rn->git_dir), dir);
+		free(dir);
 		(void)gate_queue_write_file(rn->git_dir, rp, report->ptr, report->len, &err);
+	}
 	free(rp);
 	cur->state = GATE_QUEUE_REJECTED;
 	cur->decided = (int64_t)time(NULL);
@@ -1015,10 +1019,10 @@ static void prune_decided(struct runner *rn, struct gate_queue_item **all, size_
 		char *p;
 		if (!gate_queue_state_final(all[i]->state) || !all[i]->decided || all[i]->decided >= cutoff)
 			continue;
-		p = gate_xstrfmt("%s/git-gate/queue/items/%ld.report", rn->git_dir, all[i]->id);
+		p = gate_queue_report_path(rn->git_dir, all[i]->id);
 		unlink(p);
 		free(p);
-		p = gate_xstrfmt("%s/git-gate/queue/items/%ld", rn->git_dir, all[i]->id);
+		p = gate_xstrfmt("%s/git-gate/queue/items/decided/%ld", rn->git_dir, all[i]->id);
 		unlink(p);
 		free(p);
 	}
@@ -1045,7 +1049,7 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 	if (fd < 0)
 		return -1;
 	recover(rn);
-	if (gate_queue_list(&all, &nall, rn->git_dir, err) < 0) {
+	if (gate_queue_list(&all, &nall, rn->git_dir, 0, err) < 0) {
 		gate_queue_unlock(fd);
 		return -1;
 	}
@@ -1054,8 +1058,13 @@ static int round_(struct runner *rn, int *idle, int *release_fd, struct gate_buf
 		if (!gate_queue_state_final(all[i]->state))
 			break;
 	if (i == nall) {
+		struct gate_queue_item **decided = NULL;
+		size_t ndecided = 0;
+
 		*idle = 1;
-		prune_decided(rn, all, nall);
+		if (gate_queue_list(&decided, &ndecided, rn->git_dir, 1, err) == 0)
+			prune_decided(rn, decided, ndecided);
+		gate_queue_items_free(decided, ndecided);
 		if (release_fd && *release_fd >= 0) {
 			close(*release_fd);
 			*release_fd = -1;

@@ -174,10 +174,22 @@ static void add_kv(struct gate_buf *b, const char *key, const char *value)
 	gate_buf_addch(b, '\n');
 }
 
+/* An item's file: items/N while undecided, items/decided/N after. */
+static char *item_path(const char *git_dir, long id, int decided)
+{
+	return gate_xstrfmt("%s/git-gate/queue/items/%s%ld", git_dir, decided ? "decided/" : "", id);
+}
+
+char *gate_queue_report_path(const char *git_dir, long id)
+{
+	return gate_xstrfmt("%s/git-gate/queue/items/decided/%ld.report", git_dir, id);
+}
+
 int gate_queue_save(const char *git_dir, const struct gate_queue_item *it, struct gate_buf *err)
 {
 	struct gate_buf b = GATE_BUF_INIT;
-	char *dir = gate_queue_path(git_dir, "items"), *path = NULL;
+	int decided = gate_queue_state_final(it->state);
+	char *dir = gate_queue_path(git_dir, decided ? "items/decided" : "items"), *path = NULL;
 	int ret = -1;
 
 	if (gate_shared_mkdir_p(gate_shared_perm(git_dir), dir) < 0) {
@@ -200,8 +212,14 @@ int gate_queue_save(const char *git_dir, const struct gate_queue_item *it, struc
 	add_kv(&b, "landed", it->landed);
 	add_kv(&b, "reason", it->reason);
 	add_kv(&b, "batch", it->batch);
-	path = gate_xstrfmt("%s/%ld", dir, it->id);
+	path = item_path(git_dir, it->id, decided);
 	ret = gate_queue_write_file(git_dir, path, b.ptr, b.len, err);
+	if (ret == 0 && decided) {
+		/* the undecided file goes only once the decided one is there */
+		free(path);
+		path = item_path(git_dir, it->id, 0);
+		unlink(path);
+	}
 out:
 	gate_buf_release(&b);
 	free(dir);
@@ -289,9 +307,14 @@ int gate_queue_load(struct gate_queue_item **out, const char *git_dir, long id, 
 {
 	struct gate_buf text = GATE_BUF_INIT;
 	struct gate_queue_item *it;
-	char *path = gate_xstrfmt("%s/git-gate/queue/items/%ld", git_dir, id);
+	char *path = item_path(git_dir, id, 1);
 	int r = gate_read_file(&text, path, err);
 
+	if (r == GATE_ENOTFOUND) {
+		free(path);
+		path = item_path(git_dir, id, 0);
+		r = gate_read_file(&text, path, err);
+	}
 	if (r < 0) {
 		free(path);
 		gate_buf_release(&text);
@@ -320,22 +343,17 @@ static int cmp_item(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int gate_queue_list(struct gate_queue_item ***out, size_t *nr, const char *git_dir, struct gate_buf *err)
+/* The items whose files are in `sub` (items or items/decided), appended. */
+static int list_dir(struct gate_queue_item ***items, size_t *n, size_t *alloc, const char *git_dir,
+		    const char *sub, int want_decided, struct gate_buf *err)
 {
-	char *dir = gate_queue_path(git_dir, "items");
-	struct gate_queue_item **items = NULL;
-	size_t n = 0, alloc = 0;
+	char *dir = gate_queue_path(git_dir, sub);
 	struct dirent *e;
 	DIR *d = opendir(dir);
 
 	if (!d) {
 		free(dir);
-		if (errno == ENOENT) {
-			*out = NULL;
-			*nr = 0;
-			return 0;
-		}
-		return gate_error(err, "cannot read the queue: %s", strerror(errno));
+		return errno == ENOENT ? 0 : gate_error(err, "cannot read the queue: %s", strerror(errno));
 	}
 	while ((e = readdir(d)) != NULL) {
 		struct gate_queue_item *it = NULL;
@@ -344,16 +362,32 @@ int gate_queue_list(struct gate_queue_item ***out, size_t *nr, const char *git_d
 
 		if (parse_long(e->d_name, &id) < 0)
 			continue;
-		if (gate_queue_load(&it, git_dir, id, &e2) < 0) {
+		if (gate_queue_load(&it, git_dir, id, &e2) < 0 || !gate_queue_state_final(it->state) != !want_decided) {
+			/* vanished, damaged, or decided while listed (found in items/decided/) */
+			gate_queue_item_free(it);
 			gate_buf_release(&e2);
-			continue; /* vanished or damaged: not an item */
+			continue;
 		}
 		gate_buf_release(&e2);
-		GATE_ALLOC_GROW(items, n + 1, alloc);
-		items[n++] = it;
+		GATE_ALLOC_GROW(*items, *n + 1, *alloc);
+		(*items)[(*n)++] = it;
 	}
 	closedir(d);
 	free(dir);
+	return 0;
+}
+
+int gate_queue_list(struct gate_queue_item ***out, size_t *nr, const char *git_dir, int decided_too,
+		    struct gate_buf *err)
+{
+	struct gate_queue_item **items = NULL;
+	size_t n = 0, alloc = 0;
+
+	if (list_dir(&items, &n, &alloc, git_dir, "items", 0, err) < 0 ||
+	    (decided_too && list_dir(&items, &n, &alloc, git_dir, "items/decided", 1, err) < 0)) {
+		gate_queue_items_free(items, n);
+		return -1;
+	}
 	if (n)
 		qsort(items, n, sizeof(*items), cmp_item);
 	*out = items;
@@ -448,7 +482,7 @@ int gate_queue_add(struct gate_queue_item **out, struct gate_repo *repo, const c
 		goto out;
 	if (git_reference_create(&ref, repo->git, it->ref, &oid, 0, "git-gate: queued") < 0) {
 		gate_error(err, "cannot create '%s': %s", it->ref, gate_git_error());
-		path = gate_xstrfmt("%s/git-gate/queue/items/%ld", repo->git_dir, it->id);
+		path = item_path(repo->git_dir, it->id, 0);
 		unlink(path);
 		goto out;
 	}
@@ -542,7 +576,7 @@ int gate_queue_may_cancel_by_push(const char *git_dir, const char *ref, const ch
 
 int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, struct gate_buf *err)
 {
-	char *path = gate_xstrfmt("%s/git-gate/queue/items/%ld.report", git_dir, id);
+	char *path = gate_queue_report_path(git_dir, id);
 	int r = gate_read_file(out, path, err);
 
 	free(path);

@@ -18,8 +18,9 @@
  * and tested once; a failed batch is bisected.
  *
  * On disk, under GIT_DIR/git-gate/queue/:
- *   items/N         the item (key value lines), replaced atomically
- *   items/N.report  the report of a rejected item
+ *   items/N         an undecided item (key value lines), replaced atomically
+ *   items/decided/N         a decided one (kept 30 days)
+ *   items/decided/N.report  the report of a rejected item
  *   next            the next item number
  *   lock            flock: held briefly around every change of the above
  *   runner.lock     flock: held by the one runner of this repository
@@ -101,8 +102,9 @@ int gate_queue_add(struct gate_queue_item **out, struct gate_repo *repo, const c
 /* Read item `id`: 0, GATE_ENOTFOUND, or -1 with a message. */
 int gate_queue_load(struct gate_queue_item **out, const char *git_dir, long id, struct gate_buf *err);
 
-/* Every item, oldest first (also the decided ones). */
-int gate_queue_list(struct gate_queue_item ***out, size_t *nr, const char *git_dir, struct gate_buf *err);
+/* The undecided items, oldest first; with decided_too also the decided ones. */
+int gate_queue_list(struct gate_queue_item ***out, size_t *nr, const char *git_dir, int decided_too,
+		    struct gate_buf *err);
 
 /* How many undecided items of the same branch are ahead of `it`, plus one. */
 size_t gate_queue_position(struct gate_queue_item *const *items, size_t nr, const struct gate_queue_item *it);

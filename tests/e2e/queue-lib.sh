@@ -74,11 +74,11 @@ wait_runner_gone() {
 # wait_state GITDIR ID STATE: up to 60 s
 wait_state() {
 	i=0
-	while ! grep -q "^state $3\$" "$1/git-gate/queue/items/$2" 2>/dev/null; do
+	while ! cat "$1/git-gate/queue/items/$2" "$1/git-gate/queue/items/decided/$2" 2>/dev/null | grep -q "^state $3\$"; do
 		i=$((i + 1))
 		if test $i -gt 600; then
 			echo "item $2 is not $3 after 60 s:" >&2
-			cat "$1/git-gate/queue/items/$2" >&2
+			cat "$1/git-gate/queue/items/$2" "$1/git-gate/queue/items/decided/$2" >&2
 			return 1
 		fi
 		sleep 0.1

@@ -196,7 +196,8 @@ test_expect_success 'a runner killed after moving main: the next one records the
 	wait_runner_gone victim.git &&
 	# replay the state a kill between the move and the record leaves
 	sed -e "s/^state landed/state testing/" -e "/^landed /d" -e "/^decided /d" \
-		victim.git/git-gate/queue/items/$id >item && cp item victim.git/git-gate/queue/items/$id &&
+		victim.git/git-gate/queue/items/decided/$id >victim.git/git-gate/queue/items/$id &&
+	rm victim.git/git-gate/queue/items/decided/$id &&
 	git --git-dir=victim.git update-ref refs/gate-queue/main/$id "$(git -C work rev-parse HEAD)" &&
 	printf "branch refs/heads/main\nold %s\nitem %s %s\n" "$before" "$id" "$(git -C work rev-parse HEAD)" \
 		>victim.git/git-gate/queue/landing &&
@@ -242,12 +243,11 @@ test_expect_success 'pushing the same change again follows the item already queu
 '
 
 test_expect_success 'an atomic push queues all of its changes or none' '
-	ls victim.git/git-gate/queue/items | grep -c "^[0-9]*$" >before &&
+	cp victim.git/git-gate/queue/next before &&
 	(cd work && commit_file atomic.txt a "Atomic" &&
 	 test_must_fail git push --atomic origin HEAD:refs/for/main HEAD:refs/for/side 2>../err) &&
 	test_grep "atomic push: another change of it was refused" err &&
-	ls victim.git/git-gate/queue/items | grep -c "^[0-9]*$" >after &&
-	test_cmp before after
+	test_cmp before victim.git/git-gate/queue/next
 '
 
 test_expect_success 'the queue namespace cannot be pushed to' '
@@ -269,11 +269,12 @@ test_expect_success 'every queue decision is in the audit log with the candidate
 '
 
 test_expect_success 'decided items are forgotten after 30 days' '
-	sed -e "s/^decided .*/decided 1000000000/" victim.git/git-gate/queue/items/1 >item &&
-	cp item victim.git/git-gate/queue/items/1 &&
+	sed -e "s/^decided .*/decided 1000000000/" victim.git/git-gate/queue/items/decided/1 >item &&
+	cp item victim.git/git-gate/queue/items/decided/1 &&
 	git-gate queue run --once --repo victim.git 2>runlog &&
-	test ! -f victim.git/git-gate/queue/items/1 &&
-	test -f victim.git/git-gate/queue/items/2
+	test ! -f victim.git/git-gate/queue/items/decided/1 &&
+	test -f victim.git/git-gate/queue/items/decided/2 &&
+	test -z "$(ls victim.git/git-gate/queue/items | grep -v decided)"
 '
 
 test_expect_success 'uninstall removes the proc-receive hook and its routing' '

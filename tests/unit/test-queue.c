@@ -148,7 +148,7 @@ static void test_queue__items_are_numbered_refs_with_a_neutralised_subject(void 
 	assert_int_equal(gate_queue_load(&back, f.dir, 1, &err), 0);
 	assert_string_equal(back->user, "alice\\nroot"); /* one line on disk, whatever it was */
 	assert_int_equal(back->state, GATE_QUEUE_WAITING);
-	assert_int_equal(gate_queue_list(&items, &n, f.dir, &err), 0);
+	assert_int_equal(gate_queue_list(&items, &n, f.dir, 0, &err), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(gate_queue_position(items, n, items[1]), 2);
 	{
