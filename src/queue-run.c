@@ -40,6 +40,7 @@ struct runner {
 	long last_fail_ids[64];        /* ... and which items it held */
 	size_t last_fail_n;
 	long runs;                     /* test runs so far */
+	long fast_picks, slow_picks;   /* commits replayed the fast way, and by cherry-pick */
 };
 
 /* Apply results. */
@@ -226,6 +227,148 @@ static const char *branch_name(const char *branch)
 	return name;
 }
 
+/*
+ * The fast way to replay a commit: when the branch has not touched any
+ * path the commit changes since the commit's parent, the three-way merge
+ * takes the commit's version of those paths and the branch's version of
+ * everything else -- the branch's tree with the commit's changes applied
+ * (git_tree_create_updated rewrites only the trees on their paths).
+ * Anything else (a path both changed, a deletion, a file that became a
+ * folder, a submodule) goes to libgit2's cherry-pick, which merges file
+ * contents and names conflicts.
+ */
+#define FAST_MAX_CHANGES 1000
+
+struct fast_changes {
+	git_tree_update *v;
+	size_t nr, alloc;
+};
+
+static void fast_changes_release(struct fast_changes *fc)
+{
+	size_t i;
+
+	for (i = 0; i < fc->nr; i++)
+		free((char *)fc->v[i].path);
+	free(fc->v);
+	memset(fc, 0, sizeof(*fc));
+}
+
+/* The entries of `b` that differ from `a` (NULL: empty): 1, 0 (not for the fast way) or -1. */
+static int fast_collect(git_repository *repo, const git_tree *a, const git_tree *b, const char *prefix,
+			struct fast_changes *fc)
+{
+	size_t i, n = git_tree_entrycount(b);
+	int ret = 1;
+
+	/* a deletion (an entry of a that b lacks) is left to the slow way */
+	if (a && git_tree_entrycount(a) > n)
+		return 0;
+	for (i = 0; i < n && ret == 1; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(b, i);
+		const git_tree_entry *ea = a ? git_tree_entry_byname(a, git_tree_entry_name(e)) : NULL;
+		git_filemode_t m = git_tree_entry_filemode(e);
+		char *path;
+
+		if (ea && git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(e)) &&
+		    git_tree_entry_filemode(ea) == m)
+			continue;
+		if (m == GIT_FILEMODE_COMMIT || (ea && git_tree_entry_filemode(ea) == GIT_FILEMODE_COMMIT) ||
+		    (ea && (git_tree_entry_type(ea) == GIT_OBJECT_TREE) != (m == GIT_FILEMODE_TREE)))
+			return 0;
+		path = gate_xstrfmt("%s%s", prefix, git_tree_entry_name(e));
+		if (m == GIT_FILEMODE_TREE) {
+			git_tree *sa = NULL, *sb = NULL;
+			char *sub = gate_xstrfmt("%s/", path);
+			if (git_tree_lookup(&sb, repo, git_tree_entry_id(e)) < 0 ||
+			    (ea && git_tree_lookup(&sa, repo, git_tree_entry_id(ea)) < 0))
+				ret = -1;
+			else
+				ret = fast_collect(repo, sa, sb, sub, fc);
+			git_tree_free(sa);
+			git_tree_free(sb);
+			free(sub);
+			free(path);
+			continue;
+		}
+		if (fc->nr == FAST_MAX_CHANGES) {
+			free(path);
+			return 0;
+		}
+		GATE_ALLOC_GROW(fc->v, fc->nr + 1, fc->alloc);
+		memset(&fc->v[fc->nr], 0, sizeof(fc->v[fc->nr]));
+		fc->v[fc->nr].action = GIT_TREE_UPDATE_UPSERT;
+		git_oid_cpy(&fc->v[fc->nr].id, git_tree_entry_id(e));
+		fc->v[fc->nr].filemode = m;
+		fc->v[fc->nr].path = path;
+		fc->nr++;
+	}
+	return ret;
+}
+
+/* Whether `path` is the same in `tree` as in `base` (both absent, or the same entry), under folders. */
+static int fast_untouched(git_tree *tree, git_tree *base, const char *path)
+{
+	git_tree_entry *x = NULL, *y = NULL;
+	int rx = git_tree_entry_bypath(&x, tree, path), ry = git_tree_entry_bypath(&y, base, path), same;
+	const char *slash;
+
+	git_error_clear();
+	same = (rx == GIT_ENOTFOUND && ry == GIT_ENOTFOUND) ||
+	       (rx == 0 && ry == 0 && git_oid_equal(git_tree_entry_id(x), git_tree_entry_id(y)) &&
+		git_tree_entry_filemode(x) == git_tree_entry_filemode(y));
+	git_tree_entry_free(x);
+	git_tree_entry_free(y);
+	/* a new path under what the branch made a file */
+	for (slash = strchr(path, '/'); same && rx == GIT_ENOTFOUND && slash; slash = strchr(slash + 1, '/')) {
+		char *dir = gate_xstrndup(path, (size_t)(slash - path));
+		git_tree_entry *d = NULL;
+		if (git_tree_entry_bypath(&d, tree, dir) == 0 && git_tree_entry_type(d) != GIT_OBJECT_TREE)
+			same = 0;
+		git_tree_entry_free(d);
+		git_error_clear();
+		free(dir);
+	}
+	return same;
+}
+
+/* The tree of `c` replayed onto `cur` the fast way: 1 done, 0 not possible here, -1 error. */
+static int fast_pick(git_repository *repo, git_commit *c, git_commit *cur, git_oid *tree_id)
+{
+	git_commit *parent = NULL;
+	git_tree *pt = NULL, *ct = NULL, *cur_t = NULL;
+	struct fast_changes fc;
+	size_t i;
+	int ret = -1, r;
+
+	memset(&fc, 0, sizeof(fc));
+	if (git_commit_parentcount(c) != 1)
+		return 0;
+	if (git_commit_parent(&parent, c, 0) < 0 || git_commit_tree(&pt, parent) < 0 || git_commit_tree(&ct, c) < 0 ||
+	    git_commit_tree(&cur_t, cur) < 0)
+		goto out;
+	r = fast_collect(repo, pt, ct, "", &fc);
+	if (r <= 0) {
+		ret = r;
+		goto out;
+	}
+	ret = 0;
+	for (i = 0; i < fc.nr; i++)
+		if (!fast_untouched(cur_t, pt, fc.v[i].path))
+			goto out;
+	if (git_tree_create_updated(tree_id, repo, cur_t, fc.nr, fc.v) < 0)
+		goto out; /* the slow way will say what is wrong */
+	ret = 1;
+out:
+	fast_changes_release(&fc);
+	git_tree_free(pt);
+	git_tree_free(ct);
+	git_tree_free(cur_t);
+	git_commit_free(parent);
+	git_error_clear();
+	return ret;
+}
+
 /* Replay the item's commits (merges dropped, as git rebase does) onto `onto`. */
 static int rebase_item(struct runner *rn, git_commit *onto, const git_oid *tip, const char *branch, git_oid *out,
 		       struct gate_buf *why, struct gate_buf *err)
@@ -236,7 +379,7 @@ static int rebase_item(struct runner *rn, git_commit *onto, const git_oid *tip, 
 	git_index *idx = NULL;
 	git_merge_options mo;
 	git_oid id, tree_id;
-	int ret = -1, owned = 0;
+	int ret = -1, owned = 0, r;
 
 	git_merge_options_init(&mo, GIT_MERGE_OPTIONS_VERSION);
 	if (git_revwalk_new(&walk, repo) < 0 || git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE) < 0 ||
@@ -255,6 +398,16 @@ static int rebase_item(struct runner *rn, git_commit *onto, const git_oid *tip, 
 		}
 		if (git_commit_parentcount(c) > 1)
 			continue;
+		r = fast_pick(repo, c, cur, &tree_id);
+		if (r < 0) {
+			gate_error(err, "cannot apply commit %.12s: %s", git_oid_tostr_s(&id), gate_git_error());
+			goto out;
+		}
+		if (r == 1) {
+			rn->fast_picks++;
+			goto picked;
+		}
+		rn->slow_picks++;
 		git_index_free(idx);
 		idx = NULL;
 		if (git_cherrypick_commit(&idx, repo, c, cur, 0, &mo) < 0) {
@@ -273,13 +426,14 @@ static int rebase_item(struct runner *rn, git_commit *onto, const git_oid *tip, 
 			gate_error(err, "cannot write a tree: %s", gate_git_error());
 			goto out;
 		}
+picked:
 		if (git_oid_equal(&tree_id, git_commit_tree_id(cur)))
 			continue; /* already there: dropped, as git rebase does */
 		{
 			git_tree *tree = NULL;
 			const git_commit *parents[1];
 			git_oid new_id;
-			int r;
+			int rc;
 
 			parents[0] = cur;
 			if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
@@ -287,11 +441,11 @@ static int rebase_item(struct runner *rn, git_commit *onto, const git_oid *tip, 
 				goto out;
 			}
 			/* author, committer and message kept: the candidate is deterministic */
-			r = git_commit_create(&new_id, repo, NULL, git_commit_author(c), git_commit_committer(c),
-					      git_commit_message_encoding(c), git_commit_message_raw(c), tree, 1,
-					      parents);
+			rc = git_commit_create(&new_id, repo, NULL, git_commit_author(c), git_commit_committer(c),
+					       git_commit_message_encoding(c), git_commit_message_raw(c), tree, 1,
+					       parents);
 			git_tree_free(tree);
-			if (r < 0 || git_commit_lookup(&n, repo, &new_id) < 0) {
+			if (rc < 0 || git_commit_lookup(&n, repo, &new_id) < 0) {
 				gate_error(err, "cannot write a commit: %s", gate_git_error());
 				goto out;
 			}
@@ -917,7 +1071,8 @@ static int process(struct runner *rn, const struct gate_rule *rule, const char *
 	}
 	if (!n)
 		goto out;
-	logf_(rn, "candidate of %zu item%s built in %.1f ms", n, n > 1 ? "s" : "", (gate_now() - t0) * 1000);
+	logf_(rn, "candidate of %zu item%s built in %.1f ms (commits replayed so far: %ld by tree update, %ld by "
+	      "cherry-pick)", n, n > 1 ? "s" : "", (gate_now() - t0) * 1000, rn->fast_picks, rn->slow_picks);
 	if (!known_fail) {
 		if (mark_testing(rn, items, n) == RETRY) {
 			ret = RETRY;

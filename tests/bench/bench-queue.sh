@@ -145,7 +145,7 @@ landed=$(grep -c "land item" "$W/run-a.log" || true)
 # the checks: the command check's runs, and the cheap checks of each item's own commits
 tests=$(sed -n 's/.*test run [0-9]*: passed in \([0-9.]*\) s/\1/p' "$W/run-a.log" | awk '{ s += $1 } END { printf "%.3f", s }')
 commits=$(sed -n 's/.*its commits judged in \([0-9.]*\) ms.*/\1/p' "$W/run-a.log" | awk '{ s += $1 / 1000 } END { printf "%.3f", s }')
-build=$(sed -n 's/.*candidate of 1 item built in \([0-9.]*\) ms/\1/p' "$W/run-a.log" | median)
+build=$(sed -n 's/.*candidate of 1 item built in \([0-9.]*\) ms.*/\1/p' "$W/run-a.log" | median)
 landms=$(sed -n 's/.*(land item [0-9]*) in \([0-9.]*\) ms/\1/p' "$W/run-a.log" | median)
 wall=$(echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }')
 over=$(echo "$wall $tests $commits $ITEMS" | awk '{ printf "%.1f", ($1 - $2 - $3) * 1000 / $4 }')

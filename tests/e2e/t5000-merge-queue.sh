@@ -94,6 +94,21 @@ test_expect_success 'two developers based on the same main both land' '
 	test_grep "landed: main is now" out1 && test_grep "landed: main is now" out2
 '
 
+test_expect_success 'changes to different lines of the same file both land, merged' '
+	(cd work && git fetch -q && git reset -q --hard origin/main &&
+	 printf "one\ntwo\nthree\nfour\nfive\n" >lines.txt && git add lines.txt && git commit -q -m "Add lines" &&
+	 git push -q -o gate.wait origin HEAD:refs/for/main 2>/dev/null) &&
+	git clone -q victim.git dev4 && git clone -q victim.git dev5 &&
+	(cd dev4 && sed -e s/one/ONE/ lines.txt >x && mv x lines.txt && git commit -q -a -m "Shout one" &&
+	 git push -q -o gate.wait origin HEAD:refs/for/main 2>/dev/null) &&
+	(cd dev5 && sed -e s/five/FIVE/ lines.txt >x && mv x lines.txt && git commit -q -a -m "Shout five" &&
+	 git push -q -o gate.wait origin HEAD:refs/for/main 2>/dev/null) &&
+	git --git-dir=victim.git show main:lines.txt >lines &&
+	printf "ONE\ntwo\nthree\nfour\nFIVE\n" >expect &&
+	test_cmp expect lines &&
+	test_grep "by cherry-pick" victim.git/git-gate/queue/runner.log
+'
+
 test_expect_success 'a change that conflicts with main is rejected and the paths named' '
 	git clone -q victim.git dev3 &&
 	(cd dev3 && commit_file shared.txt "from dev3" "Write shared from dev3") &&
