@@ -203,6 +203,26 @@ test_expect_success 'the runner killed in the middle of a test run: nothing lost
 	every_main_tree_passed victim.git
 '
 
+test_expect_success 'a runner killed while a pusher waits: the waiting hook starts another, and the change lands' '
+	slow_queue victim.git 3 &&
+	(cd work && git fetch -q && git reset -q --hard origin/main && commit_file w.txt w "Wait through a kill") &&
+	(cd work && timeout 120 git push -o gate.wait origin HEAD:refs/for/main >../wout 2>&1; echo $? >../wrc) &
+	i=0 && while ! grep -q "testing" wout 2>/dev/null; do
+		i=$((i + 1)) && test $i -lt 600 || { cat wout; return 1; }
+		sleep 0.1
+	done &&
+	before=$(ref_of victim.git main) &&
+	pid=$(cat victim.git/git-gate/queue/runner.pid) &&
+	kill -9 -"$pid" &&
+	test "$(ref_of victim.git main)" = "$before" &&
+	slow_queue victim.git 0 &&
+	wait &&
+	test "$(cat wrc)" = 0 &&
+	test_grep "landed: main is now" wout &&
+	test "$(ref_of victim.git main)" = "$(git -C work rev-parse HEAD)" &&
+	every_main_tree_passed victim.git
+'
+
 test_expect_success 'a runner killed after moving main: the next one records the items as landed' '
 	before=$(ref_of victim.git main) &&
 	(cd work && commit_file j.txt j "Journal" && git push -q origin HEAD:refs/for/main 2>../err) &&
