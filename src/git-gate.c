@@ -32,6 +32,8 @@ static const char usage[] =
 	"                       run a policy over REF's recent history\n"
 	"   queue [list|show N|cancel N|run] [--repo DIR]\n"
 	"                       the merge queue: changes pushed to refs/for/<branch>\n"
+	"   status [--repo DIR] [--json | --html DIR] [-n N] [REF]\n"
+	"                       what the gate decided: refs, last decisions, 7/30 days\n"
 	"\n"
 	"   --version           print the version\n"
 	"   --help              this text; 'git gate <command> --help' for a command\n"
@@ -77,6 +79,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "replay", cmd_replay },
 	{ "queue", cmd_queue },
+	{ "status", cmd_status },
 };
 
 int main(int argc, char **argv)
