@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "gate.h"
 #include "judged.h"
+#include "ledger.h"
 #include "queue-internal.h"
 #include "report.h"
 #include "run-command.h"
@@ -41,6 +42,9 @@ struct runner {
 	size_t last_fail_n;
 	long runs;                     /* test runs so far */
 	long fast_picks, slow_picks;   /* commits replayed the fast way, and by cherry-pick */
+	/* the last candidate that passed, for the ledger when it lands */
+	struct gate_push pass_push;
+	struct gate_verdict pass_v;
 };
 
 /* Apply results. */
@@ -848,6 +852,26 @@ static void record_judged(struct runner *rn, const struct gate_rule *rule, struc
 }
 
 /*
+ * The ledger (ledger.h): the note on the branch's new tip that post-receive
+ * writes for a push, here for a landing, with the verdict of the
+ * candidate's test run.
+ */
+static void record_ledger(struct runner *rn, const char *old, const char *tip)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+	size_t written = 0;
+
+	if (!rn->pass_push.nr || strcmp(rn->pass_push.updates[0].old_id, old) ||
+	    strcmp(rn->pass_push.updates[0].new_id, tip))
+		return; /* not the run that passed this candidate */
+	gate_ledger_describe(&rn->pass_v, rn->repo);
+	if (gate_ledger_prepare(rn->cfg, rn->repo, &rn->pass_push, &rn->pass_v, "queue", &err) < 0 ||
+	    gate_ledger_record(rn->git_dir, rn->repo->git, &rn->pass_push, &written, &err) < 0)
+		logf_(rn, "warning: the ledger note of %.12s was not written: %s", tip, gate_buf_cstr(&err));
+	gate_buf_release(&err);
+}
+
+/*
  * Land items[0..n) whose stacked candidates are cands: move the branch
  * from `old` to the last candidate.  RETRY when an item was cancelled or
  * the branch moved meanwhile.
@@ -891,6 +915,7 @@ static int land(struct runner *rn, const struct gate_rule *rule, const char *bra
 	for (i = 0; i < n; i++)
 		items[i]->state = GATE_QUEUE_LANDED;
 	record_judged(rn, rule, items, n, old, cands[n - 1]);
+	record_ledger(rn, old, cands[n - 1]);
 	logf_(rn, "%s: %.12s -> %.12s (%s) in %.1f ms", branch, old, cands[n - 1], msg.ptr + strlen("git-gate queue: "),
 	      (gate_now() - t0) * 1000);
 	ret = DONE;
@@ -1009,6 +1034,15 @@ out:
 		for (i = 0; i < n && i < GATE_ARRAY_SIZE(rn->last_fail_ids); i++)
 			rn->last_fail_ids[rn->last_fail_n++] = items[i]->id;
 	audit(rn, branch, items, n, cand, ok ? "passed" : "failed", NULL);
+	gate_verdict_release(&rn->pass_v);
+	gate_push_release(&rn->pass_push);
+	if (ok && p.nr) {
+		/* kept for the ledger; the verdict points into the push */
+		rn->pass_push = p;
+		rn->pass_v = v;
+		memset(&p, 0, sizeof(p));
+		memset(&v, 0, sizeof(v));
+	}
 	gate_verdict_release(&v);
 	gate_push_release(&p);
 	gate_buf_release(&err);
@@ -1308,6 +1342,8 @@ int gate_queue_run(const char *git_dir, const struct gate_queue_run_opts *o, str
 out:
 	if (rfd >= 0)
 		close(rfd);
+	gate_verdict_release(&rn.pass_v);
+	gate_push_release(&rn.pass_push);
 	gate_config_free(rn.cfg);
 	gate_repo_free(rn.repo);
 	gate_buf_release(&rn.last_report);

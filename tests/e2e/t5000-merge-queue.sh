@@ -37,7 +37,10 @@ test_expect_success 'gate.wait: the push stays until the change landed and git s
 	test_grep "remote: git-gate: item 2 landed: main is now [0-9a-f]\{12\} (was ${before%????????????????????????????})" err &&
 	test_grep "   ${before%?????????????????????????????????}\.\.[0-9a-f]*  HEAD -> main" err &&
 	test "$(ref_of victim.git main)" = "$(git -C work rev-parse HEAD)" &&
-	test "$(git -C work rev-parse origin/main)" = "$(git -C work rev-parse HEAD)"
+	test "$(git -C work rev-parse origin/main)" = "$(git -C work rev-parse HEAD)" &&
+	git --git-dir=victim.git notes --ref=gate show main >note &&
+	test_grep "\"hook\":\"queue\"" note &&
+	test_grep "\"build\"" note
 '
 
 test_expect_success 'a change whose test fails is rejected with the output, and main does not move' '
