@@ -122,6 +122,12 @@ int gate_queue_cancel(const char *git_dir, long id, const char *who, struct gate
  */
 int gate_queue_may_cancel_by_push(const char *git_dir, const char *ref, const char *user);
 
+/*
+ * For `git gate status`: the undecided items of the merge queue and
+ * whether a runner is active; nothing when the queue has never been used.
+ */
+void gate_queue_format_status(struct gate_buf *out, const char *git_dir);
+
 /* The saved report of a rejected item (empty when there is none). */
 int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, struct gate_buf *err);
 
