@@ -238,6 +238,14 @@ static void combine(struct gate_rule *c, const struct gate_rule *f, const struct
 	c->src_exempt_checks = f->src_exempt_checks;
 	c->src_bypass = f->src_bypass;
 	c->run_expensive_after_reject = f->run_expensive_after_reject || r->run_expensive_after_reject;
+	/* the merge queue: the final rule's when it has one, else the repository's */
+	{
+		const struct gate_rule *q = f->queue ? f : r;
+		c->queue = q->queue;
+		c->direct_push = q->direct_push;
+		c->queue_strategy = q->queue_strategy;
+		c->queue_batch = q->queue_batch;
+	}
 }
 
 static void weakening(struct gate_config *m, const struct gate_rule *f, const struct gate_rule *r)

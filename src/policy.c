@@ -755,6 +755,44 @@ static void check_group_refs(struct gate_conf_group *g, const struct gate_config
 	}
 }
 
+static const char *const queue_strategies[] = { "rebase", "merge", "fast-forward", NULL };
+
+const char *gate_queue_strategy_name(enum gate_queue_strategy s)
+{
+	return queue_strategies[s];
+}
+
+/* queue, direct_push, queue_strategy, queue_batch: the merge queue (queue.h) */
+static void parse_rule_queue(struct gate_conf_group *g, struct gate_rule *r)
+{
+	static const char *const meanings[] = { "replay the change's commits onto the branch",
+						"a merge commit of the branch and the change",
+						"the change must already contain the branch" };
+	const char *const keys[] = { "direct_push", "queue_strategy", "queue_batch" };
+	long long batch;
+	int strategy, set = 0;
+	size_t i;
+
+	r->queue_batch = 4;
+	gate_conf_bool(g, "queue", &r->queue);
+	set |= gate_conf_bool(g, "direct_push", &r->direct_push) > 0;
+	if (gate_conf_choice(g, "queue_strategy", queue_strategies, meanings, &strategy) > 0) {
+		r->queue_strategy = (enum gate_queue_strategy)strategy;
+		set = 1;
+	}
+	if (gate_conf_int(g, "queue_batch", &batch) > 0) {
+		set = 1;
+		if (batch < 1 || batch > 64)
+			gate_conf_error(g, "queue_batch", "must be between 1 (one change at a time) and 64");
+		else
+			r->queue_batch = (long)batch;
+	}
+	if (set && !r->queue)
+		for (i = 0; i < GATE_ARRAY_SIZE(keys); i++)
+			if (config_setting_get_member(g->s, keys[i]))
+				gate_conf_error(g, keys[i], "has no effect without 'queue = true'");
+}
+
 static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate_diag *diag, const char *git_dir,
 		       const struct gate_config *outer, int *errors)
 {
@@ -803,6 +841,7 @@ static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate
 	rule_bool(&g, cfg, "allow_update", &r->allow_update, &r->src_update);
 	rule_bool(&g, cfg, "final", &r->final, &r->src_final);
 	gate_conf_bool(&g, "run_commands_after_reject", &r->run_expensive_after_reject);
+	parse_rule_queue(&g, r);
 	if (gate_conf_strings(&g, "exempt_users", &r->exempt_users) > 0) {
 		set_src(cfg, &r->src_exempt, config_setting_get_member(s, "exempt_users"));
 		check_group_refs(&g, cfg, outer, "exempt_users", &r->exempt_users);

@@ -41,6 +41,14 @@ struct gate_check_def {
 	char *digest;
 };
 
+enum gate_queue_strategy {
+	GATE_QUEUE_REBASE,       /* the item's commits replayed onto main */
+	GATE_QUEUE_MERGE,        /* a merge commit of main and the item */
+	GATE_QUEUE_FAST_FORWARD, /* main moves to the item itself; it must contain main */
+};
+
+const char *gate_queue_strategy_name(enum gate_queue_strategy s);
+
 struct gate_rule {
 	struct gate_strvec refs;
 	enum gate_mode mode;
@@ -55,6 +63,11 @@ struct gate_rule {
 	struct gate_strvec exempt_checks; /* ... from these checks, or all when empty */
 	struct gate_strvec bypass_users;  /* may push with -o gate.bypass=REASON */
 	int run_expensive_after_reject;   /* start commands even when a cheap check failed */
+	/* The merge queue (queue.h): changes arrive through refs/for/<branch>. */
+	int queue;                        /* changes to these refs go through the queue */
+	int direct_push;                  /* ... and may still be pushed directly */
+	enum gate_queue_strategy queue_strategy;
+	long queue_batch;                 /* items tested together, at most */
 	struct gate_source src;
 	/* Per-key sources; line 0 when the key was not set (a default). */
 	struct gate_source src_refs, src_mode, src_force, src_delete, src_create, src_update,
