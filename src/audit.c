@@ -197,6 +197,10 @@ static void add_ref(struct gate_buf *b, const struct gate_audit_event *e, const 
 	kv_str(b, "old", rv->update->old_id);
 	kv_str(b, "new", rv->update->new_id);
 	kv_str(b, "kind", kind_name(rv->update->kind));
+	if (rv->tree_id[0])
+		kv_str(b, "tree", rv->tree_id);
+	if (rv->subject)
+		kv_str(b, "subject", rv->subject);
 	if (rv->rule) {
 		kv_source(b, "rule", e->cfg, &rv->rule->src);
 		kv_str(b, "mode", gate_mode_name(rv->rule->mode));

@@ -11,9 +11,11 @@
 #include "audit.h"
 #include "deadline.h"
 #include "gate.h"
+#include "ledger.h"
 #include "policy.h"
 #include "repo.h"
 #include "report.h"
+#include "status.h"
 
 #include "banned.h"
 
@@ -117,6 +119,10 @@ static int audit(int fd, const struct gate_config *cfg, const struct gate_repo *
 			code = GATE_EXIT_INTERNAL;
 		}
 	}
+	/* the status site shows every decision, rejections included; it never changes one */
+	gate_buf_reset(&err);
+	if (repo && gate_status_refresh_site(cfg, repo, &err) < 0)
+		sayf(fd, "warning for the server's admin: the status site was not refreshed: %s", gate_buf_cstr(&err));
 	gate_buf_release(&err);
 	gate_buf_release(&chained);
 	return code;
@@ -313,6 +319,8 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 		code = audit(fd, cfg, repo, push, NULL, o, GATE_EXIT_INTERNAL, gate_buf_cstr(&err));
 		goto out;
 	}
+	gate_ledger_guard(&v);
+	gate_ledger_describe(&v, repo);
 	memset(&ro, 0, sizeof(ro));
 	ro.prefix = PREFIX;
 	ro.policy = cfg->file ? cfg->file : "built-in default";
@@ -329,6 +337,13 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	else
 		code = GATE_EXIT_ACCEPT;
 	code = audit(fd, cfg, repo, push, &v, o, code, NULL);
+	if (code == GATE_EXIT_ACCEPT && strcmp(o->hook, "check")) {
+		/* what post-receive turns into ledger notes once the refs have moved */
+		gate_buf_reset(&err);
+		if (gate_ledger_prepare(cfg, repo, push, &v, o->hook, &err) < 0)
+			sayf(fd, "warning for the server's admin: this push will have no ledger note: %s",
+			     gate_buf_cstr(&err));
+	}
 out:
 	gate_verdict_release(&v);
 	gate_config_free(cfg);

@@ -35,6 +35,9 @@ struct gate_ref_verdict {
 	size_t nexempted;
 	int meta;                        /* the ref holds the repository's policy (meta_ref) */
 	int meta_bad;                    /* ... and the new policy or the pusher is refused */
+	/* the new tip, for the audit log and the ledger (gate_ledger_describe) */
+	char tree_id[41];                /* its tree, or "" */
+	char *subject;                   /* its commit's first line, or NULL */
 };
 
 struct gate_verdict {

@@ -30,6 +30,8 @@ static const char usage[] =
 	"   replay [--repo DIR] [--config FILE] [--max N] [--with-commands]\n"
 	"          [--user NAME] [-v] REF\n"
 	"                       run a policy over REF's recent history\n"
+	"   status [--repo DIR] [--json | --html DIR] [-n N] [REF]\n"
+	"                       what the gate decided: refs, last decisions, 7/30 days\n"
 	"\n"
 	"   --version           print the version\n"
 	"   --help              this text; 'git gate <command> --help' for a command\n"
@@ -74,6 +76,7 @@ static const struct {
 	{ "explain", cmd_explain },
 	{ "check", cmd_check },
 	{ "replay", cmd_replay },
+	{ "status", cmd_status },
 };
 
 int main(int argc, char **argv)

@@ -444,6 +444,10 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	if (sys->audit_log)
 		free(repo->audit_log);
 	sys->audit_log = repo->audit_log = NULL;
+	m->status_dir = sys->status_dir ? sys->status_dir : repo->status_dir;
+	if (sys->status_dir)
+		free(repo->status_dir);
+	sys->status_dir = repo->status_dir = NULL;
 	m->audit_required = sys->audit_required || repo->audit_required;
 	m->audit_syslog = sys->audit_syslog || repo->audit_syslog;
 #define PREFER_REPO(field)                                   \

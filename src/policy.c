@@ -534,6 +534,7 @@ void gate_config_free(struct gate_config *cfg)
 	free(cfg->file);
 	gate_strvec_clear(&cfg->files);
 	free(cfg->audit_log);
+	free(cfg->status_dir);
 	free(cfg->workspace);
 	free(cfg->cache_dir);
 	free(cfg->log_dir);
@@ -870,7 +871,7 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 /* Top-level keys that configure the server, not the policy. */
 static const char *const server_keys[] = {
 	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
-	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout", "max_concurrent_commands",
+	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout", "status_dir", "max_concurrent_commands",
 };
 
 /*
@@ -963,6 +964,7 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 		}
 	}
 	top_string(&g, "audit_log", &cfg->audit_log);
+	top_string(&g, "status_dir", &cfg->status_dir);
 	gate_conf_bool(&g, "audit_required", &cfg->audit_required);
 	top_string(&g, "workspace", &cfg->workspace);
 	top_string(&g, "cache_dir", &cfg->cache_dir);
@@ -971,6 +973,8 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 	gate_conf_strings(&g, "meta_users", &cfg->meta_users);
 	gate_conf_bool(&g, "meta_allow_commands", &cfg->meta_allow_commands);
 	gate_conf_bool(&g, "audit_syslog", &cfg->audit_syslog);
+	if (cfg->status_dir && !*cfg->status_dir)
+		gate_conf_error(&g, "status_dir", "is empty; leave it out to write no status site");
 	if (cfg->audit_log && !*cfg->audit_log)
 		gate_conf_error(&g, "audit_log", "is empty; write \"off\" to turn the audit log off");
 	if (cfg->meta_ref)

@@ -103,6 +103,7 @@ struct gate_config {
 	struct gate_strvec meta_users;
 	int meta_allow_commands;  /* command checks allowed in the meta_ref policy */
 	int audit_syslog;         /* also send each audit record to syslog */
+	char *status_dir;         /* refresh the status site there after each decision, or NULL */
 	/*
 	 * Layered policy: rules[0 .. nsystem_rules) are the system file's,
 	 * the next nrepo_rules the repository's, then one combined rule for

@@ -6,14 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "deadline.h"
+#include "ledger.h"
 #include "diag.h"
 #include "policy.h"
 #include "repo.h"
 #include "report.h"
+#include "status.h"
 
 #include "banned.h"
 
@@ -33,10 +36,36 @@ static int audit_updated(struct gate_post_receive *pr, struct gate_buf *err)
 	return gate_audit_record(&e, err);
 }
 
+/* The ledger: a note in refs/notes/gate on each new tip (git-gate(1), THE LEDGER). */
+static int ledger(struct gate_post_receive *pr, struct gate_buf *err)
+{
+	size_t written;
+
+	return gate_ledger_record(pr->git_dir, pr->repo ? pr->repo->git : NULL, pr->push, &written, err);
+}
+
+/* The status site (status_dir), now that the tips have moved. */
+static int status_site(struct gate_post_receive *pr, struct gate_buf *err)
+{
+	return gate_status_refresh_site(pr->cfg, pr->repo, err);
+}
+
 const struct gate_post_receive_step gate_post_receive_steps[] = {
 	{ "audit", audit_updated, 0 },
+	{ "ledger", ledger, 0 },
+	{ "status site", status_site, 1 },
 	{ NULL, NULL, 0 },
 };
+
+/* CPU time this process has used, in seconds. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void warn(int fd, const char *step, const char *msg)
 {
@@ -72,6 +101,7 @@ int gate_post_receive_run(struct gate_push *push, const struct gate_post_receive
 	char *git_dir = NULL;
 	const struct gate_post_receive_step *s;
 	int fd = o->out_fd ? o->out_fd : 2, code = GATE_EXIT_ACCEPT;
+	const char *trace;
 
 	memset(&pr, 0, sizeof(pr));
 	if (gate_repo_open(&repo, o->repo_path, &repo_err) < 0) {
@@ -103,16 +133,28 @@ int gate_post_receive_run(struct gate_push *push, const struct gate_post_receive
 	pr.git_dir = git_dir;
 	pr.hook = o->hook ? o->hook : "post-receive";
 	pr.out_fd = fd;
+	trace = getenv("GIT_GATE_TRACE");
 	for (s = gate_post_receive_steps; s->name; s++) {
+		double t0, c0;
 		gate_buf_reset(&err);
 		if (s->needs_repo && !repo) {
 			warn(fd, s->name, gate_buf_cstr(&repo_err));
 			code = GATE_EXIT_INTERNAL;
 			continue;
 		}
+		t0 = gate_now();
+		c0 = cpu_seconds();
 		if (s->run(&pr, &err) < 0) {
 			warn(fd, s->name, err.len ? err.ptr : "unknown error");
 			code = GATE_EXIT_INTERNAL;
+		}
+		if (trace && *trace) {
+			/* GIT_GATE_TRACE=1: each step's time, for benchmarks */
+			struct gate_buf t = GATE_BUF_INIT;
+			gate_buf_addf(&t, PREFIX "trace: post-receive step %s: %.1f ms (%.1f ms CPU)\n", s->name,
+				      (gate_now() - t0) * 1000, (cpu_seconds() - c0) * 1000);
+			(void)gate_write_all(fd, t.ptr, t.len);
+			gate_buf_release(&t);
 		}
 	}
 	gate_config_free(cfg);

@@ -221,3 +221,28 @@ int gate_shared_open(int shared, const char *path, int flags, unsigned mode)
 	}
 	return fd;
 }
+
+static int open_shared(void *ctx, const char *path, int flags, unsigned mode)
+{
+	return gate_shared_open(*(int *)ctx, path, flags, mode);
+}
+
+int gate_shared_write_file(int shared, const char *path, const void *data, size_t len, struct gate_buf *err)
+{
+	return gate_write_file_replace_with(path, data, len, open_shared, &shared, err);
+}
+
+unsigned gate_shared_umask(int shared, unsigned current)
+{
+	unsigned want;
+
+	if (!shared)
+		return current;
+	if (shared < 0) {
+		/* the exact mode for files; folders get search where files have read */
+		want = (unsigned)-shared & 0777;
+		return 0777 & ~(want | ((want & 0444) >> 2));
+	}
+	want = (unsigned)shared | (((unsigned)shared & 0444) >> 2);
+	return current & ~want & 0777;
+}

@@ -1,6 +1,8 @@
 #ifndef GATE_SHARED_H
 #define GATE_SHARED_H
 
+#include <stddef.h>
+
 /*
  * Files and folders git-gate creates, with the permissions git would give
  * them.  A repository made with `git init --shared=group` (or `all`, or an
@@ -46,5 +48,21 @@ int gate_shared_mkdir_p(int shared, const char *path);
  * shared mode; its parent must exist).  -1 with errno.
  */
 int gate_shared_open(int shared, const char *path, int flags, unsigned mode);
+
+/*
+ * Replace the file at `path` with `data` as a whole (a temporary file in
+ * the same folder, then rename(2)): readers see the old file or the new
+ * one, never a part.  The new file gets the shared mode.
+ */
+/*
+ * The umask under which what another library creates (libgit2's loose
+ * objects, its ref folders and lock files) gets the shared mode:
+ * `current` with the shared bits taken out.  libgit2 does not read
+ * core.sharedRepository.
+ */
+unsigned gate_shared_umask(int shared, unsigned current);
+
+struct gate_buf;
+int gate_shared_write_file(int shared, const char *path, const void *data, size_t len, struct gate_buf *err);
 
 #endif

@@ -583,3 +583,52 @@ int gate_ends_with(const char *s, const char *suffix)
 
 	return a >= b && !memcmp(s + a - b, suffix, b);
 }
+
+int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err)
+{
+	return gate_write_file_replace_with(path, data, len, NULL, NULL, err);
+}
+
+int gate_write_file_replace_with(const char *path, const void *data, size_t len,
+				 int (*open_fn)(void *ctx, const char *path, int flags, unsigned mode), void *ctx,
+				 struct gate_buf *err)
+{
+	char *tmp = NULL;
+	int fd = -1, tries, ret = -1;
+
+	for (tries = 0; tries < 100; tries++) {
+		int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+		free(tmp);
+		tmp = gate_xstrfmt("%s.tmp-%ld-%d", path, (long)getpid(), tries);
+		fd = open_fn ? open_fn(ctx, tmp, flags, 0666) : open(tmp, flags, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		gate_error(err, "cannot create '%s': %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (gate_write_all(fd, data, len) < 0) {
+		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		gate_error(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0)
+		(void)unlink(tmp);
+	free(tmp);
+	return ret;
+}

@@ -145,6 +145,17 @@ int gate_read_file(struct gate_buf *b, const char *path, struct gate_buf *err);
 int gate_mkdir_p(const char *path, unsigned mode);
 /* write(2) all of it, retrying on EINTR and short writes. */
 int gate_write_all(int fd, const void *data, size_t len);
+/*
+ * Replace the file at `path` with `data`: written to a temporary name in
+ * the same directory and renamed, so that readers see the old file or the
+ * new one, never half of one.  Mode 0666 less the umask.  No fsync: for
+ * files that can be made again (a status page, a summary).
+ */
+int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err);
+/* The same, creating the temporary file with `open_fn` (e.g. to give it a mode of its own). */
+int gate_write_file_replace_with(const char *path, const void *data, size_t len,
+				 int (*open_fn)(void *ctx, const char *path, int flags, unsigned mode), void *ctx,
+				 struct gate_buf *err);
 
 /* Monotonic clock in seconds. */
 double gate_now(void);

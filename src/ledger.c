@@ -1,0 +1,481 @@
+#include "config.h"
+#include "ledger.h"
+#include "shared.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "sha256.h"
+
+#include "banned.h"
+
+#define PENDING_DIR "git-gate/ledger-pending"
+#define PENDING_MAX_AGE (24 * 3600) /* entries of updates that never happened */
+#define NOTE_MAX (1024 * 1024)      /* a note that grew past this is not appended to */
+#define CAS_TRIES 50
+#define SUBJECT_MAX 200
+
+void gate_ledger_guard(struct gate_verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr; i++) {
+		struct gate_ref_verdict *rv = &v->refs[i];
+		if (strcmp(rv->update->ref, GATE_LEDGER_REF))
+			continue;
+		gate_findings_add(&rv->protection, NULL, NULL, 0,
+				  "the ledger records what the gate decided; nobody pushes to it (an admin repairs it on "
+				  "the server with git notes or git update-ref)",
+				  "'%s' is written by git-gate only", rv->update->ref);
+		rv->outcome = GATE_OUTCOME_REJECT;
+		v->outcome = GATE_OUTCOME_REJECT;
+	}
+}
+
+void gate_ledger_describe(struct gate_verdict *v, struct gate_repo *repo)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr; i++) {
+		struct gate_ref_verdict *rv = &v->refs[i];
+		git_oid oid;
+		git_object *obj = NULL, *peeled = NULL;
+		const char *msg, *nl;
+		size_t n;
+
+		if (rv->update->kind == GATE_UPDATE_DELETE || git_oid_fromstr(&oid, rv->update->new_id) < 0 ||
+		    git_object_lookup(&obj, repo->git, &oid, GIT_OBJECT_ANY) < 0 ||
+		    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) < 0) {
+			git_object_free(obj);
+			git_error_clear();
+			continue;
+		}
+		git_oid_tostr(rv->tree_id, sizeof(rv->tree_id), git_commit_tree_id((git_commit *)peeled));
+		msg = git_commit_message((git_commit *)peeled);
+		if (msg) {
+			while (*msg == '\n')
+				msg++;
+			nl = strchr(msg, '\n');
+			n = nl ? (size_t)(nl - msg) : strlen(msg);
+			if (n > SUBJECT_MAX)
+				n = SUBJECT_MAX;
+			free(rv->subject);
+			rv->subject = gate_xstrndup(msg, n);
+		}
+		git_object_free(peeled);
+		git_object_free(obj);
+	}
+}
+
+/* The text of one of the policy's files, or -1. */
+static int read_policy_file(struct gate_buf *text, const char *name, const struct gate_repo *repo)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+	const char *colon;
+	int r = gate_read_file(text, name, &err);
+
+	if (r < 0 && repo && (colon = strrchr(name, ':')) != NULL && colon > name) {
+		/* a policy stored in a ref: REF:git-gate.conf */
+		char *rev = gate_xstrndup(name, (size_t)(colon - name));
+		gate_buf_reset(text);
+		r = gate_policy_read_meta_in(text, repo->git, rev, &err);
+		free(rev);
+	}
+	gate_buf_release(&err);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * One file: the SHA-256 of its content (what sha256sum prints).  Several
+ * (includes, layers): the SHA-256 of the sha256sum-style list of them,
+ * "<digest>  <name>" a line, in the order they were read.
+ */
+char *gate_ledger_policy_hash(const struct gate_config *cfg, const struct gate_repo *repo)
+{
+	struct gate_buf text = GATE_BUF_INIT, list = GATE_BUF_INIT;
+	char hex[2 * GATE_SHA256_LEN + 1];
+	size_t i, n = 0;
+
+	for (i = 0; cfg && cfg->file && i < cfg->files.nr; i++) {
+		const char *name = cfg->files.v[i];
+		if (!name)
+			continue;
+		gate_buf_reset(&text);
+		if (read_policy_file(&text, name, repo) < 0)
+			gate_buf_setf(&text, "(unreadable: %s)", name);
+		gate_sha256_hex(hex, text.ptr ? text.ptr : "", text.len);
+		gate_buf_addf(&list, "%s  %s\n", hex, name);
+		n++;
+	}
+	if (n > 1)
+		gate_sha256_hex(hex, list.ptr, list.len);
+	else if (!n)
+		gate_sha256_hex(hex, "built-in default", 16);
+	gate_buf_release(&text);
+	gate_buf_release(&list);
+	return gate_xstrfmt("sha256:%s", hex);
+}
+
+static void add_time(struct gate_buf *b, const char *key, time_t t)
+{
+	struct tm tm;
+	char s[32];
+
+	if (gmtime_r(&t, &tm) && strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		gate_buf_addf(b, ",\"%s\":\"%s\"", key, s);
+}
+
+/* What a check said about an accepted update. */
+static const char *ledger_result(const struct gate_ref_verdict *rv, const struct gate_scan_job *jb)
+{
+	if (gate_job_failed(jb))
+		return "warn"; /* the update was accepted: the rule only warns */
+	if (jb->note && strstr(jb->note, "cache"))
+		return "cached";
+	if (!jb->ran && jb->note)
+		return "skipped";
+	(void)rv;
+	return "pass";
+}
+
+static void add_check(struct gate_buf *b, int *first, const struct gate_check_def *def, const char *result,
+		      double seconds, const char *note)
+{
+	if (!*first)
+		gate_buf_addch(b, ',');
+	*first = 0;
+	gate_buf_adds(b, "{\"name\":");
+	gate_json_add_strings(b, def->name);
+	gate_buf_adds(b, ",\"type\":");
+	gate_json_add_strings(b, def->type ? def->type->name : NULL);
+	gate_buf_addf(b, ",\"result\":\"%s\",\"seconds\":%.3f", result, seconds < 0 ? 0 : seconds);
+	if (note) {
+		gate_buf_adds(b, ",\"note\":");
+		gate_json_add_strings(b, note);
+	}
+	gate_buf_addch(b, '}');
+}
+
+void gate_ledger_format(struct gate_buf *out, const struct gate_config *cfg, const char *policy_hash,
+			const struct gate_push *push, const struct gate_verdict *v, const struct gate_ref_verdict *rv,
+			const char *hook)
+{
+	const struct gate_update *u = rv->update;
+	size_t j;
+	int first = 1;
+
+	gate_buf_addf(out, "{\"ledger\":%d", GATE_LEDGER_VERSION);
+	gate_buf_adds(out, ",\"ref\":");
+	gate_json_add_strings(out, u->ref);
+	gate_buf_addf(out, ",\"old\":\"%s\",\"new\":\"%s\"", u->old_id, u->new_id);
+	if (rv->tree_id[0])
+		gate_buf_addf(out, ",\"tree\":\"%s\"", rv->tree_id);
+	gate_buf_adds(out, ",\"pusher\":");
+	gate_json_add_strings(out, push->user);
+	add_time(out, "decided", time(NULL));
+	gate_buf_adds(out, ",\"hook\":");
+	gate_json_add_strings(out, hook);
+	gate_buf_adds(out, ",\"policy\":{\"file\":");
+	gate_json_add_strings(out, cfg && cfg->file ? cfg->file : "built-in default");
+	gate_buf_adds(out, ",\"sha256\":");
+	gate_json_add_strings(out, policy_hash && !strncmp(policy_hash, "sha256:", 7) ? policy_hash + 7 : policy_hash);
+	gate_buf_adds(out, "}");
+	gate_buf_addf(out, ",\"verdict\":\"%s\"", rv->outcome == GATE_OUTCOME_WARN ? "warn" : "accept");
+	gate_buf_adds(out, ",\"bypass\":");
+	gate_json_add_strings(out, rv->bypassed ? v->bypass_reason : NULL);
+	gate_buf_addf(out, ",\"exempt\":%s", rv->exempt ? "true" : "false");
+	gate_buf_addf(out, ",\"seconds\":%.3f", v->seconds < 0 ? 0 : v->seconds);
+	gate_buf_adds(out, ",\"checks\":[");
+	for (j = 0; j < rv->njobs; j++)
+		add_check(out, &first, rv->jobs[j]->def, ledger_result(rv, rv->jobs[j]), rv->jobs[j]->seconds,
+			  rv->jobs[j]->error ? rv->jobs[j]->error : rv->jobs[j]->note);
+	for (j = 0; j < rv->nexempted; j++)
+		add_check(out, &first, rv->exempted[j], "exempt", 0, NULL);
+	if (rv->bypassed && rv->rule)
+		for (j = 0; j < rv->rule->nchecks; j++)
+			add_check(out, &first, rv->rule->checks[j], "bypassed", 0, NULL);
+	gate_buf_adds(out, "]}");
+}
+
+/* The pending entry's file name for an update by `user`. */
+static char *pending_path(const char *git_dir, const char *ref, const char *old_id, const char *new_id,
+			  const char *user)
+{
+	struct gate_buf key = GATE_BUF_INIT;
+	char hex[2 * GATE_SHA256_LEN + 1];
+
+	gate_buf_adds(&key, ref);
+	gate_buf_addch(&key, '\0');
+	gate_buf_adds(&key, old_id);
+	gate_buf_addch(&key, '\0');
+	gate_buf_adds(&key, new_id);
+	gate_buf_addch(&key, '\0');
+	gate_buf_adds(&key, user ? user : "");
+	gate_sha256_hex(hex, key.ptr, key.len);
+	gate_buf_release(&key);
+	return gate_xstrfmt("%s/" PENDING_DIR "/%.40s", git_dir, hex);
+}
+
+int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, const struct gate_push *push,
+			const struct gate_verdict *v, const char *hook, struct gate_buf *err)
+{
+	struct gate_buf line = GATE_BUF_INIT;
+	char *hash = NULL, *dir = gate_xstrfmt("%s/" PENDING_DIR, repo->git_dir);
+	size_t i;
+	int ret = 0, shared = 0;
+
+	for (i = 0; i < v->nr; i++) {
+		const struct gate_ref_verdict *rv = &v->refs[i];
+		char *path;
+		if (rv->outcome == GATE_OUTCOME_REJECT || rv->update->kind == GATE_UPDATE_DELETE)
+			continue;
+		if (!hash) {
+			hash = gate_ledger_policy_hash(cfg, repo);
+			shared = gate_shared_perm(repo->git_dir);
+			if (gate_shared_mkdir_p(shared, dir) < 0) {
+				ret = gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
+				break;
+			}
+		}
+		gate_buf_reset(&line);
+		gate_ledger_format(&line, cfg, hash, push, v, rv, hook);
+		gate_buf_addch(&line, '\n');
+		path = pending_path(repo->git_dir, rv->update->ref, rv->update->old_id, rv->update->new_id, push->user);
+		if (gate_shared_write_file(shared, path, line.ptr, line.len, err) < 0)
+			ret = -1;
+		free(path);
+	}
+	free(hash);
+	free(dir);
+	gate_buf_release(&line);
+	return ret;
+}
+
+/* Remove pending entries older than a day: updates that lost a race or were refused later. */
+static void expire_pending(const char *git_dir)
+{
+	char *dir = gate_xstrfmt("%s/" PENDING_DIR, git_dir);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	time_t now = time(NULL);
+
+	while (d && (e = readdir(d)) != NULL) {
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > PENDING_MAX_AGE)
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
+struct entry {
+	git_oid commit;
+	char *line; /* with "time" */
+	char *path; /* the pending file */
+};
+
+/* Add `line` to the note text `old` unless it is there already; NULL when nothing changes. */
+static char *note_with(const char *old, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = old;
+
+	while (p && (p = strstr(p, line)) != NULL) {
+		if ((p == old || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+			return NULL;
+		p += n;
+	}
+	if (!old || !*old)
+		return gate_xstrfmt("%s\n", line);
+	if (strlen(old) > NOTE_MAX)
+		return NULL;
+	return gate_xstrfmt("%s%s%s\n", old, old[strlen(old) - 1] == '\n' ? "" : "\n", line);
+}
+
+/* One attempt: notes on top of the current refs/notes/gate, then a compare-and-swap. */
+static int write_notes(git_repository *repo, struct entry *ents, size_t n, const git_signature *sig,
+		       struct gate_buf *err)
+{
+	git_reference *ref = NULL, *newref = NULL;
+	git_commit *parent = NULL, *cur = NULL;
+	git_oid old_id, new_id;
+	int have_old = 0, r, ret = -1;
+	size_t i;
+
+	r = git_reference_name_to_id(&old_id, repo, GATE_LEDGER_REF);
+	if (r == 0)
+		have_old = 1;
+	else if (r != GIT_ENOTFOUND)
+		return gate_error(err, "cannot read %s: %s", GATE_LEDGER_REF, gate_git_error());
+	if (have_old && git_commit_lookup(&parent, repo, &old_id) < 0)
+		return gate_error(err, "%s does not point to a commit: %s", GATE_LEDGER_REF, gate_git_error());
+	for (i = 0; i < n; i++) {
+		git_note *note = NULL;
+		git_commit *base = cur ? cur : parent;
+		char *text;
+		git_oid c;
+
+		if (base && git_note_commit_read(&note, repo, base, &ents[i].commit) < 0) {
+			note = NULL;
+			git_error_clear();
+		}
+		text = note_with(note ? git_note_message(note) : NULL, ents[i].line);
+		git_note_free(note);
+		if (!text)
+			continue;
+		r = git_note_commit_create(&c, NULL, repo, base, sig, sig, &ents[i].commit, text, 1);
+		free(text);
+		if (r < 0) {
+			gate_error(err, "cannot write a note: %s", gate_git_error());
+			goto out;
+		}
+		git_commit_free(cur);
+		cur = NULL;
+		if (git_commit_lookup(&cur, repo, &c) < 0) {
+			gate_error(err, "cannot read the notes commit: %s", gate_git_error());
+			goto out;
+		}
+	}
+	if (!cur) {
+		ret = 0; /* every line was there already */
+		goto out;
+	}
+	git_oid_cpy(&new_id, git_commit_id(cur));
+	if (have_old)
+		r = git_reference_create_matching(&newref, repo, GATE_LEDGER_REF, &new_id, 1, &old_id,
+						  "git-gate: ledger");
+	else
+		r = git_reference_create(&newref, repo, GATE_LEDGER_REF, &new_id, 0, "git-gate: ledger");
+	if (r == GIT_EMODIFIED || r == GIT_EEXISTS || r == GIT_ELOCKED) {
+		ret = 1; /* someone else moved it: try again */
+		git_error_clear();
+		goto out;
+	}
+	if (r < 0) {
+		gate_error(err, "cannot update %s: %s", GATE_LEDGER_REF, gate_git_error());
+		goto out;
+	}
+	ret = 0;
+out:
+	git_reference_free(ref);
+	git_reference_free(newref);
+	git_commit_free(cur);
+	git_commit_free(parent);
+	return ret;
+}
+
+int gate_ledger_record(const char *git_dir, git_repository *open_repo, const struct gate_push *moved, size_t *written,
+		       struct gate_buf *err)
+{
+	git_repository *repo = open_repo, *own = NULL;
+	git_signature *sig = NULL;
+	struct entry *ents = gate_xcalloc(moved->nr ? moved->nr : 1, sizeof(*ents));
+	size_t n = 0, i;
+	int ret = -1, tries, r = 1, shared, masked = 0;
+	mode_t old_mask = 0;
+
+	*written = 0;
+	for (i = 0; i < moved->nr; i++) {
+		const struct gate_update *u = &moved->updates[i];
+		struct gate_buf text = GATE_BUF_INIT, ignored = GATE_BUF_INIT;
+		char *path;
+		git_oid oid;
+
+		if (u->kind == GATE_UPDATE_DELETE)
+			continue;
+		path = pending_path(git_dir, u->ref, u->old_id, u->new_id, moved->user);
+		if (gate_read_file(&text, path, &ignored) < 0 || text.len < 12 || strncmp(text.ptr, "{\"ledger\":", 10) ||
+		    !strchr(text.ptr, ',') || git_oid_fromstr(&oid, u->new_id) < 0) {
+			free(path);
+			gate_buf_release(&text);
+			gate_buf_release(&ignored);
+			continue;
+		}
+		while (text.len && text.ptr[text.len - 1] == '\n')
+			gate_buf_truncate(&text, text.len - 1);
+		if (memchr(text.ptr, '\n', text.len)) {
+			/* one line or nothing */
+			free(path);
+			gate_buf_release(&text);
+			gate_buf_release(&ignored);
+			continue;
+		}
+		{
+			struct gate_buf line = GATE_BUF_INIT;
+			const char *rest = strchr(text.ptr, ',');
+			gate_buf_add(&line, text.ptr, (size_t)(rest - text.ptr));
+			add_time(&line, "time", time(NULL));
+			gate_buf_adds(&line, rest);
+			ents[n].line = gate_buf_detach(&line);
+		}
+		/* a tag's note goes on the tag object: that is what the ref points at */
+		git_oid_cpy(&ents[n].commit, &oid);
+		ents[n].path = path;
+		n++;
+		gate_buf_release(&text);
+		gate_buf_release(&ignored);
+	}
+	if (!n) {
+		ret = 0;
+		goto out;
+	}
+	if (!repo) {
+		if (git_repository_open_ext(&own, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+					    NULL) < 0) {
+			gate_error(err, "cannot open '%s': %s", git_dir, gate_git_error());
+			goto out;
+		}
+		repo = own;
+	}
+	if (git_signature_now(&sig, "git-gate", "git-gate@localhost") < 0) {
+		gate_error(err, "cannot make a signature: %s", gate_git_error());
+		goto out;
+	}
+	/* libgit2 creates objects, folders and refs with the umask: make it the repository's */
+	shared = gate_shared_perm(git_dir);
+	old_mask = umask(0);
+	umask((mode_t)gate_shared_umask(shared, (unsigned)old_mask));
+	masked = 1;
+	for (tries = 0; tries < CAS_TRIES; tries++) {
+		r = write_notes(repo, ents, n, sig, err);
+		if (r <= 0)
+			break;
+		/* lost the race to another post-receive: back off a little, differently each time */
+		{
+			struct timespec ts = { 0, (long)(1000000L * (1 + (getpid() + tries * 7) % 10)) };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (r > 0) {
+		gate_error(err, "%s kept changing under %d attempts to add a note", GATE_LEDGER_REF, CAS_TRIES);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		(void)unlink(ents[i].path);
+	*written = n;
+	ret = 0;
+out:
+	if (masked)
+		umask(old_mask);
+	expire_pending(git_dir);
+	for (i = 0; i < n; i++) {
+		free(ents[i].line);
+		free(ents[i].path);
+	}
+	free(ents);
+	git_signature_free(sig);
+	git_repository_free(own);
+	return ret;
+}
