@@ -83,7 +83,7 @@ test_expect_success 'setup' '
 	status_dir = "status";
 	checks = {
 	  msg = { type = "commit-message"; forbid = "^WIP"; };
-	  tests = { type = "command"; run = "test \"\$FLAKY\" != fail"; env = [ "FLAKY=pass" ]; timeout = 30; };
+	  tests = { type = "command"; run = "test -z \"\$LC_TESTS_FAIL\""; timeout = 30; };
 	};
 	rules = (
 	  { refs = [ "refs/heads/main" ]; checks = [ "msg", "tests" ]; bypass_users = [ "oncall" ]; },
@@ -177,13 +177,9 @@ test_expect_success 'with the update hook, accepted refs are noted too' '
 '
 
 test_expect_success 'a flaky command check: the same tree failed, then passed' '
-	# the sandbox sees nothing of the test: the policy is the one channel to make a run fail
-	sed "s/FLAKY=pass/FLAKY=fail/" victim.git/git-gate.conf >flaky.conf &&
-	cp victim.git/git-gate.conf steady.conf &&
-	cp flaky.conf victim.git/git-gate.conf &&
-	(cd work && commit_file e.txt e "Add e" && test_must_fail git push origin main 2>../err) &&
-	cp steady.conf victim.git/git-gate.conf &&
-	(cd work && git push -q origin main)
+	# the sandboxed command sees none of our files, but LC_* from the environment
+	(cd work && commit_file e.txt e "Add e" &&
+	 (export LC_TESTS_FAIL=1 && test_must_fail git push origin main 2>../err) && git push -q origin main)
 '
 
 test_expect_success 'a hostile subject is pushed (and rejected)' '
