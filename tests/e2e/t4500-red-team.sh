@@ -156,4 +156,28 @@ test_expect_success 'a commit an exempt bot put on main does not count once main
 	test "$(ref_of bot.git main)" = "$before"
 '
 
+test_expect_success 'nobody can block the policy ref with a ref below it (or above it) before it exists' '
+	mkdir -p etc &&
+	cat >etc/meta.conf <<-\EOF &&
+	meta_ref = "refs/meta/gate";
+	meta_users = [ "alice" ];
+	rules = ( { refs = [ "refs/heads/main" ]; final = true; allow_force_push = false; allow_delete = false; } );
+	EOF
+	make_victim meta.git &&
+	make_work meta.work meta.git &&
+	(cd meta.work && GIT_GATE_SYSTEM_CONFIG="$TRASH/etc/meta.conf" &&
+	 export GIT_GATE_SYSTEM_CONFIG &&
+	 test_must_fail git push origin HEAD:refs/meta/gate/x 2>../err &&
+	 test_must_fail git push origin HEAD:refs/meta 2>>../err &&
+	 test_must_fail env GIT_GATE_USER=alice git push origin HEAD:refs/meta/gate/y 2>>../err) &&
+	test_grep "remote: git-gate: ---- refs/meta/gate/x: REJECTED ----" err &&
+	test_grep "would stand in the way of the policy ref .refs/meta/gate." err &&
+	test -z "$(git --git-dir=meta.git for-each-ref refs/meta)" &&
+	(cd meta.work && git checkout -q --orphan gate && git rm -q -rf . &&
+	 echo "rules = ( { refs = [ \"refs/heads/**\" ]; } );" >git-gate.conf && git add git-gate.conf &&
+	 git commit -q -m "Policy" &&
+	 GIT_GATE_SYSTEM_CONFIG="$TRASH/etc/meta.conf" GIT_GATE_USER=alice git push origin gate:refs/meta/gate 2>../err) &&
+	test -n "$(ref_of meta.git refs/meta/gate)"
+'
+
 test_done
