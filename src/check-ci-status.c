@@ -242,10 +242,16 @@ out:
 	return ret;
 }
 
+static int ci_vouches(const void *data)
+{
+	return ((const struct ci_check *)data)->each;
+}
+
 const struct gate_check_type gate_check_ci_status = {
 	.name = "ci-status",
 	.summary = "the CI recorded a pass for the commit (git notes, e.g. refs/notes/ci)",
 	.parse = ci_parse,
 	.free = ci_free,
 	.job = ci_job,
+	.vouches = ci_vouches,
 };

@@ -1149,6 +1149,13 @@ out:
 	return ret;
 }
 
+static int cmd_vouches(const void *data)
+{
+	const struct cmd_check *c = data;
+
+	return c->each && c->cache;
+}
+
 const struct gate_check_type gate_check_command = {
 	.name = "command",
 	.summary = "run the build and tests on the pushed tree (e.g. make check) and fail when they fail",
@@ -1156,4 +1163,5 @@ const struct gate_check_type gate_check_command = {
 	.parse = cmd_parse,
 	.free = cmd_free,
 	.job = cmd_job,
+	.vouches = cmd_vouches,
 };

@@ -171,6 +171,14 @@ struct gate_check_type {
 			   const struct gate_occurrence *occ, struct gate_findings *out);
 	void (*blob_result_free)(void *result);
 	int (*job)(const struct gate_check_run *run, const struct gate_job *job, struct gate_findings *out);
+	/*
+	 * Whether a pass vouches for every commit it was given, on any ref,
+	 * so that it is kept in the judged record (judged.h): not when it
+	 * judged the new tip alone (on = "tip"), nor when its result depends
+	 * on more than the commits (a command with cache = false).  NULL: it
+	 * does.
+	 */
+	int (*vouches)(const void *data);
 };
 
 /* The `on` key of checks that test the tip or every commit: "tip" (0), "each" (1). */

@@ -391,7 +391,12 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 			if (!gate_judged_exists(rec[k]))
 				continue;
 			if (!gate_rule_enforces(v->refs[i].rule, def)) {
-				gate_judged_leave(rec[k], u->ref);
+				/* warn mode: what this push brings is never grandfathered (see enter) */
+				if (v->refs[i].rule && v->refs[i].rule->mode == GATE_MODE_WARN &&
+				    gate_rule_runs(v->refs[i].rule, def))
+					gate_judged_warn(rec[k], u->ref);
+				else
+					gate_judged_leave(rec[k], u->ref);
 				continue;
 			}
 			if (gate_judged_entered(rec[k], u->ref))
@@ -402,6 +407,9 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 					goto out;
 				have_old = r == 0 ? 1 : -1;
 			}
+			/* the default branch's history counts as judged elsewhere anyway (scan.c) */
+			if (have_old == 1 && repo->default_branch && !strcmp(u->ref, repo->default_branch))
+				gate_judged_add(rec[k], old);
 			gate_judged_enter(rec[k], u->ref, have_old == 1 ? old : NULL);
 			trace_judged(def, "a rule starts enforcing it on a ref%s",
 				     have_old == 1 ? "; the ref's history is grandfathered" : "");
@@ -423,7 +431,7 @@ out:
  * judged where it reaches another ref.  Then append every record's changes.
  */
 static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struct gate_repo *repo,
-			 const struct gate_config *cfg, struct gate_buf *err)
+			 struct gate_scan *scan, const struct gate_config *cfg, struct gate_buf *err)
 {
 	size_t i, j, k;
 
@@ -442,13 +450,17 @@ static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struc
 
 			if (!gate_judged_exists(r) || !jb->ran || jb->skipped || gate_job_failed(jb))
 				continue;
+			/* e.g. a pass of the tip alone vouches for nothing below it */
+			if (jb->def->type->vouches && !jb->def->type->vouches(jb->def->data))
+				continue;
 			p = gate_repo_peel_commit(repo, u->new_id, tip, err);
 			if (p == GATE_ENOTFOUND)
 				continue;
 			if (p < 0)
 				return -1;
-			if (gate_judged_record_pass(r, repo, u->kind == GATE_UPDATE_CREATE ? NULL : u->old_id, tip,
-						    &recorded, err) < 0)
+			if (gate_judged_record_pass_dflt(r, repo, u->kind == GATE_UPDATE_CREATE ? NULL : u->old_id,
+							 gate_scan_default_tip(scan, jb->def, u->ref), tip, &recorded,
+							 err) < 0)
 				return -1;
 			if (recorded)
 				trace_judged(jb->def, "recorded %.12s as judged and passed", tip);
@@ -640,7 +652,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		if (rv->outcome > v->outcome)
 			v->outcome = rv->outcome;
 	}
-	if (keep && record_judged(judged, v, repo, cfg, err) < 0)
+	if (keep && record_judged(judged, v, repo, scan, cfg, err) < 0)
 		goto out;
 	ret = 0;
 out:

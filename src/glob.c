@@ -63,6 +63,7 @@ struct matcher {
 	unsigned flags;
 	unsigned long steps;
 	unsigned char *failed; /* a bit per (pattern, string) position, once needed */
+	unsigned char *star_failed; /* a bit per (star, string) position whose star loop failed */
 };
 
 #define MEMO_AFTER 4096 /* steps before positions are remembered */
@@ -79,8 +80,10 @@ static int match_at(struct matcher *m, const char *p, const char *s)
 {
 	size_t bit;
 
-	if (!m->failed && ++m->steps > MEMO_AFTER)
+	if (!m->failed && ++m->steps > MEMO_AFTER) {
 		m->failed = gate_xcalloc((m->plen + 1) * (m->slen + 1) / 8 + 1, 1);
+		m->star_failed = gate_xcalloc((m->plen + 1) * (m->slen + 1) / 8 + 1, 1);
+	}
 	if (!m->failed)
 		return match(m, p, s);
 	bit = memo_bit(m, p, s);
@@ -89,6 +92,46 @@ static int match_at(struct matcher *m, const char *p, const char *s)
 	if (match(m, p, s))
 		return 1;
 	m->failed[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	return 0;
+}
+
+static int star_failed_at(const struct matcher *m, const char *star, const char *s)
+{
+	size_t bit = memo_bit(m, star, s);
+
+	return m->star_failed && (m->star_failed[bit / 8] & (1u << (bit % 8)));
+}
+
+/*
+ * The star at `star` followed by `rest`, from `s` on: `rest` tried at
+ * every position the star can reach (within one component when
+ * `one_component`).  Once positions are remembered, a star loop that
+ * failed from some position fails from every later one (it tries a
+ * subset), so each (star, position) is walked once: the cost stays in
+ * proportion to pattern times string.  These marks are kept apart from
+ * match_at()'s: "**" followed by "/" may also match no folder, which the
+ * loop alone does not try.
+ */
+static int star_rest(struct matcher *m, const char *star, const char *rest, const char *s, int one_component)
+{
+	const char *from = s;
+
+	for (;;) {
+		if (star_failed_at(m, star, s))
+			break;
+		if (match_at(m, rest, s))
+			return 1;
+		if (!*s || (one_component && *s == '/'))
+			break;
+		s++;
+	}
+	if (m->star_failed) {
+		const char *q;
+		for (q = from; q <= s; q++) {
+			size_t bit = memo_bit(m, star, q);
+			m->star_failed[bit / 8] |= (unsigned char)(1u << (bit % 8));
+		}
+	}
 	return 0;
 }
 
@@ -108,19 +151,9 @@ static int match(struct matcher *m, const char *p, const char *s)
 				}
 				if (!*rest)
 					return 1;
-				for (; *s; s++)
-					if (match_at(m, rest, s))
-						return 1;
-				return match_at(m, rest, s);
+				return star_rest(m, p, rest, s, 0);
 			}
-			p++;
-			for (;;) {
-				if (match_at(m, p, s))
-					return 1;
-				if (!*s || *s == '/')
-					return 0;
-				s++;
-			}
+			return star_rest(m, p, p + 1, s, 1);
 		case '?':
 			if (!*s || *s == '/')
 				return 0;
@@ -169,6 +202,7 @@ static int match_whole(const char *pattern, const char *str, unsigned flags)
 	m.flags = flags;
 	ret = match_at(&m, pattern, str);
 	free(m.failed);
+	free(m.star_failed);
 	return ret;
 }
 

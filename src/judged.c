@@ -19,6 +19,10 @@
 #include "banned.h"
 
 #define HEADER "git-gate judged record 1\n"
+
+/* A ref's state in `entered` (see judged.h) */
+#define ENTERED ((void *)1)
+#define WARNED ((void *)2)
 /* Longest encoded check name kept readable; longer ones are hashed. */
 #define MAX_NAME 160
 /* more tips than this are reduced by one walk of the history (reduce_by_walk) */
@@ -30,7 +34,7 @@ struct gate_judged {
 	int shared;                  /* core.sharedRepository: see shared.h */
 	struct gate_strvec tips;
 	struct gate_oidmap tip_set;  /* id -> (void *)1 */
-	struct gate_oidmap entered;  /* ref -> (void *)1 entered, NULL left */
+	struct gate_oidmap entered;  /* ref -> ENTERED, WARNED, or NULL (left, or never seen) */
 	struct gate_strvec except;   /* commits below a tip that were not judged */
 	struct gate_oidmap except_set;
 	long base;                   /* tips after the last seeding or compaction */
@@ -126,7 +130,9 @@ static int parse(struct gate_judged *j, const char *text, size_t len, struct gat
 				goto bad;
 			add_except(j, rest);
 		} else if (gate_skip_prefix(line, "enter ", &rest) && *rest) {
-			gate_oidmap_put(&j->entered, rest, (void *)1);
+			gate_oidmap_put(&j->entered, rest, ENTERED);
+		} else if (gate_skip_prefix(line, "warn ", &rest) && *rest) {
+			gate_oidmap_put(&j->entered, rest, WARNED);
 		} else if (gate_skip_prefix(line, "leave ", &rest) && *rest) {
 			gate_oidmap_put(&j->entered, rest, NULL);
 		} else if (gate_skip_prefix(line, "base ", &rest) && *rest >= '0' && *rest <= '9') {
@@ -239,7 +245,7 @@ int gate_judged_has_tip(const struct gate_judged *j, const char *id)
 
 int gate_judged_entered(const struct gate_judged *j, const char *ref)
 {
-	return gate_oidmap_get(&j->entered, ref) != NULL;
+	return gate_oidmap_get(&j->entered, ref) == ENTERED;
 }
 
 /* Ref names reach us from git, which refuses control characters in them; be sure anyway. */
@@ -255,9 +261,10 @@ void gate_judged_enter(struct gate_judged *j, const char *ref, const char *grand
 {
 	if (gate_judged_entered(j, ref))
 		return;
-	if (grandfathered)
+	/* what was pushed while the check only warned there is not grandfathered */
+	if (grandfathered && gate_oidmap_get(&j->entered, ref) != WARNED)
 		gate_judged_add(j, grandfathered);
-	gate_oidmap_put(&j->entered, ref, (void *)1);
+	gate_oidmap_put(&j->entered, ref, ENTERED);
 	if (line_safe(ref))
 		gate_buf_addf(&j->pending, "enter %s\n", ref);
 }
@@ -269,6 +276,15 @@ void gate_judged_leave(struct gate_judged *j, const char *ref)
 	gate_oidmap_put(&j->entered, ref, NULL);
 	if (line_safe(ref))
 		gate_buf_addf(&j->pending, "leave %s\n", ref);
+}
+
+void gate_judged_warn(struct gate_judged *j, const char *ref)
+{
+	if (gate_oidmap_get(&j->entered, ref) == WARNED)
+		return;
+	gate_oidmap_put(&j->entered, ref, WARNED);
+	if (line_safe(ref))
+		gate_buf_addf(&j->pending, "warn %s\n", ref);
 }
 
 void gate_judged_add(struct gate_judged *j, const char *tip)
@@ -289,13 +305,16 @@ const char *const *gate_judged_exceptions(const struct gate_judged *j, size_t *n
 int gate_judged_uncovered(const struct gate_judged *j, struct gate_repo *repo, const char *id, size_t limit,
 			  struct gate_strvec *out, struct gate_buf *err)
 {
-	static const char *const argv[] = { "git", "rev-list", "--ignore-missing", "--stdin", NULL };
+	const char *argv[] = { "git", "rev-list", "--ignore-missing", NULL, "--stdin", NULL };
 	struct gate_buf in = GATE_BUF_INIT, o = GATE_BUF_INIT, e = GATE_BUF_INIT;
 	git_object_t type;
-	char *line, *next;
+	char *line, *next, max[40];
 	size_t i, n = 0;
 	int r, status, ret = -1;
 
+	/* one more than the limit tells that there are more */
+	snprintf(max, sizeof(max), "--max-count=%zu", limit + 1);
+	argv[3] = max;
 	if (gate_judged_has_tip(j, id))
 		return 0;
 	/* --ignore-missing below would make a missing id look covered */
@@ -336,11 +355,27 @@ out:
 int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *tip,
 			    int *recorded, struct gate_buf *err)
 {
+	return gate_judged_record_pass_dflt(j, repo, old, NULL, tip, recorded, err);
+}
+
+int gate_judged_record_pass_dflt(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *dflt,
+				 const char *tip, int *recorded, struct gate_buf *err)
+{
 	struct gate_strvec below = GATE_STRVEC_INIT;
 	size_t i;
 	int r;
 
 	*recorded = 0;
+	if (dflt) {
+		/*
+		 * Not as exceptions: a bot that alone pushes main would make
+		 * them many, and every push tests each one.
+		 */
+		r = gate_judged_uncovered(j, repo, dflt, 0, &below, err);
+		gate_strvec_clear(&below);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
 	if (old && !gate_is_zero_oid(old)) {
 		r = gate_judged_uncovered(j, repo, old, GATE_JUDGED_MAX_EXCEPT, &below, err);
 		if (r < 0)
@@ -543,7 +578,7 @@ static int replace(struct gate_judged *j, const struct gate_strvec *tips, struct
 	for (i = 0; i < j->entered.alloc; i++) {
 		const struct gate_oidmap_slot *s = &j->entered.slots[i];
 		if (s->key && s->value && line_safe(s->key))
-			gate_buf_addf(&body, "enter %s\n", s->key);
+			gate_buf_addf(&body, "%s %s\n", s->value == WARNED ? "warn" : "enter", s->key);
 	}
 	/* mode 0666 less the umask, or core.sharedRepository's, like git's own files */
 	for (tries = 0; tries < 100; tries++) {

@@ -27,6 +27,8 @@
  *   except <id> LF     a commit below a tip the check did not judge
  *   enter <ref> LF     the check is enforced on <ref>
  *   leave <ref> LF     ... no longer (the last line about a ref wins)
+ *   warn <ref> LF      ... the check ran on <ref> in warn mode: entering
+ *                      it later grandfathers nothing (a leave keeps it)
  *
  * Writers append whole lines with one write(2) under an exclusive
  * flock(2) of GIT_DIR/git-gate/judged/lock; readers take no lock and
@@ -125,6 +127,14 @@ const char *const *gate_judged_exceptions(const struct gate_judged *j, size_t *n
  */
 int gate_judged_record_pass(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *tip,
 			    int *recorded, struct gate_buf *err);
+/*
+ * The same when the commits of the default branch (its tip `dflt`, or
+ * NULL) counted as judged for the update: when something below it is
+ * uncovered (a bypass or an exemption on main), nothing is recorded, so
+ * that it counts nowhere once main no longer holds it.
+ */
+int gate_judged_record_pass_dflt(struct gate_judged *j, struct gate_repo *repo, const char *old, const char *dflt,
+				 const char *tip, int *recorded, struct gate_buf *err);
 #define GATE_JUDGED_MAX_EXCEPT 1000
 
 /* Whether the check is being enforced on `ref` (see above). */
@@ -133,11 +143,14 @@ int gate_judged_entered(const struct gate_judged *j, const char *ref);
 /*
  * Changes, made in memory at once and appended to the file by
  * gate_judged_write().  enter: the check starts being enforced on `ref`,
- * whose value `grandfathered` (a commit, or NULL) becomes a tip.  leave:
- * it no longer is.  add: `tip` was judged and passed.
+ * whose value `grandfathered` (a commit, or NULL) becomes a tip -- unless
+ * the check ran on `ref` in warn mode since it was last enforced there
+ * (warn): a warning does not make a commit count as judged.  leave: it is
+ * no longer enforced there.  add: `tip` was judged and passed.
  */
 void gate_judged_enter(struct gate_judged *j, const char *ref, const char *grandfathered);
 void gate_judged_leave(struct gate_judged *j, const char *ref);
+void gate_judged_warn(struct gate_judged *j, const char *ref);
 void gate_judged_add(struct gate_judged *j, const char *tip);
 
 /*

@@ -350,6 +350,7 @@ struct gate_scan {
 	git_odb *odb;
 	char default_tip[41];             /* see default_tip(); "" when none */
 	int default_looked_up;
+	struct gate_oidmap ancestry;      /* "A D" -> 1 (A is an ancestor of D) or 2 (not) */
 	/* per check def: state its main-thread hooks keep for this push */
 	void **check_state;
 	void (**check_state_free)(void *);
@@ -475,6 +476,7 @@ void gate_scan_free(struct gate_scan *s)
 	free(s->commits);
 	free(s->first_parents);
 	gate_oidmap_release(&s->commit_map);
+	gate_oidmap_release(&s->ancestry);
 	for (i = 0; i < s->nblobs; i++) {
 		struct blob_entry *b = s->blobs[i];
 		for (j = 0; j < s->cfg->nchecks; j++) {
@@ -918,6 +920,29 @@ static const char *default_tip(struct gate_scan *s, const struct gate_check_def 
 	return s->default_tip[0] ? s->default_tip : NULL;
 }
 
+const char *gate_scan_default_tip(struct gate_scan *s, const struct gate_check_def *def, const char *ref)
+{
+	return default_tip(s, def, ref);
+}
+
+/* gate_repo_is_ancestor, remembered: every check's record usually lists the same exceptions. */
+static int is_ancestor(struct gate_scan *s, const char *a, const char *d, int *out, struct gate_buf *err)
+{
+	char key[84];
+	uintptr_t known;
+
+	snprintf(key, sizeof(key), "%.40s %.40s", a, d);
+	known = (uintptr_t)gate_oidmap_get(&s->ancestry, key);
+	if (known) {
+		*out = known == 1;
+		return 0;
+	}
+	if (gate_repo_is_ancestor(s->repo, a, d, out, err) < 0)
+		return -1;
+	gate_oidmap_put(&s->ancestry, key, (void *)(uintptr_t)(*out ? 1 : 2));
+	return 0;
+}
+
 /*
  * The record's exceptions that this update brings to its ref: reachable
  * from the new value, not from the old one (nor from the default branch,
@@ -934,12 +959,11 @@ static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec
 		int in_new = 0, in_old = 0, r = gate_repo_object_type(s->repo, ex[i], &type, err);
 		if (r == GATE_ENOTFOUND)
 			continue; /* gone: no new value can reach it */
-		if (r < 0 || gate_repo_is_ancestor(s->repo, ex[i], u->new_id, &in_new, err) < 0)
+		if (r < 0 || is_ancestor(s, ex[i], u->new_id, &in_new, err) < 0)
 			return -1;
-		if (in_new && u->kind != GATE_UPDATE_CREATE &&
-		    gate_repo_is_ancestor(s->repo, ex[i], u->old_id, &in_old, err) < 0)
+		if (in_new && u->kind != GATE_UPDATE_CREATE && is_ancestor(s, ex[i], u->old_id, &in_old, err) < 0)
 			return -1;
-		if (in_new && !in_old && dflt && gate_repo_is_ancestor(s->repo, ex[i], dflt, &in_old, err) < 0)
+		if (in_new && !in_old && dflt && is_ancestor(s, ex[i], dflt, &in_old, err) < 0)
 			return -1;
 		if (in_new && !in_old)
 			gate_strvec_push(out, ex[i]);

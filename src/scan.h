@@ -65,6 +65,14 @@ struct gate_judged;
  */
 void gate_scan_set_judged(struct gate_scan *s, struct gate_judged *const *records);
 
+/*
+ * The default branch's tip (peeled) when it counted as judged for check
+ * `def` on `ref` (its rule enforces the check, and `ref` is another ref),
+ * else NULL: what gate_scan_collect excluded besides the ref's old value
+ * and the judged record.
+ */
+const char *gate_scan_default_tip(struct gate_scan *s, const struct gate_check_def *def, const char *ref);
+
 /* Fill each job's commit list (oldest first). */
 int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err);
 

@@ -137,6 +137,18 @@ test_expect_success 'a commit bypassed onto main still counts nowhere else once 
 	test_grep ! "Start a topic" err
 '
 
+test_expect_success 'switching a warn-mode branch rule to enforce does not make its WIP commits count' '
+	victim roll "mode = \"warn\"; checks = [ \"msg\" ];" &&
+	before=$(ref_of roll.git main) &&
+	(cd roll.work && git push -q origin HEAD:refs/heads/feature/r 2>/dev/null) &&
+	policy roll.git "checks = [ \"msg\" ];" &&
+	(cd roll.work && commit_file r r "Finish it" && git push origin HEAD:refs/heads/feature/r 2>../err) &&
+	test "$(ref_of roll.git feature/r)" = "$(git -C roll.work rev-parse HEAD)" &&
+	(cd roll.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "WIP: half done" err &&
+	test "$(ref_of roll.git main)" = "$before"
+'
+
 test_expect_success 'grandfathered: history from before the policy is not judged again' '
 	make_victim old.git &&
 	make_work old.work old.git &&

@@ -269,6 +269,35 @@ static void test_judged__entered_refs_persist_and_the_last_line_wins(void **stat
 	gate_buf_release(&err);
 }
 
+static void test_judged__a_ref_warned_on_grandfathers_nothing_when_entered(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_judged *j = open_ok(f);
+	struct gate_buf err = GATE_BUF_INIT;
+	char a[41], w[41];
+	const char *tips[1];
+
+	commit(f, "", "A", a);
+	commit(f, a, "WIP", w);
+	tips[0] = a;
+	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	gate_judged_warn(j, "refs/heads/topic");
+	/* the rule then stops listing the check: still warned */
+	gate_judged_leave(j, "refs/heads/topic");
+	assert_int_equal(gate_judged_write(j, f->repo, &err), 0);
+	gate_judged_free(j);
+	j = open_ok(f);
+	assert_false(gate_judged_entered(j, "refs/heads/topic"));
+	gate_judged_enter(j, "refs/heads/topic", w);
+	assert_true(gate_judged_entered(j, "refs/heads/topic"));
+	assert_false(gate_judged_has_tip(j, w));
+	/* a ref never warned on is grandfathered as before */
+	gate_judged_enter(j, "refs/heads/other", w);
+	assert_true(gate_judged_has_tip(j, w));
+	gate_judged_free(j);
+	gate_buf_release(&err);
+}
+
 static void test_judged__a_half_written_last_line_is_ignored_then_cut(void **state)
 {
 	struct fixture *f = *state;
@@ -373,6 +402,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_judged__what_lies_uncovered_below_the_old_value_becomes_an_exception, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_judged__entered_refs_persist_and_the_last_line_wins, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_judged__a_ref_warned_on_grandfathers_nothing_when_entered, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_judged__a_half_written_last_line_is_ignored_then_cut, setup,
 						teardown),
