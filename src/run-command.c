@@ -529,6 +529,14 @@ int gate_run_capture_timeout(const char *const *argv, const char *const *env, co
 	}
 	if (!input)
 		c.in = -1;
+	/*
+	 * A write to a blocking pipe returns only once all of it is in: with
+	 * more input than the pipe holds (a merge-base or cat-file fed
+	 * 20,000 ref tips) it would wait for a child that waits for us to
+	 * read its output.  Non-blocking, a write takes what fits.
+	 */
+	if (c.in >= 0)
+		(void)fcntl(c.in, F_SETFL, fcntl(c.in, F_GETFL) | O_NONBLOCK);
 	/* poll so that a child writing much while we feed it cannot deadlock */
 	while (c.in >= 0 || c.out >= 0 || (errout && c.err >= 0)) {
 		int np = 0, i;
