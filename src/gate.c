@@ -473,8 +473,9 @@ static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struc
 		const struct gate_ref_verdict *rv = &v->refs[i];
 		const struct gate_update *u = rv->update;
 
+		/* a change for a merge queue lands (if ever) as other commits: the queue records those */
 		if (!rv->rule || rv->rule->mode != GATE_MODE_ENFORCE || rv->exempt || rv->bypassed ||
-		    u->kind == GATE_UPDATE_DELETE)
+		    u->kind == GATE_UPDATE_DELETE || u->target)
 			continue;
 		for (j = 0; j < rv->njobs; j++) {
 			const struct gate_scan_job *jb = rv->jobs[j];
