@@ -223,6 +223,8 @@ int cmd_explain(int argc, char **argv)
 	}
 	for (k = 0; k < cfg->warnings.nr; k++)
 		put_safe("warning: ", cfg->warnings.v[k], "\n");
+	for (k = 0; k < cfg->risks.nr; k++)
+		put_safe("warning: ", cfg->risks.v[k], "\n");
 	for (k = 0; k < cfg->notes.nr; k++)
 		put_safe("note: ", cfg->notes.v[k], "\n");
 	ret = 0;

@@ -44,6 +44,20 @@ static void meta_refusal(struct gate_ref_verdict *rv, const char *ref, const cha
 }
 
 /*
+ * Whether `ref` lies below the policy ref or the policy ref below it:
+ * git cannot hold both, so such a ref, pushed first, would keep the
+ * policy ref from ever being created.
+ */
+static int blocks_meta(const char *ref, const char *meta)
+{
+	size_t r = strlen(ref), m = strlen(meta);
+
+	if (r > m)
+		return !strncmp(ref, meta, m) && ref[m] == '/';
+	return r < m && !strncmp(meta, ref, r) && meta[r] == '/';
+}
+
+/*
  * A push to the ref that holds the repository's policy: only meta_users
  * may change it, and the new git-gate.conf must be valid and, layered
  * over the system file, weaken none of its final rules.
@@ -378,6 +392,17 @@ static void trace_judged(const struct gate_check_def *def, const char *fmt, ...)
 	gate_buf_release(&b);
 }
 
+/* Whether `rule` names `def` among its checks, whatever its mode. */
+static int rule_lists(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	size_t i;
+
+	for (i = 0; rule && i < rule->nchecks; i++)
+		if (rule->checks[i] == def)
+			return 1;
+	return 0;
+}
+
 /*
  * Read every check's record; with `keep`, seed the missing ones with the
  * refs' tips as they are before this push (history grandfathered).  Then
@@ -425,9 +450,11 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 			if (!gate_judged_exists(rec[k]))
 				continue;
 			if (!gate_rule_enforces(v->refs[i].rule, def)) {
-				/* warn mode: what this push brings is never grandfathered (see enter) */
-				if (v->refs[i].rule && v->refs[i].rule->mode == GATE_MODE_WARN &&
-				    gate_rule_runs(v->refs[i].rule, def))
+				/*
+				 * the rule lists the check in warn mode or off: what
+				 * this push brings is never grandfathered (see enter)
+				 */
+				if (rule_lists(v->refs[i].rule, def))
 					gate_judged_warn(rec[k], u->ref);
 				else
 					gate_judged_leave(rec[k], u->ref);
@@ -555,6 +582,12 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && !strcmp(rv->update->ref, cfg->meta_ref) &&
 		    judge_meta(rv, repo, cfg, push, err) < 0)
 			goto out;
+		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && rv->update->kind != GATE_UPDATE_DELETE &&
+		    blocks_meta(rv->update->ref, cfg->meta_ref)) {
+			rv->refusal = gate_xstrfmt("'%s' would stand in the way of the policy ref '%s' (git cannot "
+						   "hold a ref and another below it): push it under another name",
+						   rv->update->ref, cfg->meta_ref);
+		}
 		if (!rv->rule || rv->rule->mode == GATE_MODE_OFF)
 			continue;
 		if (gate_rule_exempts(cfg, rv->rule, push->user, NULL)) {
@@ -568,7 +601,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		}
 		if (rv->update->kind == GATE_UPDATE_DELETE)
 			continue;
-		if (bypass && rv->rule->nchecks) {
+		if (bypass && rv->rule->nchecks && !rv->refusal) {
 			if (!reason_given(bypass))
 				rv->refusal = gate_xstrdup("a bypass needs a reason: git push -o gate.bypass=\"why\"");
 			else if (!gate_config_user_in(cfg, &rv->rule->bypass_users, push->user))

@@ -340,6 +340,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	move_strvec(&m->warnings, &repo->warnings);
 	move_strvec(&m->notes, &sys->notes);
 	move_strvec(&m->notes, &repo->notes);
+	move_strvec(&m->risks, &sys->risks);
+	move_strvec(&m->risks, &repo->risks);
 	drop_meta(repo, &m->warnings, m->repo_file);
 
 	/* checks: one array; a repository check named like a system one is renamed */
@@ -468,6 +470,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	PREFER_REPO(log_dir);
 #undef PREFER_REPO
 	m->jobs = repo->jobs ? repo->jobs : sys->jobs;
+	/* a server-wide cap: the system file's wins */
+	m->max_commands = sys->max_commands >= 0 ? sys->max_commands : repo->max_commands;
 	/* a server setting: the system file's, when it has one */
 	m->hook_timeout = sys->hook_timeout ? sys->hook_timeout : repo->hook_timeout;
 	m->max_findings = repo->max_findings != 20 ? repo->max_findings : sys->max_findings;

@@ -107,6 +107,7 @@ struct gate_config {
 	char *cache_dir;       /* verdict cache; NULL: $GIT_DIR/git-gate/cache */
 	char *log_dir;         /* command logs; NULL: $GIT_DIR/git-gate/logs */
 	long jobs;             /* parallel command checks; 0: number of cores */
+	long max_commands;     /* max_concurrent_commands: -1 unset (number of cores), 0 no cap */
 	long max_findings;     /* per check in a report */
 	long hook_timeout;     /* seconds the hook may take, command checks aside; 0: the default */
 	int is_default;
@@ -130,6 +131,9 @@ struct gate_config {
 	 * reported by `git gate validate`, never in effect. */
 	struct gate_strvec warnings;
 	struct gate_strvec notes; /* informational, e.g. a renamed check */
+	/* Settings in effect that put the server at risk (FILE:LINE: ...),
+	 * e.g. sandbox = "none": warned about, valid. */
+	struct gate_strvec risks;
 	/* Policy files that exist but are not read, each "FILE: why" (e.g. a
 	 * repository's git-gate.conf when the system file sets meta_ref):
 	 * said by validate, explain and the audit log. */
@@ -268,6 +272,9 @@ int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *v
 		       const char *dir);
 /* Record a problem about `key` (or the group when NULL). */
 void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Record a risk of a valid setting (see gate_config.risks) about `key`. */
+void gate_conf_warn(struct gate_conf_group *g, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Record a problem about a libconfig setting obtained through gate_conf_setting. */
 void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const char *fmt, ...)
