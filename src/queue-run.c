@@ -839,6 +839,9 @@ static void record_judged(struct runner *rn, const struct gate_rule *rule, struc
 
 		if (!gate_rule_enforces(rule, rule->checks[k]))
 			continue;
+		/* as in gate.c: a pass of the candidate's tip alone vouches for nothing below it */
+		if (rule->checks[k]->type->vouches && !rule->checks[k]->type->vouches(rule->checks[k]->data))
+			continue;
 		if (gate_judged_open(&j, rn->git_dir, rule->checks[k], &err) < 0 ||
 		    (gate_judged_exists(j) &&
 		     (gate_judged_record_pass(j, rn->repo, old, tip, &recorded, &err) < 0 ||
