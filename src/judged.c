@@ -25,8 +25,8 @@
 #define WARNED ((void *)2)
 /* Longest encoded check name kept readable; longer ones are hashed. */
 #define MAX_NAME 160
-/* More tips than this are not reduced with git merge-base (its argv). */
-#define MAX_REDUCE 20000
+/* more tips than this are reduced by one walk of the history (reduce_by_walk) */
+#define MAX_MERGE_BASE 64
 
 struct gate_judged {
 	char *dir, *path;
@@ -435,6 +435,59 @@ static void unlock_dir(int fd)
 	}
 }
 
+/*
+ * Many tips (a repository's 20,000 branches when a record is seeded):
+ * `git merge-base --independent` takes minutes there.  One walk of the
+ * history instead: a tip is reachable from another one exactly when some
+ * commit of the walk has it as a parent (or it is listed twice).
+ */
+static int reduce_by_walk(struct gate_repo *repo, const struct gate_strvec *tips, struct gate_strvec *out,
+			  struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "rev-list", "--parents", "--stdin", NULL };
+	struct gate_buf in = GATE_BUF_INIT, o = GATE_BUF_INIT, e = GATE_BUF_INIT;
+	struct gate_oidmap has_child = GATE_OIDMAP_INIT, seen = GATE_OIDMAP_INIT;
+	char *line, *next;
+	size_t i;
+	int status, ret = -1;
+
+	for (i = 0; i < tips->nr; i++)
+		gate_buf_addf(&in, "%s\n", tips->v[i]);
+	if (gate_run_capture(argv, gate_strvec_argv(&repo->env), NULL, in.ptr, in.len, &o, &e, &status, err) < 0)
+		goto out;
+	if (status) {
+		ret = gate_error(err, "git rev-list failed: %s", gate_buf_cstr(&e));
+		goto out;
+	}
+	/* "<id> <parent>...": every parent is reachable from some tip through its child */
+	for (line = o.ptr; line && *line; line = next) {
+		size_t len;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		len = strlen(line);
+		if (len < 40 || len % 41 != 40) {
+			ret = gate_error(err, "unexpected output from git rev-list");
+			goto out;
+		}
+		for (i = 41; i < len; i += 41) {
+			line[i + 40] = '\0';
+			gate_oidmap_put(&has_child, line + i, (void *)1);
+		}
+	}
+	for (i = 0; i < tips->nr; i++)
+		if (!gate_oidmap_get(&has_child, tips->v[i]) && !gate_oidmap_put(&seen, tips->v[i], (void *)1))
+			gate_strvec_push(out, tips->v[i]);
+	ret = 0;
+out:
+	gate_oidmap_release(&has_child);
+	gate_oidmap_release(&seen);
+	gate_buf_release(&in);
+	gate_buf_release(&o);
+	gate_buf_release(&e);
+	return ret;
+}
+
 int gate_judged_reduce(struct gate_repo *repo, const struct gate_strvec *ids, struct gate_strvec *out,
 		       struct gate_buf *err)
 {
@@ -467,10 +520,14 @@ int gate_judged_reduce(struct gate_repo *repo, const struct gate_strvec *ids, st
 			gate_strvec_push(&present, line);
 		}
 	}
-	if (present.nr <= 1 || present.nr > MAX_REDUCE) {
+	if (present.nr <= 1) {
 		for (i = 0; i < present.nr; i++)
 			gate_strvec_push(out, present.v[i]);
 		ret = 0;
+		goto out;
+	}
+	if (present.nr > MAX_MERGE_BASE) {
+		ret = reduce_by_walk(repo, &present, out, err);
 		goto out;
 	}
 	gate_strvec_push(&argv, "git");

@@ -110,6 +110,38 @@ static char *reader_token(struct reader *r, int delim, size_t *len)
 	}
 }
 
+/*
+ * Make the next n bytes contiguous in the buffer, reading (and growing the
+ * buffer to n) as needed: a pointer to them, or NULL at a short read.
+ * They stay until the caller moves r->start past them.
+ */
+static char *reader_need(struct reader *r, size_t n)
+{
+	while (r->end - r->start < n) {
+		ssize_t got;
+		if (r->alloc - r->start < n) {
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
+			r->end -= r->start;
+			r->start = 0;
+			if (r->alloc < n) {
+				r->alloc = n;
+				r->buf = gate_xrealloc(r->buf, r->alloc);
+			}
+		}
+		if (r->eof)
+			return NULL;
+		do {
+			got = read(r->fd, r->buf + r->end, r->alloc - r->end);
+		} while (got < 0 && errno == EINTR);
+		if (got <= 0) {
+			r->eof = 1;
+			return NULL;
+		}
+		r->end += (size_t)got;
+	}
+	return r->buf + r->start;
+}
+
 /* Copy exactly n bytes into dst (NULL: discard). */
 static int reader_bytes(struct reader *r, char *dst, uint64_t n)
 {
@@ -308,6 +340,14 @@ struct gate_scan {
 	int blob_reader_state; /* 0 not started, 1 running, -1 broken */
 	pthread_mutex_t progress_lock;
 	struct gate_judged *const *judged; /* per check def, or NULL */
+	/*
+	 * A small push (few commits, few and small blobs): its objects are
+	 * read in this process with libgit2 (`odb`, under repo_lock) instead
+	 * of through cat-file children, whose start-up is most of such a
+	 * push's cost (see GATE_SCAN_INPROC_*).
+	 */
+	int inproc;
+	git_odb *odb;
 	char default_tip[41];             /* see default_tip(); "" when none */
 	int default_looked_up;
 	struct gate_oidmap ancestry;      /* "A D" -> 1 (A is an ancestor of D) or 2 (not) */
@@ -424,6 +464,7 @@ void gate_scan_free(struct gate_scan *s)
 			(void)gate_write_all(2, line, (size_t)len);
 	}
 	blob_reader_stop(s);
+	git_odb_free(s->odb);
 	for (i = 0; i < s->ncommits; i++) {
 		s->commits[i]->groups = NULL; /* in s->small */
 		gate_commit_release(s->commits[i]);
@@ -546,6 +587,47 @@ const struct gate_commit *gate_scan_commit(struct gate_scan *s, const char *id)
 
 
 /*
+ * Read object `id` in this process (a small push, s->inproc): its content
+ * into `out` (NUL-terminated; NULL: header only), its type and size.
+ * Returns 0, GATE_ENOTFOUND, or -1.  The caller holds repo_lock.
+ */
+static int odb_read_locked(struct gate_scan *s, const char *id, git_object_t *type, uint64_t *size,
+			   struct gate_buf *out, struct gate_buf *err)
+{
+	git_odb_object *obj = NULL;
+	git_oid oid;
+	size_t len;
+	int r;
+
+	if (!s->odb && git_repository_odb(&s->odb, s->repo->git) < 0)
+		return gate_error(err, "cannot open the object database: %s", gate_git_error());
+	if (git_oid_fromstr(&oid, id) < 0)
+		return gate_error(err, "'%s' is not an object id", id);
+	if (!out) {
+		r = git_odb_read_header(&len, type, s->odb, &oid);
+		if (r == 0)
+			*size = len;
+	} else {
+		r = git_odb_read(&obj, s->odb, &oid);
+		if (r == 0) {
+			*type = git_odb_object_type(obj);
+			*size = git_odb_object_size(obj);
+			gate_buf_grow(out, git_odb_object_size(obj));
+			gate_buf_add(out, git_odb_object_data(obj), git_odb_object_size(obj));
+			out->ptr[out->len] = '\0';
+			git_odb_object_free(obj);
+		}
+	}
+	if (r == GIT_ENOTFOUND) {
+		git_error_clear();
+		return GATE_ENOTFOUND;
+	}
+	if (r < 0)
+		return gate_error(err, "cannot read object %s: %s", id, gate_git_error());
+	return 0;
+}
+
+/*
  * Through git cat-file, not libgit2: git resolves deltas several times
  * faster, and libgit2's pack windows and delta cache would count in the
  * hook's own memory (16 MB and more on a whole-history import).
@@ -560,6 +642,17 @@ int gate_scan_read_blob(struct gate_scan *s, const char *id, struct gate_buf *ou
 	if (!gate_is_hex_oid(id))
 		return gate_error(err, "'%s' is not an object id", id);
 	pthread_mutex_lock(&s->repo_lock);
+	if (s->inproc) {
+		git_object_t t;
+		size_t at = out->len;
+		ret = odb_read_locked(s, id, &t, &size, out, err);
+		if (ret == 0 && t != GIT_OBJECT_BLOB) {
+			out->len = at;
+			out->ptr[at] = '\0';
+			ret = gate_error(err, "object %s is a %s, not a blob", id, git_object_type2string(t));
+		}
+		goto out;
+	}
 	if (s->blob_reader_state < 0) {
 		gate_error(err, "cannot read blob %s: git cat-file failed earlier", id);
 		goto out;
@@ -879,6 +972,17 @@ static int exceptions_brought(struct gate_scan *s, const struct gate_judged *rec
 		qsort(out->v, out->nr, sizeof(*out->v), cmp_str);
 	return 0;
 }
+
+/*
+ * A push of at most this many commits is read in-process (s->inproc),
+ * and its blobs too when they are at most GATE_SCAN_INPROC_BLOBS and
+ * GATE_SCAN_INPROC_BYTES in all: one commit onto git.git started four
+ * git children, most of the hook's time.  Larger pushes go through git's
+ * plumbing, which reads packs several times faster.
+ */
+#define GATE_SCAN_INPROC_COMMITS 32
+#define GATE_SCAN_INPROC_BLOBS 256
+#define GATE_SCAN_INPROC_BYTES (64u << 20)
 
 /* commits are allocated this many at a time: a whole history has tens of thousands */
 #define COMMIT_SLAB 1024
@@ -1420,6 +1524,9 @@ static void blob_analyse(struct scan_thread *t, struct blob_entry *e, const char
 	}
 }
 
+/* Blobs below this size are analysed in the reader's buffer (the size of a bulk reader's buffer). */
+#define IN_PLACE_MAX ((uint64_t)1 << 20)
+
 static void *scan_thread_main(void *arg)
 {
 	struct scan_thread *t = arg;
@@ -1446,6 +1553,26 @@ static void *scan_thread_main(void *arg)
 			continue;
 		}
 		t->s->bytes_read += e->size;
+		if (e->size < IN_PLACE_MAX) {
+			/*
+			 * Analysed where it was read, in the reader's buffer: a
+			 * catch-up push's 700 MB are not copied once more.  Its
+			 * trailing LF becomes the NUL the hooks may rely on.
+			 */
+			char *p = reader_need(&t->r, (size_t)e->size + 1);
+			if (!p)
+				goto short_read;
+			if (p[e->size] != '\n') {
+				gate_error(&t->err, "unexpected output from git cat-file while reading %s", e->id);
+				t->failed = 1;
+				break;
+			}
+			p[e->size] = '\0';
+			e->binary = memchr(p, '\0', e->size < 8000 ? (size_t)e->size : 8000) != NULL;
+			blob_analyse(t, e, p, (size_t)e->size);
+			t->r.start += (size_t)e->size + 1;
+			continue;
+		}
 		if (e->size <= GATE_SCAN_MAX_CONTENT) {
 			gate_buf_reset(&content);
 			gate_buf_grow(&content, (size_t)e->size);
@@ -1594,6 +1721,64 @@ static void *parse_thread_main(void *arg)
 	return NULL;
 }
 
+/* Commit i has been read (`id`, its raw object in `raw`): parse it and run its commit hooks. */
+static int take_commit(struct gate_scan *s, size_t i, const char *id, const struct gate_buf *raw, struct gate_buf *err)
+{
+	struct gate_commit *cm = s->commits[i];
+	unsigned char *groups = cm->groups;
+	size_t index = cm->index;
+	int r;
+
+	cm->groups = NULL;
+	gate_commit_release(cm);
+	r = gate_commit_parse(cm, id, raw->ptr, raw->len, err);
+	cm->groups = groups;
+	cm->index = index;
+	if (r < 0)
+		return -1;
+	run_commit_hooks(s, cm);
+	commit_shed(cm);
+	set_parsed(s, i + 1, 0);
+	return 0;
+}
+
+/* A small push (s->inproc): the commits through libgit2, no cat-file child. */
+static int read_commits_inproc(struct gate_scan *s, struct gate_buf *err)
+{
+	struct gate_buf raw = GATE_BUF_INIT;
+	size_t i;
+	int ret = -1;
+
+	for (i = 0; i < s->ncommits; i++) {
+		char id[41];
+		git_object_t type;
+		uint64_t size;
+		int r;
+
+		memcpy(id, s->commits[i]->id, 41);
+		gate_buf_reset(&raw);
+		pthread_mutex_lock(&s->repo_lock);
+		r = odb_read_locked(s, id, &type, &size, &raw, err);
+		pthread_mutex_unlock(&s->repo_lock);
+		if (r == GATE_ENOTFOUND) {
+			gate_error(err, "commit %s is missing from the repository", id);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+		if (type != GIT_OBJECT_COMMIT) {
+			gate_error(err, "cannot read commit %s", id);
+			goto out;
+		}
+		if (take_commit(s, i, id, &raw, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	gate_buf_release(&raw);
+	return ret;
+}
+
 static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 {
 	static const char *const argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
@@ -1608,6 +1793,8 @@ static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 
 	if (!s->ncommits)
 		return 0;
+	if (s->inproc)
+		return read_commits_inproc(s, err);
 	memset(&cf, 0, sizeof(cf));
 	c.argv = argv;
 	c.env = gate_strvec_argv(&s->repo->env);
@@ -1629,8 +1816,6 @@ static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 		struct gate_commit *cm = s->commits[i];
 		char type[16];
 		uint64_t size;
-		unsigned char *groups = cm->groups;
-		size_t index = cm->index;
 		int h = read_header(&r, cm->id, type, &size);
 
 		if (h == GATE_ENOTFOUND) {
@@ -1648,18 +1833,8 @@ static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 			break;
 		}
 		e2.len = (size_t)size;
-		cm->groups = NULL;
-		gate_commit_release(cm);
-		if (gate_commit_parse(cm, w.ids[i], e2.ptr, e2.len, err) < 0) {
-			cm->groups = groups;
-			cm->index = index;
+		if (take_commit(s, i, w.ids[i], &e2, err) < 0)
 			break;
-		}
-		cm->groups = groups;
-		cm->index = index;
-		run_commit_hooks(s, cm);
-		commit_shed(cm);
-		set_parsed(s, i + 1, 0);
 	}
 	if (i == s->ncommits)
 		ret = 0;
@@ -1677,6 +1852,99 @@ static int read_commits_body(struct gate_scan *s, struct gate_buf *err)
 static unsigned parse_mode(const char *s)
 {
 	return (unsigned)strtoul(s, NULL, 8);
+}
+
+/*
+ * Start the long-running cat-file that reads every new blob (`content`:
+ * --batch, else sizes only with --batch-check) and prepare its reader;
+ * the caller starts the writer and scan threads.
+ */
+static int start_blob_stream(struct gate_scan *s, struct catfile *cf, struct scan_thread *st, int content,
+			     struct gate_buf *err)
+{
+	/* --buffer: no flush per object; all is read once stdin is closed */
+	static const char *const cf_argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
+	static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", "--buffer", NULL };
+
+	cf->child = (struct gate_child)GATE_CHILD_INIT;
+	cf->child.argv = content ? cf_argv : cfc_argv;
+	cf->child.env = gate_strvec_argv(&s->repo->env);
+	cf->child.in = -1;
+	cf->child.out = -1;
+	if (gate_child_start(&cf->child, err) < 0)
+		return -1;
+	pthread_mutex_init(&cf->lock, NULL);
+	pthread_cond_init(&cf->cond, NULL);
+	st->s = s;
+	st->cf = cf;
+	st->content = content;
+	widen_pipe(cf->child.out);
+	reader_init(&st->r, cf->child.out);
+	return 0;
+}
+
+/*
+ * A small push (s->inproc): read and analyse its blobs here with libgit2.
+ * Returns 1, having read nothing, when they are too many or one is too
+ * large to hold (the cat-file stream reads them then), 0 when done, -1
+ * on error.
+ */
+static int read_blobs_inproc(struct gate_scan *s, int content, struct gate_buf *err)
+{
+	struct scan_thread t;
+	struct gate_buf data = GATE_BUF_INIT;
+	uint64_t total = 0;
+	size_t i;
+	int ret = -1;
+
+	if (s->nblobs > GATE_SCAN_INPROC_BLOBS)
+		return 1;
+	memset(&t, 0, sizeof(t));
+	t.s = s;
+	t.content = content;
+	pthread_mutex_lock(&s->repo_lock);
+	for (i = 0; i < s->nblobs; i++) {
+		git_object_t type;
+		int r = odb_read_locked(s, s->blobs[i]->id, &type, &s->blobs[i]->size, NULL, err);
+		if (r == GATE_ENOTFOUND)
+			continue; /* reported as missing below, when read */
+		if (r < 0)
+			goto out;
+		total += s->blobs[i]->size;
+		if (content && (s->blobs[i]->size > GATE_SCAN_MAX_CONTENT || total > GATE_SCAN_INPROC_BYTES)) {
+			ret = 1;
+			goto out;
+		}
+	}
+	for (i = 0; i < s->nblobs; i++) {
+		struct blob_entry *e = s->blobs[i];
+		git_object_t type;
+		int r;
+
+		gate_buf_reset(&data);
+		r = odb_read_locked(s, e->id, &type, &e->size, content ? &data : NULL, err);
+		if (r == GATE_ENOTFOUND) {
+			e->missing = 1;
+			continue;
+		}
+		if (r < 0)
+			goto out;
+		s->blobs_read++;
+		if (content) {
+			s->bytes_read += e->size;
+			e->binary = memchr(data.ptr, '\0', data.len < 8000 ? data.len : 8000) != NULL;
+		}
+		/* hooks may read other blobs (gate_scan_read_blob takes the lock) */
+		pthread_mutex_unlock(&s->repo_lock);
+		blob_analyse(&t, e, content ? data.ptr : NULL, content ? data.len : 0);
+		pthread_mutex_lock(&s->repo_lock);
+	}
+	ret = 0;
+out:
+	pthread_mutex_unlock(&s->repo_lock);
+	gate_buf_release(&data);
+	gate_buf_release(&t.err);
+	return ret;
 }
 
 int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
@@ -1731,6 +1999,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				want_content = 1;
 		}
 	}
+	s->inproc = s->ncommits <= GATE_SCAN_INPROC_COMMITS;
 	t0 = gate_now();
 	streaming = nlist && (want_changes || want_blobs);
 	memset(&dw, 0, sizeof(dw));
@@ -1759,43 +2028,30 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		pthread_create(&dt_thread, NULL, difftree_writer, &dw);
 		dt_started = 1;
 	}
-	if (streaming && want_blobs) {
-		/* --buffer: no flush per object; all is read once stdin is closed */
-		static const char *const cf_argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
-		static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", "--buffer", NULL };
-		cf.child = (struct gate_child)GATE_CHILD_INIT;
-		cf.child.argv = want_content ? cf_argv : cfc_argv;
-		cf.child.env = gate_strvec_argv(&s->repo->env);
-		cf.child.in = -1;
-		cf.child.out = -1;
-		if (gate_child_start(&cf.child, err) < 0)
+	if (streaming && want_blobs && !s->inproc) {
+		if (start_blob_stream(s, &cf, &st, want_content, err) < 0)
 			goto out;
-		pthread_mutex_init(&cf.lock, NULL);
-		pthread_cond_init(&cf.cond, NULL);
 		pthread_create(&cf_thread, NULL, catfile_writer, &cf);
-		st.s = s;
-		st.cf = &cf;
-		st.jobs = jobs;
-		st.njobs = n;
-		st.content = want_content;
-		widen_pipe(cf.child.out);
-		reader_init(&st.r, cf.child.out);
 		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
 		cf_started = 1;
 	}
-	if (!streaming) {
+	if (!streaming || s->inproc) {
+		/* a small push: read on this thread while diff-tree starts */
 		if (read_commits(s, err) < 0)
 			goto out;
-		ret = 0;
-		goto distribute;
+		if (!streaming) {
+			ret = 0;
+			goto distribute;
+		}
+	} else {
+		/* the commits on their own thread: diff-tree and cat-file need not wait for them */
+		pt.s = s;
+		if (pthread_create(&s->parse_thread, NULL, parse_thread_main, &pt)) {
+			gate_error(err, "cannot start a thread to read the commits");
+			goto out;
+		}
+		s->parse_threaded = 1;
 	}
-	/* the commits on their own thread: diff-tree and cat-file need not wait for them */
-	pt.s = s;
-	if (pthread_create(&s->parse_thread, NULL, parse_thread_main, &pt)) {
-		gate_error(err, "cannot start a thread to read the commits");
-		goto out;
-	}
-	s->parse_threaded = 1;
 	t0 = gate_now();
 
 	reader_init(&r, dt.out);
@@ -1810,7 +2066,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			break;
 		if (*tok != ':') {
 			/* a commit header: "<id>"; what the last one brought goes to cat-file now */
-			catfile_request_many(&cf, pending, npending);
+			if (cf_started)
+				catfile_request_many(&cf, pending, npending);
 			npending = 0;
 			if (len < 40 || !(cur = gate_oidmap_get(&s->commit_map, tok))) {
 				gate_error(err, "unexpected output from git diff-tree");
@@ -1866,7 +2123,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				/* handed over in batches: one lock and wakeup per batch, not per blob */
 				pending[npending++] = e;
 				if (npending == GATE_ARRAY_SIZE(pending)) {
-					catfile_request_many(&cf, pending, npending);
+					if (cf_started)
+						catfile_request_many(&cf, pending, npending);
 					npending = 0;
 				}
 			}
@@ -1886,7 +2144,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				o->has_old = 0;
 		}
 	}
-	catfile_request_many(&cf, pending, npending);
+	if (cf_started)
+		catfile_request_many(&cf, pending, npending);
 	npending = 0;
 	ret = 0;
 	s->t_changes += gate_now() - t0;
@@ -1919,6 +2178,22 @@ fail_stream:
 	else if (ret == 0 && status) {
 		gate_error(err, "git diff-tree failed with exit status %d", status);
 		ret = -1;
+	}
+	if (ret == 0 && want_blobs && s->inproc) {
+		/* a small push: its blobs in this process, unless they are many or large */
+		int r = read_blobs_inproc(s, want_content, err);
+		if (r < 0)
+			ret = -1;
+		else if (r > 0) {
+			if (start_blob_stream(s, &cf, &st, want_content, err) < 0) {
+				ret = -1;
+			} else {
+				pthread_create(&cf_thread, NULL, catfile_writer, &cf);
+				pthread_create(&scan_tid, NULL, scan_thread_main, &st);
+				cf_started = 1;
+				catfile_request_many(&cf, s->blobs, s->nblobs);
+			}
+		}
 	}
 	if (cf_started) {
 		catfile_close(&cf);

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Which commits a check judges, for the push shapes where a walk from the
+# new value that stops at the old one would be wrong (issue 13: the common
+# fast-forward must cost in proportion to the push, but the rule of
+# git-gate.conf(5), WHICH COMMITS A CHECK JUDGES, holds exactly): a push
+# that merges a branch whose commits were never judged, a rewind, a new
+# branch made from an old commit -- on a repository with many refs and a
+# judged record, each a real push, counting what was judged.  Seeding the
+# record of a repository with 2,000 refs reduces them to the one tip.
+. "$GATE_SRCDIR/tests/e2e/lib.sh"
+
+# judged ERRFILE: how many commits the hook judged (GIT_GATE_TRACE)
+judged() {
+	sed -n 's/^remote: git-gate: trace: \([0-9]*\) commits, .*/\1/p' "$1" | tail -1
+}
+
+test_expect_success 'setup: main with history, 2,000 branches along it, then the policy' '
+	make_victim v.git &&
+	make_work w v.git &&
+	(cd w && i=0 && while test $i -lt 20; do
+		i=$((i + 1)) && commit_file "f$i" "$i" "Add f$i" || exit 1
+	 done && git push -q origin main 2>/dev/null) &&
+	# 2,000 branches on main.s 21 commits: more tips than a pipe holds
+	git -C v.git rev-list main >ids &&
+	awk "{ id[NR - 1] = \$1 } END { for (i = 1; i <= 2000; i++) printf \"create refs/heads/b/%04d %s\\n\", i, id[i % NR] }" ids |
+		git -C v.git update-ref --stdin &&
+	git -C v.git pack-refs --all &&
+	cat >v.git/git-gate.conf <<-\EOF &&
+	rules = (
+	  { refs = [ "refs/heads/topic/**" ]; mode = "warn"; checks = [ "msg" ]; },
+	  { refs = [ "refs/heads/**" ]; checks = [ "msg" ]; allow_force_push = true; }
+	);
+	checks = { msg = { type = "commit-message"; forbid = "^WIP"; }; };
+	EOF
+	# what git merge-base --independent makes of the refs (the ledger.s notes ref is one more history)
+	nrefs=$(git -C v.git for-each-ref | wc -l) &&
+	test "$nrefs" -gt 2000 &&
+	nind=$(git -C v.git merge-base --independent $(git -C v.git for-each-ref --format="%(objectname)" | sort -u) | wc -l) &&
+	(cd w && commit_file g g "Add g" && GIT_GATE_TRACE=1 git push origin main 2>../err) &&
+	test_grep "judged record of msg: seeded with $nrefs ref tips ($nind independent)" err &&
+	test "$(judged err)" = 1 &&
+	test "$(ref_of v.git main)" = "$(git -C w rev-parse main)"
+'
+
+test_expect_success 'a plain fast-forward judges only its own commits' '
+	(cd w && commit_file h h "Add h" && commit_file i i "Add i" && GIT_GATE_TRACE=1 git push origin main 2>../err) &&
+	test "$(judged err)" = 2 &&
+	test "$(ref_of v.git main)" = "$(git -C w rev-parse main)"
+'
+
+test_expect_success 'a merge of a branch never judged judges that branch.s commits too' '
+	before=$(ref_of v.git main) &&
+	(cd w && git checkout -q -b topic/t main~5 && commit_file t1 t1 "WIP: not yet" && commit_file t2 t2 "Finish t" &&
+	 GIT_GATE_TRACE=1 git push origin topic/t 2>../err) &&
+	test_grep "subject matches the forbidden pattern" err &&
+	test "$(ref_of v.git topic/t)" = "$(git -C w rev-parse topic/t)" &&
+	(cd w && git checkout -q main && git merge -q --no-ff -m "Merge topic t" topic/t &&
+	 GIT_GATE_TRACE=1 test_must_fail git push origin main 2>../err) &&
+	test "$(judged err)" = 3 &&
+	test_grep "WIP: not yet" err &&
+	test "$(ref_of v.git main)" = "$before"
+'
+
+test_expect_success 'a merge of a branch judged in enforce mode judges only the merge' '
+	(cd w && git reset -q --hard "$(ref_of ../v.git main)" && git checkout -q -b feat/ok main~4 &&
+	 commit_file o1 o1 "Add o1" && commit_file o2 o2 "Add o2" &&
+	 GIT_GATE_TRACE=1 git push origin feat/ok 2>../err) &&
+	test "$(judged err)" = 2 &&
+	(cd w && git checkout -q main && git merge -q --no-ff -m "Merge feat ok" feat/ok &&
+	 GIT_GATE_TRACE=1 git push origin main 2>../err) &&
+	test "$(judged err)" = 1 &&
+	test "$(ref_of v.git main)" = "$(git -C w rev-parse main)"
+'
+
+test_expect_success 'a rewind judges nothing, and going forward again judges nothing twice' '
+	tip=$(ref_of v.git main) &&
+	(cd w && GIT_GATE_TRACE=1 git push -f origin main~3:main 2>../err) &&
+	test "$(judged err)" = 0 &&
+	test "$(ref_of v.git main)" = "$(git -C w rev-parse main~3)" &&
+	(cd w && GIT_GATE_TRACE=1 git push origin main:main 2>../err) &&
+	test "$(judged err)" = 0 &&
+	test "$(ref_of v.git main)" = "$tip"
+'
+
+test_expect_success 'a rewind to an old commit with new work on it judges only the new work' '
+	(cd w && git checkout -q -b redo main~6 && commit_file r1 r1 "Add r1" && commit_file r2 r2 "WIP r2" &&
+	 GIT_GATE_TRACE=1 test_must_fail git push -f origin redo:main 2>../err) &&
+	test "$(judged err)" = 2 &&
+	test_grep "WIP r2" err &&
+	test_grep ! "Add f" err
+'
+
+test_expect_success 'a new branch from an old commit judges nothing; with a commit on top, that commit' '
+	old=$(git -C w rev-parse main~15) &&
+	(cd w && GIT_GATE_TRACE=1 git push origin "$old":refs/heads/release/1 2>../err) &&
+	test "$(judged err)" = 0 &&
+	test "$(ref_of v.git release/1)" = "$old" &&
+	(cd w && git checkout -q -b rel2 "$old" && commit_file fix fix "WIP fix" &&
+	 GIT_GATE_TRACE=1 test_must_fail git push origin rel2:refs/heads/release/2 2>../err) &&
+	test "$(judged err)" = 1 &&
+	test_grep "WIP fix" err &&
+	test -z "$(ref_of v.git release/2)"
+'
+
+test_expect_success 'a new branch from a warn-mode branch.s commit judges that branch.s commits' '
+	(cd w && git checkout -q -b rel3 topic/t && GIT_GATE_TRACE=1 test_must_fail git push origin rel3:refs/heads/release/3 2>../err) &&
+	test "$(judged err)" = 2 &&
+	test_grep "WIP: not yet" err
+'
+
+test_done

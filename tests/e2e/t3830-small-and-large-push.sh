@@ -1,0 +1,77 @@
+#!/bin/sh
+# A small push (at most 32 commits, at most 256 blobs) is read in the
+# hook's own process; a larger one through git's cat-file, its blobs
+# analysed in the reader's buffer.  Both must judge the same content the
+# same way: the same commits pushed at once and in small pieces give the
+# same findings, and a small push with many blobs falls back to the stream.
+. "$GATE_SRCDIR/tests/e2e/lib.sh"
+
+# findings ERRFILE: the report's finding lines, without the commit ids
+findings() {
+	grep "leftover conflict marker\|KiB limit\|forbidden pattern" "$1" | sed 's/^remote: *//' | sort
+}
+
+policy() {
+	cat >"$1/git-gate.conf" <<-\EOF
+	rules = ( { refs = [ "refs/heads/**" ]; mode = "warn"; checks = [ "hyg", "size", "paths" ]; } );
+	checks = {
+	  hyg = { type = "text-hygiene"; };
+	  size = { type = "max-file-size"; limit = "20 KiB"; };
+	  paths = { type = "forbidden-paths"; patterns = [ "*.pem" ]; };
+	};
+	max_findings = 1000;
+	EOF
+}
+
+test_expect_success 'setup: 40 commits, some with conflict markers, a large file, a forbidden path' '
+	make_victim big.git && make_victim small.git &&
+	make_work w big.git &&
+	(cd w && git remote add small "$TRASH/small.git" && git push -q small main 2>/dev/null) &&
+	policy big.git && policy small.git &&
+	(cd w && i=0 && while test $i -lt 40; do
+		i=$((i + 1)) &&
+		if test $((i % 7)) = 0; then
+			printf "a\n<<<<<<< HEAD\nb\n=======\nc\n>>>>>>> x\n" >"m$i.c"
+		else
+			printf "file %d\n" $i >"m$i.c"
+		fi &&
+		git add "m$i.c" && git commit -q -m "Add m$i" || exit 1
+	 done &&
+	 head -c 30000 /dev/zero | tr "\0" "x" >big.txt && echo key >k.pem && git add big.txt k.pem &&
+	 git commit -q -m "Add big.txt and k.pem") &&
+	test "$(git -C w rev-list --count main)" = 42
+'
+
+test_expect_success 'one push of 41 commits (warn mode: the report without a rejection): cat-file stream' '
+	(cd w && GIT_GATE_TRACE=1 git push origin main 2>../err.big) &&
+	test_grep "remote: git-gate: trace: 41 commits, 38 blobs read" err.big &&
+	findings err.big >big &&
+	test "$(grep -c "leftover conflict marker" big)" = 15 &&
+	test_grep "big.txt: file is 29.3 KiB, over the 20.0 KiB limit" big &&
+	test_grep "k.pem: path matches the forbidden pattern" big
+'
+
+test_expect_success 'the same commits in small pushes: read in-process, judged alike' '
+	: >small &&
+	for n in 31 21 11 1 0; do
+		(cd w && GIT_GATE_TRACE=1 git push small "main~$n:refs/heads/main" 2>../err.small) &&
+		test_grep -E "remote: git-gate: trace: (10|1) commits, " err.small &&
+		findings err.small >>small || return 1
+	done &&
+	test "$(ref_of small.git main)" = "$(git -C w rev-parse main)" &&
+	sort small >small.sorted && sort big >big.sorted &&
+	test_cmp big.sorted small.sorted
+'
+
+test_expect_success 'a small push with more than 256 blobs falls back to the stream' '
+	make_victim many.git && policy many.git &&
+	(cd w && git push -q "$TRASH/many.git" main~41:refs/heads/main 2>/dev/null &&
+	 git checkout -q -b many main~41 && mkdir many && i=0 && while test $i -lt 300; do
+		i=$((i + 1)) && printf "n %d\n" $i >"many/f$i" || exit 1
+	 done && printf "<<<<<<< HEAD\n" >many/f300 && git add many && git commit -q -m "Add 300 files" &&
+	 GIT_GATE_TRACE=1 git push "$TRASH/many.git" many:main 2>../err) &&
+	test_grep "remote: git-gate: trace: 1 commits, 300 blobs read" err &&
+	test_grep "many/f300:1: leftover conflict marker" err
+'
+
+test_done
