@@ -423,9 +423,12 @@ test_expect_success 'cache forging: pushed code cannot make a failing tree pass'
 			name=$(sed -n "s/^forged none //p" "$log") &&
 			test -f victim.git/git-gate/cache/$name
 		else
-			# the sandbox has no path to the cache
-			test_grep "^cannot forge: " "$log" &&
-			test_grep ! "^forged" "$log" &&
+			# the sandbox has no path to the cache: the script fails to
+			# write, or (when the test's folder is under /tmp) writes into
+			# the sandbox's own private /tmp; nothing reaches the real cache
+			for name in $(sed -n "s/^forged [a-z]* //p" "$log"); do
+				test ! -e victim.git/git-gate/cache/$name || return 1
+			done &&
 			! grep -rl "tree $bad_tree" victim.git/git-gate/cache
 		fi &&
 		# ... and the failing tree is still built, and rejected
