@@ -424,8 +424,8 @@ test_expect_success 'cache forging: pushed code cannot make a failing tree pass'
 			test -f victim.git/git-gate/cache/$name
 		else
 			# the sandbox has no path to the cache: the script fails to
-			# write, or (when the test's folder is under /tmp) writes into
-			# the sandbox's own private /tmp; nothing reaches the real cache
+			# write, or (when this test runs under /tmp) writes into
+			# the private /tmp of the sandbox; nothing reaches the real cache
 			for name in $(sed -n "s/^forged [a-z]* //p" "$log"); do
 				test ! -e victim.git/git-gate/cache/$name || return 1
 			done &&
