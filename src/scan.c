@@ -383,6 +383,8 @@ int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct g
 		s->findings[i].lock = gate_xmalloc(sizeof(pthread_mutex_t));
 		pthread_mutex_init(s->findings[i].lock, NULL);
 	}
+	/* its keys are the ids inside the blob entries */
+	s->blob_map.borrowed = 1;
 	pthread_mutex_init(&s->repo_lock, NULL);
 	pthread_mutex_init(&s->progress_lock, NULL);
 	pthread_mutex_init(&s->parse_lock, NULL);
@@ -1968,6 +1970,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	struct reader r;
 	struct gate_commit *cur = NULL;
 	struct parse_thread pt;
+	size_t *njobs_of = NULL; /* per check def: its jobs in this push */
 
 	memset(&cf, 0, sizeof(cf));
 	memset(&st, 0, sizeof(st));
@@ -2117,7 +2120,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 			if (!e) {
 				e = gate_xcalloc(1, sizeof(*e) + (s->nslots + 1) * sizeof(e->results[0]));
 				memcpy(e->id, new_id, 41);
-				gate_oidmap_put(&s->blob_map, new_id, e);
+				gate_oidmap_put(&s->blob_map, e->id, e);
 				GATE_ALLOC_GROW(s->blobs, s->nblobs + 1, s->alloc_blobs);
 				s->blobs[s->nblobs++] = e;
 				/* handed over in batches: one lock and wakeup per batch, not per blob */
@@ -2280,6 +2283,10 @@ fail_stream:
 	s->t_reports += gate_now() - t0;
 
 distribute:
+	njobs_of = gate_xcalloc(cfg->nchecks + 1, sizeof(*njobs_of));
+	for (j = 0; j < n; j++)
+		if (jobs[j].group >= 0)
+			njobs_of[def_index(s, jobs[j].def)]++;
 	for (j = 0; j < n; j++) {
 		struct gate_scan_job *jb = &jobs[j];
 		size_t d = def_index(s, jb->def);
@@ -2290,6 +2297,25 @@ distribute:
 		jb->ran = 1;
 		if (s->def_error[d] && !jb->error)
 			jb->error = gate_xstrdup(s->def_error[d]);
+		if (njobs_of[d] == 1 && !jb->findings.nr) {
+			/*
+			 * The check's only job: its findings are handed over, not
+			 * copied (a whole-history import: tens of thousands).
+			 */
+			for (i = 0; i < f->nr; i++)
+				if (f->v[i].commit_index != (size_t)-1 &&
+				    !in_group(s->commits[f->v[i].commit_index], jb->group))
+					break;
+			if (i == f->nr) {
+				free(jb->findings.v);
+				jb->findings.v = f->v;
+				jb->findings.nr = f->nr;
+				jb->findings.alloc = f->alloc;
+				f->v = NULL;
+				f->nr = f->alloc = 0;
+				continue;
+			}
+		}
 		for (i = 0; i < f->nr; i++) {
 			struct gate_finding *fi = &f->v[i], copy;
 			if (fi->commit_index != (size_t)-1 && !in_group(s->commits[fi->commit_index], jb->group))
@@ -2327,6 +2353,7 @@ out:
 		pthread_join(s->parse_thread, NULL);
 		s->parse_threaded = 0;
 	}
+	free(njobs_of);
 	gate_buf_release(&pt.err);
 	gate_buf_release(&st.err);
 	gate_buf_release(&herr);
