@@ -12,8 +12,9 @@
  *   gate_cache_store(dir, shared, key.ptr, key.len, "duration 12.3 s", err);
  *
  * Only passes are stored.  One file per entry, named by a hash of the
- * key, written atomically (temporary file, fsync, rename), so that
- * concurrent writers and crashes leave either a whole entry or none.  An
+ * key, written atomically (temporary file, rename), so that concurrent
+ * writers leave either a whole entry or none; not synced to disk: after
+ * a crash an entry may be cut short, and reads as a miss.  An
  * entry holds the full key and a checksum of itself: a hash collision, a
  * truncated or corrupt file reads as a miss, never as a pass.
  */

@@ -20,8 +20,10 @@
 #include "policy.h"
 #include "repo.h"
 #include "run-command.h"
+#include "sandbox.h"
 #include "scan.h"
 #include "shared.h"
+#include "slot.h"
 #include "workspace.h"
 
 #include "banned.h"
@@ -31,14 +33,19 @@
  * get, and fail when they fail.
  *
  * For each commit under test (the new tip, or every new commit with
- * on = "each") the tree is checked out into a private workspace and
- * `run` is started there as /bin/sh -c RUN, in its own process group,
- * stdin from /dev/null, stdout and stderr merged into a log file on the
- * server.  Pushed data reaches the command only through GIT_GATE_*
- * environment variables.  On timeout the whole group is sent SIGTERM,
- * then SIGKILL after a grace period; when the command exits, whatever
- * it left running in its group is killed too.  A pass is remembered in
- * the verdict cache under (tree, the check's definition), failures never.
+ * on = "each") `run` is started as /bin/sh -c RUN in a private
+ * workspace holding the commit's tree, stdin from /dev/null, stdout and
+ * stderr merged into a log file on the server, with a clean environment
+ * (pushed data only in GIT_GATE_* variables) and limits on memory,
+ * processes and disk.  By default (sandbox = "bwrap") it runs in a
+ * bubblewrap sandbox (sandbox.h) that sees nothing of the server, the
+ * tree streamed into it as tar; with sandbox = "none" the tree is checked
+ * out on the server's disk and the command runs under a supervisor that
+ * kills whatever it leaves.  A tree bigger than max_disk is not checked
+ * out at all.  On timeout everything the command started is killed.  A
+ * pass is remembered in the verdict cache under (tree, the check's
+ * definition), failures never, and nothing at all without the sandbox
+ * (the command could have written the cache itself).
  */
 
 #define KILL_GRACE 5.0        /* seconds between SIGTERM and SIGKILL */
@@ -58,6 +65,9 @@ struct cmd_check {
 	uint64_t max_output;
 	enum sandbox_kind sandbox;
 	int cache;
+	uint64_t max_memory; /* 0: no limit */
+	uint64_t max_disk;
+	long long max_processes;
 	struct gate_strvec env;
 };
 
@@ -92,11 +102,16 @@ static int cmd_parse(void **data, struct gate_conf_group *g)
 	size_t i;
 	int bad = 0, r;
 
+
 	c->timeout = 900;
 	c->progress = 10;
 	c->output_lines = 20;
 	c->max_output = 10u * 1024 * 1024;
 	c->cache = 1;
+	c->sandbox = SANDBOX_BWRAP;
+	c->max_memory = 4ull << 30;
+	c->max_disk = 4ull << 30;
+	c->max_processes = 512;
 	/* no short-circuits: every key must be looked at to be known */
 	r = gate_conf_string(g, "run", &run);
 	bad |= r < 0;
@@ -128,15 +143,40 @@ static int cmd_parse(void **data, struct gate_conf_group *g)
 	r = gate_conf_string(g, "sandbox", &sandbox);
 	bad |= r < 0;
 	if (r > 0) {
-		if (!strcmp(sandbox, "bwrap"))
-			c->sandbox = SANDBOX_BWRAP;
-		else if (strcmp(sandbox, "none")) {
-			gate_conf_error(g, "sandbox", "must be \"none\" or \"bwrap\" (bubblewrap: no network, read-only "
-						      "system, private /tmp)");
+		if (!strcmp(sandbox, "none"))
+			c->sandbox = SANDBOX_NONE;
+		else if (strcmp(sandbox, "bwrap")) {
+			gate_conf_error(g, "sandbox", "must be \"bwrap\" (the default: bubblewrap, no network, nothing "
+						      "of the server visible) or \"none\" (unsafe)");
 			bad = 1;
 		}
 	}
-	bad |= gate_conf_bool(g, "cache", &c->cache) < 0;
+	r = gate_conf_bool(g, "cache", &c->cache);
+	bad |= r < 0;
+	if (c->sandbox == SANDBOX_NONE) {
+		gate_conf_warn(g, "sandbox",
+			       "sandbox = \"none\": code from every push runs with the hook account's rights (it can "
+			       "read and change every repository, hook and key of the account, reach the network, "
+			       "and fake the verdict cache, which is therefore off for this check)");
+		if (r > 0 && c->cache)
+			gate_conf_warn(g, "cache", "cache = true has no effect with sandbox = \"none\"");
+		c->cache = 0;
+	}
+	bad |= gate_conf_size(g, "max_memory", &c->max_memory) < 0;
+	if (c->max_memory && c->max_memory < 16u * 1024 * 1024) {
+		gate_conf_error(g, "max_memory", "must be 0 (no limit) or at least 16 MiB");
+		bad = 1;
+	}
+	bad |= gate_conf_size(g, "max_disk", &c->max_disk) < 0;
+	if (c->max_disk < 1024u * 1024) {
+		gate_conf_error(g, "max_disk", "must be at least 1 MiB");
+		bad = 1;
+	}
+	bad |= gate_conf_int(g, "max_processes", &c->max_processes) < 0;
+	if (c->max_processes < 0 || (c->max_processes > 0 && c->max_processes < 4) || c->max_processes > 1000000) {
+		gate_conf_error(g, "max_processes", "must be 0 (no limit) or between 4 and 1000000");
+		bad = 1;
+	}
 	bad |= gate_conf_strings(g, "env", &c->env) < 0;
 	for (i = 0; i < c->env.nr; i++) {
 		const char *eq = strchr(c->env.v[i], '=');
@@ -170,6 +210,8 @@ struct cmd_ctx {
 	int shared;      /* core.sharedRepository, for what we create (shared.h) */
 	char *run_short; /* the command for messages: first line, shortened */
 	size_t nunits;
+	long max_commands; /* server-wide slots, 0: no cap */
+	char *slot_dir;
 };
 
 struct unit {
@@ -181,15 +223,17 @@ struct unit {
 	int cached;
 	int ran;
 	int unsafe;         /* the tree cannot be checked out safely */
+	int too_big;        /* the tree is bigger than max_disk (message says how big) */
 	int status;
 	int timed_out;
 	double seconds;
+	double unpack_seconds; /* sandbox: start-up and unpacking the tree */
 	uint64_t out_bytes;
 	struct gate_buf tail;
 	char *log_path;
 	char *log_error;
 	char *error;        /* could not judge */
-	char *message;      /* GATE_EUNSAFE text */
+	char *message;      /* GATE_EUNSAFE or too_big text */
 };
 
 static void unit_release(struct unit *u)
@@ -210,49 +254,27 @@ static int trace_on(void)
 
 /* ---- environment ---- */
 
-static int has_prefix_var(const char *e, const char *prefix)
-{
-	return !strncmp(e, prefix, strlen(prefix));
-}
-
 extern char **environ;
 
 /*
- * The command's environment: ours minus git's hook and repository
- * variables (so that git run inside the checkout behaves normally), plus
- * the GIT_GATE_* variables and the check's `env`.
+ * The command's whole environment: PATH, LANG, LC_*, TZ of ours, HOME,
+ * the GIT_GATE_* variables and the check's `env`.  Nothing else of the
+ * hook's environment (tokens, git's repository and push variables, the
+ * admin's own settings) reaches pushed code.
  */
 static void build_env(struct gate_strvec *env, const struct cmd_ctx *cx, const struct unit *u,
-		      const char *workspace)
+		      const char *workspace, const char *home)
 {
-	static const char *const drop[] = {
-		"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-		"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_COMMON_DIR", "GIT_NAMESPACE",
-		"GIT_PREFIX", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_IMPLICIT_WORK_TREE",
-		"GIT_GRAFT_FILE", "GIT_SHALLOW_FILE", "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE",
-		"GIT_PROTOCOL", "GIT_REFLOG_ACTION", "GIT_PUSH_OPTION_COUNT", "GIT_EXEC_PATH",
-		NULL
-	};
-	static const char *const drop_prefix[] = {
-		"GIT_PUSH_OPTION_", "GIT_PUSH_CERT", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_GATE_", NULL
-	};
+	const char *path = getenv("PATH");
 	char **e;
 	size_t i;
 
-	for (i = 0; drop[i]; i++)
-		gate_strvec_push(env, drop[i]);
-	for (e = environ; e && *e; e++) {
-		const char *eq = strchr(*e, '=');
-		for (i = 0; drop_prefix[i]; i++)
-			if (has_prefix_var(*e, drop_prefix[i]) && eq) {
-				char *name = gate_xstrndup(*e, (size_t)(eq - *e));
-				/* keep the admin's own knobs */
-				if (strcmp(name, "GIT_GATE_TRACE") && strcmp(name, "GIT_GATE_BWRAP"))
-					gate_strvec_push(env, name);
-				free(name);
-				break;
-			}
-	}
+	gate_strvec_pushf(env, "PATH=%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (e = environ; e && *e; e++)
+		if (!strncmp(*e, "LANG=", 5) || !strncmp(*e, "LANGUAGE=", 9) || !strncmp(*e, "LC_", 3) ||
+		    !strncmp(*e, "TZ=", 3))
+			gate_strvec_push(env, *e);
+	gate_strvec_pushf(env, "HOME=%s", home);
 	gate_strvec_pushf(env, "GIT_GATE_REF=%s", cx->job->ref);
 	gate_strvec_pushf(env, "GIT_GATE_OLD=%s", cx->job->old_id);
 	gate_strvec_pushf(env, "GIT_GATE_NEW=%s", cx->job->new_id);
@@ -263,82 +285,6 @@ static void build_env(struct gate_strvec *env, const struct cmd_ctx *cx, const s
 	gate_strvec_pushf(env, "GIT_GATE_WORKSPACE=%s", workspace);
 	for (i = 0; i < cx->c->env.nr; i++)
 		gate_strvec_push(env, cx->c->env.v[i]);
-}
-
-/* ---- the sandbox ---- */
-
-static char *find_bwrap(void)
-{
-	const char *over = getenv("GIT_GATE_BWRAP");
-	const char *path = getenv("PATH"), *p;
-
-	if (over && *over)
-		return access(over, X_OK) == 0 ? gate_xstrdup(over) : NULL;
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; *p;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		if (n) {
-			char *cand = gate_xstrfmt("%.*s/bwrap", (int)n, p);
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	return NULL;
-}
-
-static void bwrap_args(struct gate_strvec *argv, const char *bwrap, const char *workspace)
-{
-	static const char *const sysdirs[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", NULL };
-	struct stat st;
-	size_t i;
-
-	gate_strvec_pushv(argv, (const char *const[]){ bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc",
-						       "--unshare-uts", "--die-with-parent", "--cap-drop", "ALL",
-						       "--ro-bind", "/usr", "/usr", NULL });
-	for (i = 0; sysdirs[i]; i++) {
-		char target[4096];
-		ssize_t n;
-		if (lstat(sysdirs[i], &st) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode) && (n = readlink(sysdirs[i], target, sizeof(target) - 1)) > 0) {
-			target[n] = '\0';
-			gate_strvec_pushv(argv, (const char *const[]){ "--symlink", target, sysdirs[i], NULL });
-		} else if (S_ISDIR(st.st_mode)) {
-			gate_strvec_pushv(argv, (const char *const[]){ "--ro-bind", sysdirs[i], sysdirs[i], NULL });
-		}
-	}
-	gate_strvec_pushv(argv, (const char *const[]){ "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev",
-						       "/dev", "--tmpfs", "/tmp", "--bind", workspace, workspace,
-						       "--chdir", workspace, "--setenv", "HOME", "/tmp", NULL });
-}
-
-/* Can bwrap make its namespaces here?  -1 with the reason when not. */
-static int bwrap_probe(const char *bwrap, struct gate_buf *err)
-{
-	const char *argv[] = { bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent",
-			       "--cap-drop", "ALL", "true", NULL };
-	struct gate_buf out = GATE_BUF_INIT, eout = GATE_BUF_INIT, e2 = GATE_BUF_INIT;
-	int status = -1, ret = 0;
-
-	if (gate_run_capture(argv, NULL, NULL, NULL, 0, &out, &eout, &status, &e2) < 0 || status) {
-		while (eout.len && (eout.ptr[eout.len - 1] == '\n' || eout.ptr[eout.len - 1] == ' '))
-			gate_buf_truncate(&eout, eout.len - 1);
-		ret = gate_error(err,
-				 "sandbox = \"bwrap\": bubblewrap ('%s') cannot create its namespaces on this server "
-				 "(%s); let it (e.g. sysctl kernel.unprivileged_userns_clone=1, or install bwrap setuid), "
-				 "or set sandbox = \"none\"",
-				 bwrap, eout.len ? eout.ptr : e2.len ? e2.ptr : "it failed");
-	}
-	gate_buf_release(&out);
-	gate_buf_release(&eout);
-	gate_buf_release(&e2);
-	return ret;
 }
 
 /* ---- logs ---- */
@@ -504,43 +450,78 @@ static void short_id(char out[8], const char *id)
 	out[7] = '\0';
 }
 
-static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *workspace, int log_fd,
-		       struct gate_buf *err)
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/*
+ * Run the command for one unit: in the sandbox, with the tree of `plan`
+ * streamed in (workspace NULL), or in `workspace` on the server.
+ */
+static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *workspace,
+		       const struct gate_tree_plan *plan, int log_fd, struct gate_buf *err)
 {
 	const struct cmd_check *c = cx->c;
 	struct gate_child child = GATE_CHILD_INIT;
 	struct gate_strvec argv = GATE_STRVEC_INIT, env = GATE_STRVEC_INIT;
+	struct gate_sandbox sb = GATE_SANDBOX_INIT;
+	struct gate_tree_tar tar = GATE_TREE_TAR_INIT;
+	struct gate_buf early = GATE_BUF_INIT;
 	struct gate_buf carry = GATE_BUF_INIT;
-	char *bwrap = NULL;
 	char sid[8], buf[65536];
-	double start, deadline, next_progress, kill_at = 0, drain_until = 0, wait_step = 0.001;
+	double start, deadline, next_progress, kill_at = 0, drain_until = 0, wait_step = 0.001, t_ready = 0;
 	uint64_t logged = 0, dropped = 0;
 	int exited = 0, pipe_open = 1, term_sent = 0, kill_sent = 0, status = 0, ret = -1;
+	int ready[2] = { -1, -1 }, unpacked = 0, feeding = 0;
 	pid_t pid;
 
 	short_id(sid, u->commit_id);
-	if (c->sandbox == SANDBOX_BWRAP) {
-		bwrap = find_bwrap();
-		if (!bwrap) {
-			gate_error(err, "sandbox = \"bwrap\" needs bubblewrap, which is not installed%s "
-					"(apt-get install bubblewrap, dnf install bubblewrap), or set sandbox = \"none\"",
-				   getenv("GIT_GATE_BWRAP") ? " at GIT_GATE_BWRAP" : " (no 'bwrap' in PATH)");
+	if (!workspace) {
+		struct gate_sandbox_opts o;
+		if (pipe2(ready, O_CLOEXEC) < 0) {
+			gate_error(err, "cannot create a pipe: %s", strerror(errno));
 			goto out;
 		}
-		if (bwrap_probe(bwrap, err) < 0)
+		o.run = c->run;
+		o.disk = c->max_disk;
+		o.nproc = (uint64_t)c->max_processes;
+		o.ready_fd = ready[1];
+		if (gate_sandbox_prepare(&sb, &o, err) < 0)
 			goto out;
-		bwrap_args(&argv, bwrap, workspace);
+		child.argv = gate_strvec_argv(&sb.argv);
+		child.keep_fds = sb.keep_fds;
+		child.fd3 = sb.fd3;
+		child.set_ids = sb.set_ids;
+		child.uid = sb.uid;
+		child.gid = sb.gid;
+		child.in = -1;
+		child.new_session = 1;
+		/* not the repository: when bwrap starts as uid 65534 it may not even enter it */
+		child.dir = "/";
+		build_env(&env, cx, u, GATE_SANDBOX_WORKSPACE, "/tmp");
+		tar.plan = plan;
+		feeding = 1;
+	} else {
+		const char *home = getenv("HOME");
+		gate_strvec_pushv(&argv, (const char *const[]){ "/bin/sh", "-c", c->run, NULL });
+		child.argv = gate_strvec_argv(&argv);
+		child.dir = workspace;
+		child.no_stdin = 1;
+		child.contain = 1;
+		child.limits.nproc = (uint64_t)c->max_processes;
+		build_env(&env, cx, u, workspace, home && *home ? home : workspace);
+		unpacked = 1;
 	}
-	gate_strvec_pushv(&argv, (const char *const[]){ "/bin/sh", "-c", c->run, NULL });
-	build_env(&env, cx, u, workspace);
-
-	child.argv = gate_strvec_argv(&argv);
+	child.limits.data = c->max_memory;
+	child.limits.fsize = c->max_disk;
 	child.env = gate_strvec_argv(&env);
-	child.dir = workspace;
-	child.no_stdin = 1;
+	child.clear_env = 1;
 	child.out = -1;
 	child.err_to_out = 1;
-	child.new_pgroup = 1;
 	/* a command check has its own timeout: the hook's deadline waits meanwhile */
 	if (gate_deadline_pause() < 0) {
 		gate_error(err, "not started: the hook ran out of time (hook_timeout, %ld s)", gate_deadline_seconds());
@@ -551,35 +532,53 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 		gate_deadline_resume();
 		goto out;
 	}
+	if (ready[1] >= 0) {
+		close(ready[1]);
+		ready[1] = -1;
+	}
+	if (child.in >= 0)
+		set_nonblock(child.in);
 	pid = child.pid;
 	/* its group is this loop's to end, not the deadline's */
 	gate_deadline_untrack(pid);
 	u->ran = 1;
 	deadline = start + (double)c->timeout;
 	next_progress = c->progress > 0 ? start + (double)c->progress : 0;
+	t_ready = start;
 
 	for (;;) {
 		double now = gate_now(), wake;
-		struct pollfd pfd;
-		int ms, pr;
+		struct pollfd pfd[3];
+		int ms, pr, np = 0, i_out = -1, i_in = -1, i_ready = -1;
 
 		if (!exited && child_exited(pid, &status)) {
 			exited = 1;
-			/* whatever it left running in its group goes too */
-			kill(-pid, SIGKILL);
+			/* whatever it left running goes too */
+			gate_child_kill(&child);
 			drain_until = now + DRAIN_AFTER_EXIT;
 		}
-		if (exited && (!pipe_open || now >= drain_until))
+		if (exited && (!pipe_open || now >= drain_until) && ready[0] < 0)
 			break;
+		if (exited && ready[0] >= 0 && now >= drain_until) {
+			close(ready[0]);
+			ready[0] = -1;
+			continue;
+		}
 		if (!exited && !term_sent && now >= deadline) {
 			u->timed_out = 1;
 			term_sent = 1;
-			kill(-pid, SIGTERM);
-			kill_at = now + KILL_GRACE;
+			if (workspace) {
+				/* the command's group; the supervisor passes it on to nobody else */
+				kill(-pid, SIGTERM);
+				kill_at = now + KILL_GRACE;
+			} else {
+				/* the sandbox holds nothing worth a grace period: it all goes */
+				kill_at = now;
+			}
 		}
 		if (term_sent && !kill_sent && !exited && now >= kill_at) {
 			kill_sent = 1;
-			kill(-pid, SIGKILL);
+			gate_child_kill(&child);
 		}
 		if (next_progress && !exited && now >= next_progress) {
 			gate_scan_progress(cx->run->scan, "%s: running on %s (%.0f s)", cx->run->def->name, sid,
@@ -601,16 +600,75 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 		ms = (int)((wake - now) * 1000.0) + 1;
 		if (ms < 0)
 			ms = 0;
-		pfd.fd = child.out;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		pr = poll(&pfd, pipe_open ? 1 : 0, ms);
+		if (pipe_open) {
+			pfd[np].fd = child.out;
+			pfd[np].events = POLLIN;
+			pfd[np].revents = 0;
+			i_out = np++;
+		}
+		if (feeding && child.in >= 0 && !exited) {
+			pfd[np].fd = child.in;
+			pfd[np].events = POLLOUT;
+			pfd[np].revents = 0;
+			i_in = np++;
+		}
+		if (ready[0] >= 0) {
+			pfd[np].fd = ready[0];
+			pfd[np].events = POLLIN;
+			pfd[np].revents = 0;
+			i_ready = np++;
+		}
+		pr = poll(pfd, (nfds_t)np, ms);
 		if (pr < 0 && errno != EINTR) {
 			gate_error(err, "poll: %s", strerror(errno));
-			kill(-pid, SIGKILL);
+			gate_child_kill(&child);
 			break;
 		}
-		if (pr > 0 && pipe_open) {
+		if (pr <= 0)
+			continue;
+		if (i_ready >= 0 && pfd[i_ready].revents) {
+			char r[16];
+			ssize_t n = read(ready[0], r, sizeof(r));
+			if (n > 0 && !memcmp(r, "unpacked", n < 8 ? (size_t)n : 8)) {
+				unpacked = 1;
+				t_ready = gate_now();
+				u->unpack_seconds = t_ready - start;
+			}
+			if (n <= 0 || unpacked) {
+				close(ready[0]);
+				ready[0] = -1;
+			}
+		}
+		if (i_in >= 0 && pfd[i_in].revents) {
+			/* feed the tree; a full pipe waits for the next round */
+			int k;
+			for (k = 0; k < 64 && child.in >= 0; k++) {
+				const char *data;
+				size_t len;
+				ssize_t n;
+				int r = gate_tree_tar_next(&tar, &data, &len, err);
+				if (r < 0) {
+					gate_child_kill(&child);
+					goto fail;
+				}
+				if (r == 0) {
+					close(child.in);
+					child.in = -1;
+					break;
+				}
+				n = write(child.in, data, len);
+				if (n < 0) {
+					if (errno == EAGAIN || errno == EINTR)
+						break;
+					/* tar is gone: what it said is in the output */
+					close(child.in);
+					child.in = -1;
+					break;
+				}
+				gate_tree_tar_advance(&tar, (size_t)n);
+			}
+		}
+		if (i_out >= 0 && pfd[i_out].revents) {
 			ssize_t n = read(child.out, buf, sizeof(buf));
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
@@ -621,6 +679,8 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 				wait_step = 0.001;
 				continue;
 			}
+			if (!unpacked && early.len < 4096)
+				gate_buf_add(&early, buf, (size_t)n);
 			u->out_bytes += (uint64_t)n;
 			if (logged < c->max_output) {
 				size_t keep = (uint64_t)n < c->max_output - logged ? (size_t)n
@@ -634,12 +694,9 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 			tail_add(&u->tail, buf, (size_t)n);
 		}
 	}
-	if (child.out >= 0)
-		close(child.out);
-	child.out = -1;
 	if (!exited) {
 		/* poll failed: make sure it ends */
-		kill(-pid, SIGKILL);
+		gate_child_kill(&child);
 	}
 	{
 		int st;
@@ -655,19 +712,101 @@ static int run_command(const struct cmd_ctx *cx, struct unit *u, const char *wor
 				status = 255;
 		}
 	}
-	u->seconds = gate_now() - start;
+	child.pid = -1;
+	u->seconds = gate_now() - t_ready;
 	u->status = status;
 	log_output(log_fd, &carry, "", 0, 1);
 	if (dropped)
 		log_printf(log_fd, "\n# git-gate: %llu more bytes of output not kept (max_output = %llu)\n",
 			   (unsigned long long)dropped, (unsigned long long)c->max_output);
+	if (!unpacked && !u->timed_out) {
+		/* the sandbox never got to run the command: not a verdict on the tree */
+		if (!strncmp(early.ptr ? early.ptr : "", "bwrap:", 6) || !early.len)
+			gate_sandbox_start_error(err, &sb, early.ptr);
+		else
+			gate_error(err, "the tree could not be unpacked in the sandbox: %.*s",
+				   (int)strcspn(early.ptr, "\n"), early.ptr);
+		u->ran = 0;
+		goto out;
+	}
 	ret = 0;
+	goto out;
+fail:
+	while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	gate_deadline_resume();
+	child.pid = -1;
 out:
-	free(bwrap);
+	if (child.pid > 0) {
+		gate_child_kill(&child);
+		while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (child.out >= 0)
+		close(child.out);
+	if (child.in >= 0)
+		close(child.in);
+	if (ready[0] >= 0)
+		close(ready[0]);
+	if (ready[1] >= 0)
+		close(ready[1]);
+	gate_tree_tar_release(&tar);
+	gate_sandbox_release(&sb);
+	gate_buf_release(&early);
 	gate_strvec_clear(&argv);
 	gate_strvec_clear(&env);
 	gate_buf_release(&carry);
 	return ret;
+}
+
+static void add_limit(struct gate_buf *b, uint64_t v)
+{
+	if (v && !(v % (1ull << 30)))
+		gate_buf_addf(b, "%llu GiB", (unsigned long long)(v >> 30));
+	else if (v && !(v % (1ull << 20)))
+		gate_buf_addf(b, "%llu MiB", (unsigned long long)(v >> 20));
+	else if (v && !(v % 1024))
+		gate_buf_addf(b, "%llu KiB", (unsigned long long)(v >> 10));
+	else
+		gate_buf_addf(b, "%llu bytes", (unsigned long long)v);
+}
+
+static int tail_has(const struct unit *u, const char *const *needles)
+{
+	size_t i;
+
+	for (i = 0; needles[i]; i++)
+		if (u->tail.len && memmem(u->tail.ptr, u->tail.len, needles[i], strlen(needles[i])))
+			return 1;
+	return 0;
+}
+
+/*
+ * Which limits a failed run ran into, as ", hit max_processes = 64": what
+ * programs print when the kernel refuses them a process, memory or disk
+ * (pushed code can print that too, but only about its own failure).
+ */
+static void add_limits_hit(struct gate_buf *b, const struct cmd_check *c, const struct unit *u)
+{
+	static const char *const nproc[] = { "Resource temporarily unavailable", "Cannot fork", "can't fork",
+					     "cannot fork", "fork: retry", NULL };
+	static const char *const mem[] = { "Cannot allocate memory", "MemoryError", "out of memory", "Out of memory",
+					   "bad_alloc", "memory exhausted", NULL };
+	static const char *const disk[] = { "No space left on device", "File too large", "Disk quota exceeded",
+					    NULL };
+
+	if (!u->timed_out && u->status == 0)
+		return;
+	if (c->max_processes && tail_has(u, nproc))
+		gate_buf_addf(b, ", hit max_processes = %lld", c->max_processes);
+	if (c->max_memory && tail_has(u, mem)) {
+		gate_buf_adds(b, ", hit max_memory = ");
+		add_limit(b, c->max_memory);
+	}
+	if (tail_has(u, disk) || u->status == 128 + SIGXFSZ) {
+		gate_buf_adds(b, ", hit max_disk = ");
+		add_limit(b, c->max_disk);
+	}
 }
 
 static void describe_result(struct gate_buf *b, const struct cmd_check *c, const struct unit *u)
@@ -676,38 +815,72 @@ static void describe_result(struct gate_buf *b, const struct cmd_check *c, const
 		gate_buf_addf(b, "timed out after %lld s", (long long)c->timeout);
 	else
 		gate_buf_add_status(b, u->status);
+	add_limits_hit(b, c, u);
+}
+
+struct slot_wait {
+	const struct cmd_ctx *cx;
+	const char *sid;
+};
+
+static void slot_waiting(void *arg, double seconds)
+{
+	const struct slot_wait *w = arg;
+
+	if (seconds < 1)
+		gate_scan_progress(w->cx->run->scan,
+				   "%s: waiting to run on %s: %ld command%s already running on this server "
+				   "(max_concurrent_commands = %ld)",
+				   w->cx->run->def->name, w->sid, w->cx->max_commands, w->cx->max_commands == 1 ? "" : "s",
+				   w->cx->max_commands);
+	else
+		gate_scan_progress(w->cx->run->scan, "%s: still waiting to run on %s (%.0f s)", w->cx->run->def->name,
+				   w->sid, seconds);
 }
 
 /* Check out, run, clean up: one commit under test.  Errors go to u->error. */
 static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 {
 	struct gate_workspace ws = GATE_WORKSPACE_INIT;
+	struct gate_tree_plan plan = GATE_TREE_PLAN_INIT;
+	struct gate_slot slot = GATE_SLOT_INIT;
 	struct gate_buf err = GATE_BUF_INIT, key = GATE_BUF_INIT, res = GATE_BUF_INIT;
 	const char *name = cx->run->def->name;
+	const int sandboxed = cx->c->sandbox == SANDBOX_BWRAP;
 	char sid[8];
-	double t0 = gate_now(), t_co = 0, t_run = 0, t_cache = 0, t_setup = 0;
+	double t0 = gate_now(), t_co = 0, t_run = 0, t_cache = 0, t_setup = 0, t_slot = 0, t_plan = 0;
 	size_t nfiles = 0;
 	int r, log_fd = -1;
 
 	short_id(sid, u->commit_id);
+	if (cx->max_commands > 0) {
+		struct slot_wait w = { cx, sid };
+		/* waiting for a slot is the commands' time, not the hook's (hook_timeout) */
+		if (gate_deadline_pause() < 0) {
+			u->error = gate_xstrfmt("not started: the hook ran out of time (hook_timeout, %ld s)",
+						gate_deadline_seconds());
+			goto out;
+		}
+		r = gate_slot_acquire(&slot, cx->slot_dir, cx->max_commands,
+				      cx->c->progress > 0 ? (double)cx->c->progress : 0, slot_waiting, &w, &err);
+		gate_deadline_resume();
+		if (r < 0) {
+			u->error = gate_buf_detach(&err);
+			goto out;
+		}
+		t_slot = gate_now() - t0;
+		t0 = gate_now();
+	}
 	if (cx->nunits > 1)
 		gate_scan_progress(cx->run->scan, "%s: running on %s (commit %zu of %zu)", name, sid, u->index,
 				   cx->nunits);
 	else
 		gate_scan_progress(cx->run->scan, "%s: running on %s", name, sid);
-	/* a workspace root the gate makes is shared like the repository (shared.h) */
-	if (cx->ws_root && gate_shared_mkdir_p(cx->shared, cx->ws_root) < 0) {
-		u->error = gate_xstrfmt("cannot create the workspace root '%s': %s", cx->ws_root, strerror(errno));
-		goto out;
-	}
-	if (gate_workspace_create(&ws, cx->ws_root, &err) < 0) {
-		u->error = gate_buf_detach(&err);
-		goto out;
-	}
-	t_setup = gate_now() - t0;
+	/* what the checkout would take, before anything is written */
 	t0 = gate_now();
-	r = gate_workspace_checkout(&ws, cx->git_dir, u->tree_id, &nfiles, &err);
-	t_co = gate_now() - t0;
+	r = gate_tree_plan_make(&plan, cx->git_dir, u->tree_id, &err);
+	t_plan = gate_now() - t0;
+	t0 = gate_now();
 	if (r == GATE_EUNSAFE) {
 		u->unsafe = 1;
 		u->message = gate_buf_detach(&err);
@@ -718,17 +891,56 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 		u->error = gate_buf_detach(&err);
 		goto out;
 	}
+	nfiles = plan.nr;
+	if (plan.disk > cx->c->max_disk) {
+		struct gate_buf m = GATE_BUF_INIT;
+		u->too_big = 1;
+		gate_buf_adds(&m, "the tree takes ");
+		gate_buf_add_size(&m, plan.disk);
+		gate_buf_addf(&m, " checked out (%zu entries, ", plan.nr);
+		gate_buf_add_size(&m, plan.bytes);
+		gate_buf_adds(&m, " of content), more than max_disk = ");
+		add_limit(&m, cx->c->max_disk);
+		u->message = gate_buf_detach(&m);
+		gate_scan_progress(cx->run->scan, "%s: FAILED on %s: the tree is bigger than max_disk", name, sid);
+		goto out;
+	}
+	if (!sandboxed) {
+		/* a workspace root the gate makes is shared like the repository (shared.h) */
+		if (cx->ws_root && gate_shared_mkdir_p(cx->shared, cx->ws_root) < 0) {
+			u->error = gate_xstrfmt("cannot create the workspace root '%s': %s", cx->ws_root,
+						strerror(errno));
+			goto out;
+		}
+		if (gate_workspace_create(&ws, cx->ws_root, &err) < 0) {
+			u->error = gate_buf_detach(&err);
+			goto out;
+		}
+		t_setup = gate_now() - t0;
+		t0 = gate_now();
+		r = gate_workspace_checkout_plan(&ws, &plan, &nfiles, &err);
+		t_co = gate_now() - t0;
+		if (r < 0) {
+			u->error = gate_buf_detach(&err);
+			goto out;
+		}
+	}
 	t0 = gate_now();
 	log_fd = open_log(cx, u);
 	if (log_fd >= 0)
-		log_header(log_fd, cx, u, ws.path, nfiles);
+		log_header(log_fd, cx, u, sandboxed ? GATE_SANDBOX_WORKSPACE " in the sandbox" : ws.path, nfiles);
 	t_setup += gate_now() - t0;
 	t0 = gate_now();
-	if (run_command(cx, u, ws.path, log_fd, &err) < 0) {
+	if (run_command(cx, u, sandboxed ? NULL : ws.path, &plan, log_fd, &err) < 0) {
 		u->error = gate_buf_detach(&err);
 		goto out;
 	}
 	t_run = gate_now() - t0;
+	if (sandboxed) {
+		/* the sandbox's start-up and the unpacking are its checkout */
+		t_co = u->unpack_seconds;
+		t_run -= u->unpack_seconds;
+	}
 	describe_result(&res, cx->c, u);
 	log_printf(log_fd, "\n# git-gate: %s after %.1f s\n", res.ptr, u->seconds);
 	if (!u->timed_out && u->status == 0) {
@@ -749,6 +961,8 @@ static void run_unit(const struct cmd_ctx *cx, struct unit *u)
 out:
 	if (log_fd >= 0)
 		close(log_fd);
+	gate_tree_plan_release(&plan);
+	gate_slot_release(&slot);
 	t0 = gate_now();
 	gate_buf_reset(&err);
 	/* removed by a detached process: the verdict need not wait for it */
@@ -756,9 +970,11 @@ out:
 		gate_scan_progress(cx->run->scan, "%s: warning: %s", name, err.ptr);
 	if (trace_on())
 		gate_scan_progress(cx->run->scan,
-				   "trace: %s: %s setup %.3f s, checkout %.3f s (%zu files), command %.3f s, cache %.3f s, "
-				   "cleanup %.3f s",
-				   name, sid, t_setup, t_co, nfiles, t_run, t_cache, gate_now() - t0);
+				   "trace: %s: %s slot %.3f s, setup %.3f s, checkout %.3f s (%zu files; planning %.3f s%s), "
+				   "command %.3f s, cache %.3f s, cleanup %.3f s",
+				   name, sid, t_slot, t_setup, t_plan + t_co, nfiles, t_plan,
+				   sandboxed ? ", then the sandbox's start-up and unpacking" : ", then writing", t_run, t_cache,
+				   gate_now() - t0);
 	gate_buf_release(&err);
 	gate_buf_release(&key);
 	gate_buf_release(&res);
@@ -924,10 +1140,12 @@ static void report_unit(const struct cmd_ctx *cx, const struct unit *u, struct g
 
 	memcpy(sid, u->commit_id, 10);
 	sid[10] = '\0';
-	if (u->unsafe) {
+	if (u->too_big || u->unsafe) {
 		gate_findings_add(out, u->commit, NULL, 0,
-				  "remove or rename the path (git never creates such trees; check the tool "
-				  "that wrote this commit)",
+				  u->too_big ? "make the tree smaller (large generated or vendored files do not belong "
+					       "in it), or ask an admin to raise max_disk"
+					     : "remove or rename the path (git never creates such trees; check the tool "
+					       "that wrote this commit)",
 				  "%s%s%snot checked out, nothing run: %s", u->commit ? "" : "commit ",
 				  u->commit ? "" : u->commit_id, u->commit ? "" : ": ", u->message);
 		return;
@@ -935,13 +1153,15 @@ static void report_unit(const struct cmd_ctx *cx, const struct unit *u, struct g
 	gate_buf_addch(&msg, '\'');
 	gate_buf_adds(&msg, cx->run_short);
 	gate_buf_adds(&msg, "' ");
-	if (u->timed_out)
+	if (u->timed_out) {
 		gate_buf_addf(&msg, "timed out after %lld s (the command and everything it started were killed)",
 			      (long long)c->timeout);
-	else {
+		add_limits_hit(&msg, c, u);
+	} else {
 		gate_buf_adds(&msg, "failed: ");
 		gate_buf_add_status(&msg, u->status);
 		gate_buf_addf(&msg, " after %.1f s", u->seconds);
+		add_limits_hit(&msg, c, u);
 	}
 	if (!u->commit)
 		gate_buf_addf(&msg, " on commit %s", sid);
@@ -960,6 +1180,13 @@ static void report_unit(const struct cmd_ctx *cx, const struct unit *u, struct g
 		gate_buf_adds(&hint, "reproduce with '");
 		gate_buf_adds(&hint, c->run);
 		gate_buf_addf(&hint, "' in a clean checkout of %s, fix the commit and push again", sid);
+	}
+	{
+		struct gate_buf lim = GATE_BUF_INIT;
+		add_limits_hit(&lim, c, u);
+		if (lim.len)
+			gate_buf_adds(&hint, "; stay within the limit it ran into, or ask an admin to raise it");
+		gate_buf_release(&lim);
 	}
 	if (u->log_path)
 		gate_buf_addf(&hint, "; full log on the server: %s", u->log_path);
@@ -1041,7 +1268,15 @@ static int cmd_job(const struct gate_check_run *run, const struct gate_job *job,
 	cx.ws_root = cfg && cfg->workspace && *cfg->workspace ? cfg->workspace : NULL;
 	cx.log_dir = cfg && cfg->log_dir && *cfg->log_dir ? gate_xstrdup(cfg->log_dir)
 							   : gate_xstrfmt("%s/git-gate/logs", repo->git_dir);
-	if (c->cache)
+	/* workspaces of runs that died (a killed hook) go now */
+	(void)gate_workspace_sweep(cx.ws_root);
+	cx.max_commands = cfg && cfg->max_commands >= 0 ? cfg->max_commands : sysconf(_SC_NPROCESSORS_ONLN);
+	if (cx.max_commands < 0)
+		cx.max_commands = 1;
+	/* one set per account: another account's private directory is no use to us */
+	cx.slot_dir = gate_xstrfmt("%s/git-gate-slots.%ld", gate_workspace_root(cx.ws_root), (long)geteuid());
+	/* never without the sandbox: the command itself could have written the cache (cmd_parse) */
+	if (c->cache && c->sandbox == SANDBOX_BWRAP)
 		cx.cache_dir = cfg && cfg->cache_dir && *cfg->cache_dir
 				       ? gate_xstrdup(cfg->cache_dir)
 				       : gate_xstrfmt("%s/git-gate/cache", repo->git_dir);
@@ -1111,9 +1346,9 @@ static int cmd_job(const struct gate_check_run *run, const struct gate_job *job,
 			failed = 1;
 			continue;
 		}
-		if (r->cached || (!r->unsafe && !r->ran))
+		if (r->cached || (!r->unsafe && !r->too_big && !r->ran))
 			continue;
-		if (!r->unsafe && !r->timed_out && r->status == 0)
+		if (!r->unsafe && !r->too_big && !r->timed_out && r->status == 0)
 			continue;
 		report_unit(&cx, r, out);
 		if (r != u) {
@@ -1145,6 +1380,7 @@ out:
 	free(units);
 	free(cx.log_dir);
 	free(cx.cache_dir);
+	free(cx.slot_dir);
 	gate_buf_release(&shortcmd);
 	return ret;
 }

@@ -372,12 +372,13 @@ static int secrets_blob_report(const struct gate_check_run *run, const struct ga
 		gate_secret_fingerprint(fp, id, occ->path, h->secret, h->secret_len);
 		if (gate_strvec_contains(&c->allow_fingerprints, fp))
 			continue;
+		/* one text for every finding, so that the report says it once (the fingerprint is in the message) */
 		gate_buf_reset(&hint);
 		gate_buf_addf(&hint,
 			      "treat the credential as leaked: revoke or rotate it, then remove it from every commit "
 			      "(git rebase -i, or git filter-repo for older history) and push again; if it is not a "
-			      "secret, add \"%s\" to allow_fingerprints of check '%s'",
-			      fp, run->def ? run->def->name : "secrets");
+			      "secret, add its fingerprint to allow_fingerprints of check '%s'",
+			      run->def ? run->def->name : "secrets");
 		gate_findings_add(out, occ->commit, occ->path, h->line, hint.ptr,
 				  "possible %s (rule '%s', fingerprint %s)", gate_secrets_rule_description(c->set, h->rule),
 				  id, fp);

@@ -14,6 +14,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 /* Print `usage` to stdout (for --help) or stderr (misuse). */

@@ -211,6 +211,11 @@ int cmd_explain(int argc, char **argv)
 		printf("  %-18s true", "run_commands_after_reject");
 		src_line(cfg, &r->src);
 	}
+	if (r->queue) {
+		printf("  %-18s true (push to refs/for/<branch>; strategy %s, batches of up to %ld%s)\n", "queue",
+		       gate_queue_strategy_name(r->queue_strategy), r->queue_batch,
+		       r->direct_push ? ", direct pushes allowed" : ", direct pushes refused");
+	}
 	if (cfg->meta_ref) {
 		printf("policy ref: %s, changed only by", cfg->meta_ref);
 		print_list(&cfg->meta_users);
@@ -218,6 +223,8 @@ int cmd_explain(int argc, char **argv)
 	}
 	for (k = 0; k < cfg->warnings.nr; k++)
 		put_safe("warning: ", cfg->warnings.v[k], "\n");
+	for (k = 0; k < cfg->risks.nr; k++)
+		put_safe("warning: ", cfg->risks.v[k], "\n");
 	for (k = 0; k < cfg->notes.nr; k++)
 		put_safe("note: ", cfg->notes.v[k], "\n");
 	ret = 0;

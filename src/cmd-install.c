@@ -17,7 +17,7 @@
 #include "banned.h"
 
 static const char install_usage[] =
-	"usage: git gate install [--hook pre-receive|update] [--force] [--no-fsck-objects] REPO...\n"
+	"usage: git gate install [--hook pre-receive|update] [--queue] [--force] [--no-fsck-objects] REPO...\n"
 	"\n"
 	"Link git-gate's hooks into each repository's hooks/ directory (the\n"
 	"judging hook and post-receive, which records what really moved), set\n"
@@ -31,6 +31,9 @@ static const char install_usage[] =
 	"                        each moves to hooks/<name>.before-git-gate and still\n"
 	"                        runs after git-gate's; either rejecting rejects\n"
 	"    --no-fsck-objects   leave receive.fsckObjects alone\n"
+	"    --queue             also the merge queue's proc-receive hook, which takes\n"
+	"                        the pushes to refs/for/<branch> (receive.procReceiveRefs);\n"
+	"                        see 'git gate queue'\n"
 	"\n"
 	"Where hooks/<name> runs the programs in hooks/<name>.d/ (Gitea and\n"
 	"others), git-gate joins them as hooks/<name>.d/git-gate instead.\n";
@@ -43,7 +46,7 @@ static const char uninstall_usage[] =
 	"git-gate's are left alone.\n";
 
 /* The hook programs `git gate install` links (and uninstall removes), in cli_libexecdir(). */
-static const char *const hook_names[] = { "pre-receive", "update", "post-receive" };
+static const char *const hook_names[] = { "pre-receive", "update", "post-receive", "proc-receive" };
 #define NHOOKS GATE_ARRAY_SIZE(hook_names)
 
 /* The name a hook takes inside a hooks/<name>.d/ layout. */
@@ -270,17 +273,37 @@ out:
 	return ret;
 }
 
-static int install_one(const char *path, const char *hook, int force, int fsck)
+/*
+ * The merge queue (queue.h): git's proc-receive hook takes the pushes to
+ * refs/for/<branch>; it speaks a protocol with git, so a foreign one
+ * cannot be chained and is never replaced.
+ */
+static int queue_refuses(const char *path, const char *dir)
+{
+	char *p = gate_xstrfmt("%s/proc-receive", dir);
+	struct stat st;
+	int ret = 0;
+
+	if (lstat(p, &st) == 0 && !is_ours(p)) {
+		fprintf(stderr, "git-gate: '%s' already has a proc-receive hook that is not git-gate's (%s); the "
+				"merge queue needs its own: remove it first\n", path, p);
+		ret = GATE_EXIT_REJECT;
+	}
+	free(p);
+	return ret;
+}
+
+static int install_one(const char *path, const char *hook, int force, int fsck, int queue)
 {
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
 	struct gate_buf dir = GATE_BUF_INIT, err = GATE_BUF_INIT;
 	const char *other_name = strcmp(hook, "update") ? "update" : "pre-receive";
 	/* the judging hook, and post-receive, which records what really moved */
-	const char *hooks[] = { hook, "post-receive" };
-	char *dst[2] = { NULL, NULL };
-	int layout[2] = { 0, 0 };
-	size_t k;
+	const char *hooks[] = { hook, "post-receive", "proc-receive" };
+	char *dst[3] = { NULL, NULL, NULL };
+	int layout[3] = { 0, 0, 0 };
+	size_t k, nhooks = queue ? 3 : 2;
 	int ret = GATE_EXIT_USAGE;
 
 	if (gate_repo_check_format(path, &err) < 0) {
@@ -300,14 +323,17 @@ static int install_one(const char *path, const char *hook, int force, int fsck)
 		goto out;
 	}
 	/* refuse before changing anything */
-	for (k = 0; k < GATE_ARRAY_SIZE(hooks); k++) {
+	if (queue && (ret = queue_refuses(path, dir.ptr)) != 0)
+		goto out;
+	ret = GATE_EXIT_USAGE;
+	for (k = 0; k < nhooks; k++) {
 		int r = plan_hook(path, dir.ptr, hooks[k], force, &dst[k], &layout[k]);
 		if (r) {
 			ret = r;
 			goto out;
 		}
 	}
-	for (k = 0; k < GATE_ARRAY_SIZE(hooks); k++) {
+	for (k = 0; k < nhooks; k++) {
 		char *d = gate_xstrfmt("%s/%s.d", dir.ptr, hooks[k]);
 		if (!layout[k] && is_dir(d))
 			fprintf(stderr, "git-gate: warning: %s/ exists but no %s hook runs it; git does not\n", d,
@@ -329,22 +355,29 @@ static int install_one(const char *path, const char *hook, int force, int fsck)
 	}
 	if (fsck && set_fsck(repo, cfg, path) < 0)
 		goto out;
+	if (queue && git_config_set_multivar(cfg, "receive.procReceiveRefs", "^refs/for$", "refs/for") < 0) {
+		fprintf(stderr, "git-gate: cannot set receive.procReceiveRefs in '%s': %s\n", path, gate_git_error());
+		goto out;
+	}
 	printf("git-gate: installed the %s and post-receive hooks in %s\n", hook, path);
+	if (queue)
+		printf("git-gate: installed the merge queue's proc-receive hook in %s (push to refs/for/<branch>)\n",
+		       path);
 	ret = 0;
 out:
 	git_config_free(cfg);
 	git_repository_free(repo);
 	gate_buf_release(&dir);
 	gate_buf_release(&err);
-	free(dst[0]);
-	free(dst[1]);
+	for (k = 0; k < GATE_ARRAY_SIZE(dst); k++)
+		free(dst[k]);
 	return ret;
 }
 
 int cmd_install(int argc, char **argv)
 {
 	const char *hook = "pre-receive";
-	int force = 0, fsck = 1, i, ret = 0;
+	int force = 0, fsck = 1, queue = 0, i, ret = 0;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (cli_is_help(argv[i]))
@@ -353,6 +386,8 @@ int cmd_install(int argc, char **argv)
 			force = 1;
 		else if (!strcmp(argv[i], "--no-fsck-objects"))
 			fsck = 0;
+		else if (!strcmp(argv[i], "--queue"))
+			queue = 1;
 		else if (!strcmp(argv[i], "--hook") && i + 1 < argc)
 			hook = argv[++i];
 		else if (!strncmp(argv[i], "--hook=", 7))
@@ -368,10 +403,14 @@ int cmd_install(int argc, char **argv)
 		fprintf(stderr, "git-gate: --hook must be 'pre-receive' or 'update', not '%s'\n", hook);
 		return GATE_EXIT_USAGE;
 	}
+	if (queue && strcmp(hook, "pre-receive")) {
+		fprintf(stderr, "git-gate: --queue needs the pre-receive hook: it judges changes before they queue\n");
+		return GATE_EXIT_USAGE;
+	}
 	if (i >= argc)
 		return cli_usage(install_usage, 1);
 	for (; i < argc; i++) {
-		int r = install_one(argv[i], hook, force, fsck);
+		int r = install_one(argv[i], hook, force, fsck, queue);
 		if (r > ret)
 			ret = r;
 	}
@@ -404,6 +443,14 @@ int cmd_uninstall(int argc, char **argv)
 				ret = GATE_EXIT_INTERNAL;
 			else
 				removed += r;
+		}
+		{
+			/* the merge queue's routing goes with its hook */
+			git_config *cfg = NULL;
+			if (git_repository_config(&cfg, repo) == 0)
+				(void)git_config_delete_multivar(cfg, "receive.procReceiveRefs", "^refs/for$");
+			git_config_free(cfg);
+			git_error_clear();
 		}
 		printf("git-gate: %s\n", removed ? "removed the hooks" : "no git-gate hook was installed");
 		gate_buf_release(&dir);

@@ -126,6 +126,9 @@ int cmd_validate(int argc, char **argv)
 	}
 	for (k = 0; k < cfg->notes.nr; k++)
 		fprintf(stderr, "note: %s\n", cfg->notes.v[k]);
+	/* valid, in effect, and dangerous: said every time, not an error */
+	for (k = 0; k < cfg->risks.nr; k++)
+		fprintf(stderr, "warning: %s\n", cfg->risks.v[k]);
 	for (k = 0; k < cfg->ignored.nr; k++)
 		fprintf(stderr, "warning: %s\n", cfg->ignored.v[k]);
 	{

@@ -13,6 +13,7 @@
 #include "gate.h"
 #include "ledger.h"
 #include "policy.h"
+#include "queue.h"
 #include "repo.h"
 #include "report.h"
 #include "status.h"
@@ -303,6 +304,7 @@ int gate_driver_run(struct gate_push *push, const struct gate_driver_opts *o)
 	 * its checks are not the repository's.
 	 */
 	record = o->hook && (!strcmp(o->hook, "pre-receive") || !strcmp(o->hook, "update")) && !system_only;
+	gate_queue_mark_push(push, cfg); /* refs/for/<branch>: judged by <branch>'s rule */
 	gate_deadline_set(cfg->hook_timeout ? cfg->hook_timeout : GATE_DEADLINE_DEFAULT);
 	r = gate_evaluate_ext(&v, repo, cfg, push, record ? GATE_EVAL_RECORD : 0, &err);
 	if (gate_deadline_expired()) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "judged.h"
+#include "queue.h"
 #include "report.h"
 
 #include "banned.h"
@@ -40,6 +41,20 @@ static void meta_refusal(struct gate_ref_verdict *rv, const char *ref, const cha
 			  "policy may change it, and '%s' is not one of them",
 			  ref, user);
 	rv->meta_bad = 1;
+}
+
+/*
+ * Whether `ref` lies below the policy ref or the policy ref below it:
+ * git cannot hold both, so such a ref, pushed first, would keep the
+ * policy ref from ever being created.
+ */
+static int blocks_meta(const char *ref, const char *meta)
+{
+	size_t r = strlen(ref), m = strlen(meta);
+
+	if (r > m)
+		return !strncmp(ref, meta, m) && ref[m] == '/';
+	return r < m && !strncmp(meta, ref, r) && meta[r] == '/';
 }
 
 /*
@@ -301,6 +316,38 @@ static int protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, s
 	return 0;
 }
 
+/*
+ * The merge queue's side of ref protection (queue.h): a change for a
+ * queued branch arrives as refs/for/<branch>, and the branch itself is
+ * moved only by the queue runner.  A direct push is refused with the way
+ * to do it, unless the rule allows direct pushes or the pusher is granted
+ * an audited bypass; creating the branch (so that a queue can start) is
+ * left to allow_create.
+ */
+static void queue_protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, const struct gate_push *push)
+{
+	const struct gate_update *u = rv->update;
+	const struct gate_rule *r = rv->rule;
+	const char *bypass = gate_push_option(push, "gate.bypass");
+	const char *branch = u->target ? u->target : u->ref;
+
+	if (u->target) {
+		if (!r->allow_update)
+			gate_findings_add(&rv->protection, NULL, NULL, 0, "ask an admin: the rule forbids moving it",
+					  "'%s' cannot be updated, so nothing queued for it could land", u->target);
+		return;
+	}
+	if (!r->queue || r->direct_push || u->kind != GATE_UPDATE_MODIFY)
+		return;
+	if (bypass && reason_given(bypass) && gate_config_user_in(cfg, &r->bypass_users, push->user))
+		return;
+	gate_skip_prefix(branch, "refs/heads/", &branch);
+	gate_findings_add(&rv->protection, NULL, NULL, 0, NULL,
+			  "'%s' takes changes through its merge queue: push with 'git push origin HEAD:refs/for/%s' "
+			  "(add -o gate.wait to wait until it lands)",
+			  u->ref, branch);
+}
+
 static long default_jobs(const struct gate_config *cfg)
 {
 	long n;
@@ -345,6 +392,17 @@ static void trace_judged(const struct gate_check_def *def, const char *fmt, ...)
 	gate_buf_release(&b);
 }
 
+/* Whether `rule` names `def` among its checks, whatever its mode. */
+static int rule_lists(const struct gate_rule *rule, const struct gate_check_def *def)
+{
+	size_t i;
+
+	for (i = 0; rule && i < rule->nchecks; i++)
+		if (rule->checks[i] == def)
+			return 1;
+	return 0;
+}
+
 /*
  * Read every check's record; with `keep`, seed the missing ones with the
  * refs' tips as they are before this push (history grandfathered).  Then
@@ -384,16 +442,19 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 		char old[41];
 		int have_old = 0;
 
-		if (u->kind == GATE_UPDATE_DELETE)
+		/* a change for a merge queue (refs/for/<branch>) is no ref the check is enforced on */
+		if (u->kind == GATE_UPDATE_DELETE || u->target)
 			continue;
 		for (k = 0; k < cfg->nchecks; k++) {
 			const struct gate_check_def *def = &cfg->checks[k];
 			if (!gate_judged_exists(rec[k]))
 				continue;
 			if (!gate_rule_enforces(v->refs[i].rule, def)) {
-				/* warn mode: what this push brings is never grandfathered (see enter) */
-				if (v->refs[i].rule && v->refs[i].rule->mode == GATE_MODE_WARN &&
-				    gate_rule_runs(v->refs[i].rule, def))
+				/*
+				 * the rule lists the check in warn mode or off: what
+				 * this push brings is never grandfathered (see enter)
+				 */
+				if (rule_lists(v->refs[i].rule, def))
 					gate_judged_warn(rec[k], u->ref);
 				else
 					gate_judged_leave(rec[k], u->ref);
@@ -505,22 +566,41 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		if (v->dry_run && gate_skip_prefix(rv->update->ref, GATE_DRY_RUN_GUARD, NULL) &&
 		    (!rv->update->ref[strlen(GATE_DRY_RUN_GUARD)] || rv->update->ref[strlen(GATE_DRY_RUN_GUARD)] == '/'))
 			continue; /* never lands: see GATE_DRY_RUN_GUARD */
-		rv->rule = gate_config_rule_for(cfg, rv->update->ref);
+		rv->rule = gate_config_rule_for(cfg, rv->update->target ? rv->update->target : rv->update->ref);
+		/* the merge queue's own refs are written by the queue alone */
+		if (!rv->update->target && !(flags & GATE_EVAL_NO_PROTECTION) &&
+		    gate_skip_prefix(rv->update->ref, GATE_QUEUE_REF_PREFIX, NULL) &&
+		    /* deleting one's own waiting item cancels it */
+		    !(rv->update->kind == GATE_UPDATE_DELETE &&
+		      gate_queue_may_cancel_by_push(repo->git_dir, rv->update->ref, push->user)))
+			rv->refusal = gate_xstrfmt("'%s' belongs to the merge queue, which alone writes refs under "
+						   GATE_QUEUE_REF_PREFIX " (its pusher may delete it to cancel it); "
+						   "push a change to refs/for/<branch>",
+						   rv->update->ref);
 		/* the policy's own ref: judged whatever the rules say, never bypassed */
 		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && !strcmp(rv->update->ref, cfg->meta_ref) &&
 		    judge_meta(rv, repo, cfg, push, err) < 0)
 			goto out;
+		if (cfg->meta_ref && !(flags & GATE_EVAL_NO_META) && rv->update->kind != GATE_UPDATE_DELETE &&
+		    blocks_meta(rv->update->ref, cfg->meta_ref)) {
+			rv->refusal = gate_xstrfmt("'%s' would stand in the way of the policy ref '%s' (git cannot "
+						   "hold a ref and another below it): push it under another name",
+						   rv->update->ref, cfg->meta_ref);
+		}
 		if (!rv->rule || rv->rule->mode == GATE_MODE_OFF)
 			continue;
 		if (gate_rule_exempts(cfg, rv->rule, push->user, NULL)) {
 			rv->exempt = 1;
 			continue;
 		}
-		if (!(flags & GATE_EVAL_NO_PROTECTION) && protect(rv, cfg, repo, err) < 0)
-			goto out;
+		if (!(flags & GATE_EVAL_NO_PROTECTION)) {
+			if (!rv->update->target && protect(rv, cfg, repo, err) < 0)
+				goto out;
+			queue_protect(rv, cfg, push);
+		}
 		if (rv->update->kind == GATE_UPDATE_DELETE)
 			continue;
-		if (bypass && rv->rule->nchecks) {
+		if (bypass && rv->rule->nchecks && !rv->refusal) {
 			if (!reason_given(bypass))
 				rv->refusal = gate_xstrdup("a bypass needs a reason: git push -o gate.bypass=\"why\"");
 			else if (!gate_config_user_in(cfg, &rv->rule->bypass_users, push->user))
@@ -554,6 +634,8 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 				rv->exempted[rv->nexempted++] = def;
 				continue;
 			}
+			if ((flags & GATE_EVAL_ONLY_EXPENSIVE) && !(def->type->flags & GATE_CHECK_EXPENSIVE))
+				continue;
 			jb->update = rv->update;
 			jb->def = def;
 			v->njobs++;
@@ -610,6 +692,10 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 				continue;
 			if (flags & GATE_EVAL_SKIP_EXPENSIVE) {
 				mark_skipped(jb, GATE_EVAL_SKIPPED_NOTE);
+				continue;
+			}
+			if (jb->update->target) {
+				mark_skipped(jb, GATE_EVAL_QUEUED_NOTE);
 				continue;
 			}
 			if (rejected_cheap && !run_dear_anyway && !v->dry_run && !(flags & GATE_EVAL_RUN_ALL)) {

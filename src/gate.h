@@ -76,12 +76,15 @@ int gate_evaluate(struct gate_verdict *v, struct gate_repo *repo, const struct g
  * gate check, replay, a dry run) the records are only read.
  */
 #define GATE_EVAL_RECORD 16u
+#define GATE_EVAL_ONLY_EXPENSIVE 32u /* judge only expensive checks (the merge queue's candidate) */
 
 int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const struct gate_config *cfg,
 		      const struct gate_push *push, unsigned flags, struct gate_buf *err);
 
 /* Note on a check skipped by GATE_EVAL_SKIP_EXPENSIVE. */
 #define GATE_EVAL_SKIPPED_NOTE "not run: an expensive check (run it with --with-commands)"
+/* Note on a command check of a change pushed to a merge queue (update->target). */
+#define GATE_EVAL_QUEUED_NOTE "not run yet: runs in the merge queue, on the change applied to its branch"
 void gate_verdict_release(struct gate_verdict *v);
 
 /* Whether a check result failed (findings or an error). */

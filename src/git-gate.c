@@ -18,7 +18,7 @@
 static const char usage[] =
 	"usage: git gate <command> [<args>]\n"
 	"\n"
-	"   install [--hook pre-receive|update] [--force] REPO...\n"
+	"   install [--hook pre-receive|update] [--queue] [--force] REPO...\n"
 	"                       install the gate's hook into bare repositories\n"
 	"   uninstall REPO...   remove it again\n"
 	"   validate [--repo DIR] [--layered | --meta] [FILE]\n"
@@ -30,6 +30,8 @@ static const char usage[] =
 	"   replay [--repo DIR] [--config FILE] [--max N] [--with-commands]\n"
 	"          [--user NAME] [-v] REF\n"
 	"                       run a policy over REF's recent history\n"
+	"   queue [list|show N|cancel N|run] [--repo DIR]\n"
+	"                       the merge queue: changes pushed to refs/for/<branch>\n"
 	"   status [--repo DIR] [--json | --html DIR] [-n N] [REF]\n"
 	"                       what the gate decided: refs, last decisions, 7/30 days\n"
 	"\n"
@@ -76,6 +78,7 @@ static const struct {
 	{ "explain", cmd_explain },
 	{ "check", cmd_check },
 	{ "replay", cmd_replay },
+	{ "queue", cmd_queue },
 	{ "status", cmd_status },
 };
 

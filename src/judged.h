@@ -27,8 +27,9 @@
  *   except <id> LF     a commit below a tip the check did not judge
  *   enter <ref> LF     the check is enforced on <ref>
  *   leave <ref> LF     ... no longer (the last line about a ref wins)
- *   warn <ref> LF      ... the check ran on <ref> in warn mode: entering
- *                      it later grandfathers nothing (a leave keeps it)
+ *   warn <ref> LF      ... the rule of <ref> lists the check in warn mode
+ *                      or off: entering it later grandfathers nothing (a
+ *                      leave keeps it)
  *
  * Writers append whole lines with one write(2) under an exclusive
  * flock(2) of GIT_DIR/git-gate/judged/lock; readers take no lock and
@@ -144,8 +145,9 @@ int gate_judged_entered(const struct gate_judged *j, const char *ref);
  * Changes, made in memory at once and appended to the file by
  * gate_judged_write().  enter: the check starts being enforced on `ref`,
  * whose value `grandfathered` (a commit, or NULL) becomes a tip -- unless
- * the check ran on `ref` in warn mode since it was last enforced there
- * (warn): a warning does not make a commit count as judged.  leave: it is
+ * the check was listed but not enforced on `ref` (warn mode or off) since
+ * it was last enforced there (warn): a warning does not make a commit
+ * count as judged.  leave: it is
  * no longer enforced there.  add: `tip` was judged and passed.
  */
 void gate_judged_enter(struct gate_judged *j, const char *ref, const char *grandfathered);

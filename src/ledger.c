@@ -302,14 +302,91 @@ static char *note_with(const char *old, const char *line)
 	return gate_xstrfmt("%s%s%s\n", old, old[strlen(old) - 1] == '\n' ? "" : "\n", line);
 }
 
+/* The text of the blob `id` names in `tree`, appended to `out`; 0 when there is none. */
+static int blob_text(git_repository *repo, const git_tree *tree, const char *name, struct gate_buf *out)
+{
+	const git_tree_entry *e = tree ? git_tree_entry_byname(tree, name) : NULL;
+	git_blob *blob = NULL;
+
+	if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		git_error_clear();
+		return 0;
+	}
+	if (out->len && out->ptr[out->len - 1] != '\n')
+		gate_buf_addch(out, '\n');
+	gate_buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return 1;
+}
+
+/*
+ * Add one note line to the notes tree `root` (NULL: none yet); *out is the
+ * new tree, or a copy of root's id when the line is there already.
+ *
+ * Notes go one level deep, ab/cdef... (git's own fanout for 256 to 65536
+ * notes a level): writing a note rewrites a root of at most 256 entries and
+ * one subtree, not a flat tree of every note ever written (libgit2's
+ * git_note_commit_create writes flat trees: 120 ms a note at 50,000 notes).
+ * git and libgit2 read every layout.  A note found flat (written by git
+ * notes, say) is merged into the fanout entry and its flat entry removed.
+ */
+static int add_note(git_repository *repo, const git_tree *root, const git_oid *object, const char *line,
+		    git_oid *out, struct gate_buf *err)
+{
+	char hex[GIT_OID_HEXSZ + 1], dir[3];
+	struct gate_buf old = GATE_BUF_INIT;
+	git_treebuilder *rb = NULL, *sb = NULL;
+	git_tree *sub = NULL;
+	const git_tree_entry *se = NULL;
+	git_oid blob_id, sub_id;
+	char *text = NULL;
+	int flat, ret = -1;
+
+	git_oid_tostr(hex, sizeof(hex), object);
+	memcpy(dir, hex, 2);
+	dir[2] = '\0';
+	if (root && (se = git_tree_entry_byname(root, dir)) != NULL && git_tree_entry_type(se) == GIT_OBJECT_TREE &&
+	    git_tree_lookup(&sub, repo, git_tree_entry_id(se)) < 0) {
+		gate_error(err, "cannot read the notes tree: %s", gate_git_error());
+		goto out;
+	}
+	flat = blob_text(repo, root, hex, &old);
+	blob_text(repo, sub, hex + 2, &old);
+	text = note_with(old.len ? old.ptr : NULL, line);
+	if (!text) {
+		git_oid_cpy(out, root ? git_tree_id(root) : object); /* unchanged */
+		ret = 1;
+		goto out;
+	}
+	if (git_blob_create_from_buffer(&blob_id, repo, text, strlen(text)) < 0 ||
+	    git_treebuilder_new(&sb, repo, sub) < 0 ||
+	    git_treebuilder_insert(NULL, sb, hex + 2, &blob_id, GIT_FILEMODE_BLOB) < 0 ||
+	    git_treebuilder_write(&sub_id, sb) < 0 || git_treebuilder_new(&rb, repo, root) < 0 ||
+	    (flat && git_treebuilder_remove(rb, hex) < 0) ||
+	    git_treebuilder_insert(NULL, rb, dir, &sub_id, GIT_FILEMODE_TREE) < 0 || git_treebuilder_write(out, rb) < 0) {
+		gate_error(err, "cannot write a note: %s", gate_git_error());
+		goto out;
+	}
+	ret = 0;
+out:
+	free(text);
+	gate_buf_release(&old);
+	git_treebuilder_free(sb);
+	git_treebuilder_free(rb);
+	git_tree_free(sub);
+	return ret;
+}
+
 /* One attempt: notes on top of the current refs/notes/gate, then a compare-and-swap. */
 static int write_notes(git_repository *repo, struct entry *ents, size_t n, const git_signature *sig,
 		       struct gate_buf *err)
 {
-	git_reference *ref = NULL, *newref = NULL;
-	git_commit *parent = NULL, *cur = NULL;
-	git_oid old_id, new_id;
-	int have_old = 0, r, ret = -1;
+	git_reference *newref = NULL;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL;
+	git_oid old_id, new_id, tree_id;
+	int have_old = 0, changed = 0, r, ret = -1;
 	size_t i;
 
 	r = git_reference_name_to_id(&old_id, repo, GATE_LEDGER_REF);
@@ -317,40 +394,33 @@ static int write_notes(git_repository *repo, struct entry *ents, size_t n, const
 		have_old = 1;
 	else if (r != GIT_ENOTFOUND)
 		return gate_error(err, "cannot read %s: %s", GATE_LEDGER_REF, gate_git_error());
-	if (have_old && git_commit_lookup(&parent, repo, &old_id) < 0)
-		return gate_error(err, "%s does not point to a commit: %s", GATE_LEDGER_REF, gate_git_error());
-	for (i = 0; i < n; i++) {
-		git_note *note = NULL;
-		git_commit *base = cur ? cur : parent;
-		char *text;
-		git_oid c;
-
-		if (base && git_note_commit_read(&note, repo, base, &ents[i].commit) < 0) {
-			note = NULL;
-			git_error_clear();
-		}
-		text = note_with(note ? git_note_message(note) : NULL, ents[i].line);
-		git_note_free(note);
-		if (!text)
-			continue;
-		r = git_note_commit_create(&c, NULL, repo, base, sig, sig, &ents[i].commit, text, 1);
-		free(text);
-		if (r < 0) {
-			gate_error(err, "cannot write a note: %s", gate_git_error());
-			goto out;
-		}
-		git_commit_free(cur);
-		cur = NULL;
-		if (git_commit_lookup(&cur, repo, &c) < 0) {
-			gate_error(err, "cannot read the notes commit: %s", gate_git_error());
-			goto out;
-		}
-	}
-	if (!cur) {
-		ret = 0; /* every line was there already */
+	if (have_old && (git_commit_lookup(&parent, repo, &old_id) < 0 || git_commit_tree(&tree, parent) < 0)) {
+		gate_error(err, "%s does not point to a commit: %s", GATE_LEDGER_REF, gate_git_error());
 		goto out;
 	}
-	git_oid_cpy(&new_id, git_commit_id(cur));
+	for (i = 0; i < n; i++) {
+		r = add_note(repo, tree, &ents[i].commit, ents[i].line, &tree_id, err);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue; /* the line was there already */
+		changed = 1;
+		git_tree_free(tree);
+		tree = NULL;
+		if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
+			gate_error(err, "cannot read the notes tree: %s", gate_git_error());
+			goto out;
+		}
+	}
+	if (!changed) {
+		ret = 0;
+		goto out;
+	}
+	if (git_commit_create(&new_id, repo, NULL, sig, sig, NULL, "Notes added by git-gate\n", tree,
+			      parent ? 1 : 0, (const git_commit **)&parent) < 0) {
+		gate_error(err, "cannot write the notes commit: %s", gate_git_error());
+		goto out;
+	}
 	if (have_old)
 		r = git_reference_create_matching(&newref, repo, GATE_LEDGER_REF, &new_id, 1, &old_id,
 						  "git-gate: ledger");
@@ -367,9 +437,8 @@ static int write_notes(git_repository *repo, struct entry *ents, size_t n, const
 	}
 	ret = 0;
 out:
-	git_reference_free(ref);
 	git_reference_free(newref);
-	git_commit_free(cur);
+	git_tree_free(tree);
 	git_commit_free(parent);
 	return ret;
 }

@@ -238,6 +238,14 @@ static void combine(struct gate_rule *c, const struct gate_rule *f, const struct
 	c->src_exempt_checks = f->src_exempt_checks;
 	c->src_bypass = f->src_bypass;
 	c->run_expensive_after_reject = f->run_expensive_after_reject || r->run_expensive_after_reject;
+	/* the merge queue: the final rule's when it has one, else the repository's */
+	{
+		const struct gate_rule *q = f->queue ? f : r;
+		c->queue = q->queue;
+		c->direct_push = q->direct_push;
+		c->queue_strategy = q->queue_strategy;
+		c->queue_batch = q->queue_batch;
+	}
 }
 
 static void weakening(struct gate_config *m, const struct gate_rule *f, const struct gate_rule *r)
@@ -332,6 +340,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	move_strvec(&m->warnings, &repo->warnings);
 	move_strvec(&m->notes, &sys->notes);
 	move_strvec(&m->notes, &repo->notes);
+	move_strvec(&m->risks, &sys->risks);
+	move_strvec(&m->risks, &repo->risks);
 	drop_meta(repo, &m->warnings, m->repo_file);
 
 	/* checks: one array; a repository check named like a system one is renamed */
@@ -460,6 +470,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	PREFER_REPO(log_dir);
 #undef PREFER_REPO
 	m->jobs = repo->jobs ? repo->jobs : sys->jobs;
+	/* a server-wide cap: the system file's wins */
+	m->max_commands = sys->max_commands >= 0 ? sys->max_commands : repo->max_commands;
 	/* a server setting: the system file's, when it has one */
 	m->hook_timeout = sys->hook_timeout ? sys->hook_timeout : repo->hook_timeout;
 	m->max_findings = repo->max_findings != 20 ? repo->max_findings : sys->max_findings;

@@ -30,6 +30,7 @@ struct gate_conf_group {
 	struct gate_strvec known;
 	const char *git_dir;
 	int errors;
+	struct gate_strvec *risks; /* where gate_conf_warn goes, or NULL */
 };
 
 const char *gate_mode_name(enum gate_mode m)
@@ -142,6 +143,25 @@ void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt
 		diagf(g->diag, g->s, "%s", b.ptr);
 	g->errors++;
 	gate_buf_release(&b);
+}
+
+void gate_conf_warn(struct gate_conf_group *g, const char *key, const char *fmt, ...)
+{
+	config_setting_t *s = key ? config_setting_get_member(g->s, key) : NULL;
+	struct gate_buf b = GATE_BUF_INIT, tmp = GATE_BUF_INIT;
+	va_list ap;
+
+	if (!g->risks)
+		return;
+	if (!s)
+		s = g->s;
+	gate_buf_addf(&b, "%s:%u: ", src_file(g->diag, s, &tmp), config_setting_source_line(s));
+	va_start(ap, fmt);
+	gate_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	gate_strvec_push(g->risks, b.ptr);
+	gate_buf_release(&b);
+	gate_buf_release(&tmp);
 }
 
 void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const char *fmt, ...)
@@ -436,7 +456,11 @@ static void report_unknown(struct gate_conf_group *g, const char *what)
 }
 
 /* Canonical text of a setting, for check digests. */
-static void digest_setting(struct gate_buf *b, const config_setting_t *s)
+/*
+ * `top`: s is a check definition itself, whose 'hint' (words for the
+ * pusher) does not change what the check means.
+ */
+static void digest_setting(struct gate_buf *b, const config_setting_t *s, int top)
 {
 	int i, n;
 
@@ -448,9 +472,11 @@ static void digest_setting(struct gate_buf *b, const config_setting_t *s)
 		n = config_setting_length(s);
 		for (i = 0; i < n; i++) {
 			const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			if (top && config_setting_name(e) && !strcmp(config_setting_name(e), "hint"))
+				continue;
 			if (config_setting_name(e))
 				gate_buf_addf(b, "%s=", config_setting_name(e));
-			digest_setting(b, e);
+			digest_setting(b, e, 0);
 			gate_buf_addch(b, ';');
 		}
 		gate_buf_addch(b, config_setting_type(s) == CONFIG_TYPE_GROUP ? '}' : ']');
@@ -523,6 +549,7 @@ void gate_config_free(struct gate_config *cfg)
 	free(cfg->system_file);
 	free(cfg->repo_file);
 	gate_strvec_clear(&cfg->warnings);
+	gate_strvec_clear(&cfg->risks);
 	gate_strvec_clear(&cfg->notes);
 	gate_strvec_clear(&cfg->ignored);
 	free(cfg);
@@ -533,6 +560,7 @@ static struct gate_config *config_new(void)
 	struct gate_config *cfg = gate_xcalloc(1, sizeof(*cfg));
 
 	cfg->max_findings = 20;
+	cfg->max_commands = -1;
 	return cfg;
 }
 
@@ -613,7 +641,7 @@ static void parse_checks(struct gate_config *cfg, config_setting_t *checks, stru
 	cfg->checks = gate_xcalloc((size_t)n + 1, sizeof(*cfg->checks));
 	for (i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(checks, (unsigned)i);
-		struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0 };
+		struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0, &cfg->risks };
 		struct gate_check_def *def;
 		const char *type = NULL;
 		struct gate_buf dg = GATE_BUF_INIT;
@@ -664,7 +692,7 @@ static void parse_checks(struct gate_config *cfg, config_setting_t *checks, stru
 			snprintf(what, sizeof(what), "check '%s' (type %s)", def->name, def->type->name);
 			report_unknown(&g, what);
 		}
-		digest_setting(&dg, s);
+		digest_setting(&dg, s, 1);
 		def->digest = gate_buf_detach(&dg);
 		*errors += g.errors;
 		gate_strvec_clear(&g.known);
@@ -727,10 +755,48 @@ static void check_group_refs(struct gate_conf_group *g, const struct gate_config
 	}
 }
 
+static const char *const queue_strategies[] = { "rebase", "merge", "fast-forward", NULL };
+
+const char *gate_queue_strategy_name(enum gate_queue_strategy s)
+{
+	return queue_strategies[s];
+}
+
+/* queue, direct_push, queue_strategy, queue_batch: the merge queue (queue.h) */
+static void parse_rule_queue(struct gate_conf_group *g, struct gate_rule *r)
+{
+	static const char *const meanings[] = { "replay the change's commits onto the branch",
+						"a merge commit of the branch and the change",
+						"the change must already contain the branch" };
+	const char *const keys[] = { "direct_push", "queue_strategy", "queue_batch" };
+	long long batch;
+	int strategy, set = 0;
+	size_t i;
+
+	r->queue_batch = 4;
+	gate_conf_bool(g, "queue", &r->queue);
+	set |= gate_conf_bool(g, "direct_push", &r->direct_push) > 0;
+	if (gate_conf_choice(g, "queue_strategy", queue_strategies, meanings, &strategy) > 0) {
+		r->queue_strategy = (enum gate_queue_strategy)strategy;
+		set = 1;
+	}
+	if (gate_conf_int(g, "queue_batch", &batch) > 0) {
+		set = 1;
+		if (batch < 1 || batch > 64)
+			gate_conf_error(g, "queue_batch", "must be between 1 (one change at a time) and 64");
+		else
+			r->queue_batch = (long)batch;
+	}
+	if (set && !r->queue)
+		for (i = 0; i < GATE_ARRAY_SIZE(keys); i++)
+			if (config_setting_get_member(g->s, keys[i]))
+				gate_conf_error(g, keys[i], "has no effect without 'queue = true'");
+}
+
 static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate_diag *diag, const char *git_dir,
 		       const struct gate_config *outer, int *errors)
 {
-	struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0 };
+	struct gate_conf_group g = { s, diag, GATE_STRVEC_INIT, git_dir, 0, NULL };
 	struct gate_rule *r = &cfg->rules[cfg->nrules];
 	struct gate_strvec names = GATE_STRVEC_INIT;
 	const char *mode = NULL;
@@ -775,6 +841,7 @@ static void parse_rule(struct gate_config *cfg, config_setting_t *s, struct gate
 	rule_bool(&g, cfg, "allow_update", &r->allow_update, &r->src_update);
 	rule_bool(&g, cfg, "final", &r->final, &r->src_final);
 	gate_conf_bool(&g, "run_commands_after_reject", &r->run_expensive_after_reject);
+	parse_rule_queue(&g, r);
 	if (gate_conf_strings(&g, "exempt_users", &r->exempt_users) > 0) {
 		set_src(cfg, &r->src_exempt, config_setting_get_member(s, "exempt_users"));
 		check_group_refs(&g, cfg, outer, "exempt_users", &r->exempt_users);
@@ -849,7 +916,7 @@ static void top_string(struct gate_conf_group *g, const char *key, char **out)
 /* Top-level keys that configure the server, not the policy. */
 static const char *const server_keys[] = {
 	"audit_log", "audit_required", "audit_syslog", "workspace", "cache_dir", "log_dir", "jobs",
-	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout", "status_dir",
+	"meta_ref", "meta_users", "meta_allow_commands", "hook_timeout", "status_dir", "max_concurrent_commands",
 };
 
 /*
@@ -883,13 +950,34 @@ static int repository_paths_only(struct gate_diag *diag, config_setting_t *root,
 	return errors;
 }
 
+/*
+ * Whoever may push a policy stored in the repository must not be able to
+ * turn the sandbox off: that would give them the hook account's rights.
+ */
+static int repository_sandboxed(struct gate_diag *diag, config_setting_t *root, const struct gate_check_def *d,
+				const char *name)
+{
+	config_setting_t *checks = config_setting_get_member(root, "checks");
+	config_setting_t *cs = checks ? config_setting_get_member(checks, d->name) : NULL;
+	config_setting_t *v = cs ? config_setting_get_member(cs, "sandbox") : NULL;
+	const char *p = v ? config_setting_get_string(v) : NULL;
+
+	if (!p || strcmp(p, "none"))
+		return 0;
+	gate_diag_addf(diag, name, (int)config_setting_source_line(v),
+		       "check '%s': sandbox = \"none\" cannot be set in a policy stored in the repository (it would "
+		       "run pushed code with the hook account's rights); only the system file can",
+		       d->name);
+	return 1;
+}
+
 static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 		       const struct gate_policy_load_opts *o, struct gate_diag *diag)
 {
 	struct gate_config *cfg = config_new();
 	config_setting_t *root = config_root_setting(c), *s;
 	const char *git_dir = o->git_dir;
-	struct gate_conf_group g = { root, diag, GATE_STRVEC_INIT, git_dir, 0 };
+	struct gate_conf_group g = { root, diag, GATE_STRVEC_INIT, git_dir, 0, &cfg->risks };
 	long long v;
 	int errors = 0, i, n;
 	size_t k;
@@ -959,6 +1047,8 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 			}
 			if (d->type && !strcmp(d->type->name, "signature"))
 				errors += repository_paths_only(diag, root, d, name);
+			if (d->type && !strcmp(d->type->name, "command"))
+				errors += repository_sandboxed(diag, root, d, name);
 		}
 	}
 	if (gate_conf_int(&g, "jobs", &v) > 0) {
@@ -966,6 +1056,12 @@ static int load_parsed(struct gate_config **out, config_t *c, const char *name,
 			gate_conf_error(&g, "jobs", "must be between 0 (number of cores) and 1024");
 		else
 			cfg->jobs = (long)v;
+	}
+	if (gate_conf_int(&g, "max_concurrent_commands", &v) > 0) {
+		if (v < 0 || v > 4096)
+			gate_conf_error(&g, "max_concurrent_commands", "must be between 0 (no cap) and 4096");
+		else
+			cfg->max_commands = (long)v;
 	}
 	{
 		int64_t t;

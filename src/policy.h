@@ -41,6 +41,14 @@ struct gate_check_def {
 	char *digest;
 };
 
+enum gate_queue_strategy {
+	GATE_QUEUE_REBASE,       /* the item's commits replayed onto main */
+	GATE_QUEUE_MERGE,        /* a merge commit of main and the item */
+	GATE_QUEUE_FAST_FORWARD, /* main moves to the item itself; it must contain main */
+};
+
+const char *gate_queue_strategy_name(enum gate_queue_strategy s);
+
 struct gate_rule {
 	struct gate_strvec refs;
 	enum gate_mode mode;
@@ -55,6 +63,11 @@ struct gate_rule {
 	struct gate_strvec exempt_checks; /* ... from these checks, or all when empty */
 	struct gate_strvec bypass_users;  /* may push with -o gate.bypass=REASON */
 	int run_expensive_after_reject;   /* start commands even when a cheap check failed */
+	/* The merge queue (queue.h): changes arrive through refs/for/<branch>. */
+	int queue;                        /* changes to these refs go through the queue */
+	int direct_push;                  /* ... and may still be pushed directly */
+	enum gate_queue_strategy queue_strategy;
+	long queue_batch;                 /* items tested together, at most */
 	struct gate_source src;
 	/* Per-key sources; line 0 when the key was not set (a default). */
 	struct gate_source src_refs, src_mode, src_force, src_delete, src_create, src_update,
@@ -94,6 +107,7 @@ struct gate_config {
 	char *cache_dir;       /* verdict cache; NULL: $GIT_DIR/git-gate/cache */
 	char *log_dir;         /* command logs; NULL: $GIT_DIR/git-gate/logs */
 	long jobs;             /* parallel command checks; 0: number of cores */
+	long max_commands;     /* max_concurrent_commands: -1 unset (number of cores), 0 no cap */
 	long max_findings;     /* per check in a report */
 	long hook_timeout;     /* seconds the hook may take, command checks aside; 0: the default */
 	int is_default;
@@ -117,6 +131,9 @@ struct gate_config {
 	 * reported by `git gate validate`, never in effect. */
 	struct gate_strvec warnings;
 	struct gate_strvec notes; /* informational, e.g. a renamed check */
+	/* Settings in effect that put the server at risk (FILE:LINE: ...),
+	 * e.g. sandbox = "none": warned about, valid. */
+	struct gate_strvec risks;
 	/* Policy files that exist but are not read, each "FILE: why" (e.g. a
 	 * repository's git-gate.conf when the system file sets meta_ref):
 	 * said by validate, explain and the audit log. */
@@ -255,6 +272,9 @@ int gate_conf_full_ref(struct gate_conf_group *g, const char *key, const char *v
 		       const char *dir);
 /* Record a problem about `key` (or the group when NULL). */
 void gate_conf_error(struct gate_conf_group *g, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Record a risk of a valid setting (see gate_config.risks) about `key`. */
+void gate_conf_warn(struct gate_conf_group *g, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Record a problem about a libconfig setting obtained through gate_conf_setting. */
 void gate_conf_error_at(struct gate_conf_group *g, const void *setting, const char *fmt, ...)

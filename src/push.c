@@ -67,6 +67,7 @@ int gate_push_add(struct gate_push *p, const char *ref, const char *old_id, cons
 	GATE_ALLOC_GROW(p->updates, p->nr + 1, p->alloc);
 	u = &p->updates[p->nr++];
 	u->ref = gate_xstrdup(ref);
+	u->target = NULL;
 	u->via = NULL;
 	memcpy(u->old_id, old_id, 41);
 	memcpy(u->new_id, new_id, 41);
@@ -180,6 +181,7 @@ void gate_push_release(struct gate_push *p)
 
 	for (i = 0; i < p->nr; i++) {
 		free(p->updates[i].ref);
+		free(p->updates[i].target);
 		free(p->updates[i].via);
 	}
 	free(p->updates);

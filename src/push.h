@@ -20,6 +20,11 @@ struct gate_update {
 	char old_id[41];
 	char new_id[41];
 	enum gate_update_kind kind;
+	/*
+	 * A change pushed to a merge queue (refs/for/<branch>, queue.h): the
+	 * branch it is for, whose rule judges it.  NULL for other updates.
+	 */
+	char *target;
 };
 
 struct gate_push {

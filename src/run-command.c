@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deadline.h"
@@ -45,6 +50,19 @@ static char **build_env(const char *const *changes)
 	return env.v;
 }
 
+/* Exactly the NAME=VALUE entries of `vars`. */
+static char **copy_env(const char *const *vars)
+{
+	struct gate_strvec env = GATE_STRVEC_INIT;
+	size_t i;
+
+	for (i = 0; vars && vars[i]; i++)
+		if (strchr(vars[i], '='))
+			gate_strvec_push(&env, vars[i]);
+	gate_strvec_argv(&env);
+	return env.v;
+}
+
 static void free_env(char **env)
 {
 	char **e;
@@ -64,21 +82,267 @@ static void child_fail(int fd, const char *what)
 	_exit(127);
 }
 
+/*
+ * What follows runs in the child between fork() and exec(), in a process
+ * that may have been multi-threaded: system calls and stack buffers only.
+ */
+
+void gate_child_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, &sa, NULL) < 0) {
+			/*
+			 * glibc keeps two real-time signals for itself and will not
+			 * touch them, but an ignored one would still be inherited
+			 * (seen: 32 ignored under git push): ask the kernel.
+			 */
+			struct {
+				void (*handler)(int);
+				unsigned long flags;
+				void (*restorer)(void);
+				unsigned char mask[8];
+			} ksa;
+			memset(&ksa, 0, sizeof(ksa));
+			ksa.handler = SIG_DFL;
+			(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+		}
+	}
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Mark every descriptor from 3 up close-on-exec, then clear it for `keep`. */
+static void cloexec_others(const int *keep)
+{
+#if defined(SYS_close_range) && defined(CLOSE_RANGE_CLOEXEC)
+	if (syscall(SYS_close_range, 3u, ~0u, (unsigned)CLOSE_RANGE_CLOEXEC) < 0)
+#endif
+	{
+		long max = sysconf(_SC_OPEN_MAX), fd;
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (fd = 3; fd < max; fd++)
+			(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	}
+	for (; keep && *keep >= 0; keep++)
+		(void)fcntl(*keep, F_SETFD, 0);
+}
+
+static void set_limit(int fd, int resource, uint64_t value, const char *what)
+{
+	struct rlimit rl;
+
+	if (!value)
+		return;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)value;
+	if (setrlimit(resource, &rl) < 0)
+		child_fail(fd, what);
+}
+
+/* The parent pid in /proc/PID/stat (after the last ')'), or -1. */
+static pid_t stat_ppid(const char *pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t len;
+	long v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || !p[1] || !p[2] || !p[3] || !p[4])
+		return -1;
+	for (p += 5; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (*p - '0');
+	return (pid_t)v;
+}
+
+/*
+ * The pids of our children: our only thread's /proc `children` file, or
+ * (a kernel without it) every /proc/PID/stat whose parent we are.
+ */
+static size_t list_children(pid_t self, pid_t *out, size_t max)
+{
+	char path[64], buf[4096];
+	size_t n = 0;
+	ssize_t len, i;
+	long v = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)self, (long)self);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		len = read(fd, buf, sizeof(buf));
+		close(fd);
+		for (i = 0; i < len && n < max; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				v = (v < 0 ? 0 : v * 10) + (buf[i] - '0');
+			} else if (v >= 0) {
+				out[n++] = (pid_t)v;
+				v = -1;
+			}
+		}
+		if (v >= 0 && n < max)
+			out[n++] = (pid_t)v;
+		return n;
+	}
+	fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while (n < max && (len = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < len && n < max;) {
+			/* struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name */
+			unsigned short reclen;
+			const char *name = buf + i + 19;
+			memcpy(&reclen, buf + i + 16, sizeof(reclen));
+			if (!reclen)
+				break;
+			if (name[0] >= '1' && name[0] <= '9' && stat_ppid(name) == self) {
+				long pv = 0;
+				const char *q;
+				for (q = name; *q >= '0' && *q <= '9'; q++)
+					pv = pv * 10 + (*q - '0');
+				out[n++] = (pid_t)pv;
+			}
+			i += reclen;
+		}
+	}
+	close(fd);
+	return n;
+}
+
+/*
+ * Every descendant we can see now, children first found (depth-first
+ * through each process's `children` file), at most `max`.
+ */
+static size_t list_descendants(pid_t self, pid_t *out, size_t max)
+{
+	size_t n = list_children(self, out, max), i;
+
+	for (i = 0; i < n && n < max; i++)
+		n += list_children(out[i], out + n, max - n);
+	return n;
+}
+
+/*
+ * Kill every descendant.  Each round stops all it can see (a stopped
+ * process forks no more), then kills them; as a subreaper we inherit
+ * whatever is orphaned, so the rounds go on until we have no child left,
+ * however they detached (setsid, double fork, setpgid).
+ */
+static void kill_descendants(pid_t self)
+{
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	static pid_t procs[4096];
+	int round;
+
+	for (round = 0; round < 60000; round++) {
+		size_t n = list_descendants(self, procs, GATE_ARRAY_SIZE(procs)), i;
+		pid_t r;
+		int st;
+
+		for (i = 0; i < n; i++)
+			(void)kill(procs[i], SIGSTOP);
+		for (i = 0; i < n; i++) {
+			(void)kill(procs[i], SIGKILL);
+			(void)kill(-procs[i], SIGKILL);
+		}
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD)
+			return;
+		(void)nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * The supervisor: a subreaper between us and the command.  Returns in
+ * the command's process (to exec it); never returns in the supervisor.
+ */
+static void supervise(int report_fd, pid_t parent)
+{
+	sigset_t set, none;
+	pid_t self = getpid(), cmd;
+	int status = 255, done = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		child_fail(report_fd, "cannot become a subreaper");
+	/* when we die, so does everything the command started */
+	(void)prctl(PR_SET_PDEATHSIG, SIGHUP, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(255);
+	cmd = fork();
+	if (cmd < 0)
+		child_fail(report_fd, "cannot start");
+	if (cmd == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != self)
+			_exit(255);
+		return;
+	}
+	/* the command reports a failed exec itself */
+	close(report_fd);
+	while (!done) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig == SIGCHLD) {
+			pid_t r;
+			int st;
+			while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+				if (r == cmd) {
+					status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+					done = 1;
+				}
+		} else if (sig == SIGHUP) {
+			status = 128 + SIGKILL;
+			done = 1;
+		}
+		/* SIGTERM, SIGINT: meant for the command's group, which got them too */
+	}
+	kill_descendants(self);
+	_exit(status & 0xff);
+}
+
 int gate_child_start(struct gate_child *c, struct gate_buf *err)
 {
 	int fdin[2] = { -1, -1 }, fdout[2] = { -1, -1 }, fderr[2] = { -1, -1 }, report[2] = { -1, -1 };
 	char **env = NULL;
 	char msg[600];
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, parent;
 
 	if ((c->in < 0 && pipe2(fdin, O_CLOEXEC) < 0) || (c->out < 0 && pipe2(fdout, O_CLOEXEC) < 0) ||
 	    (c->err < 0 && !c->err_to_out && pipe2(fderr, O_CLOEXEC) < 0) || pipe2(report, O_CLOEXEC) < 0) {
 		gate_error(err, "cannot create a pipe for '%s': %s", c->argv[0], strerror(errno));
 		goto fail;
 	}
-	env = build_env(c->env);
+	env = c->clear_env ? copy_env(c->env) : build_env(c->env);
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		gate_error(err, "cannot start '%s': %s", c->argv[0], strerror(errno));
@@ -88,9 +352,11 @@ int gate_child_start(struct gate_child *c, struct gate_buf *err)
 		int devnull;
 
 		close(report[0]);
-		if (c->new_pgroup)
+		gate_child_reset_signals();
+		if (c->new_session || c->contain)
+			setsid();
+		else if (c->new_pgroup)
 			setpgid(0, 0);
-		signal(SIGPIPE, SIG_DFL);
 		if (c->no_stdin) {
 			devnull = open("/dev/null", O_RDONLY);
 			if (devnull < 0 || dup2(devnull, 0) < 0)
@@ -119,13 +385,26 @@ int gate_child_start(struct gate_child *c, struct gate_buf *err)
 			if (dup2(c->err, 2) < 0)
 				child_fail(report[1], "dup2");
 		}
+		if (c->fd3 > 0 && c->fd3 != 3 && dup2(c->fd3, 3) < 0)
+			child_fail(report[1], "dup2");
+		/* no descriptor of git's or ours (a terminal, a lock) reaches the program */
+		cloexec_others(c->keep_fds);
+		if (c->fd3 > 0)
+			(void)fcntl(3, F_SETFD, 0);
 		if (c->dir && chdir(c->dir) < 0)
 			child_fail(report[1], "cannot change directory");
+		if (c->contain)
+			supervise(report[1], parent);
+		set_limit(report[1], RLIMIT_DATA, c->limits.data, "cannot set RLIMIT_DATA");
+		set_limit(report[1], RLIMIT_FSIZE, c->limits.fsize, "cannot set RLIMIT_FSIZE");
+		set_limit(report[1], RLIMIT_NPROC, c->limits.nproc, "cannot set RLIMIT_NPROC");
+		if (c->set_ids && (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0))
+			child_fail(report[1], "cannot change to an unprivileged user");
 		execvpe(c->argv[0], (char *const *)c->argv, env);
 		child_fail(report[1], "cannot run");
 	}
 	/* killed should the hook's deadline pass (deadline.h) */
-	gate_deadline_track(pid, c->new_pgroup);
+	gate_deadline_track(pid, c->new_pgroup || c->new_session || c->contain);
 	free_env(env);
 	env = NULL;
 	close(report[1]);
@@ -341,6 +620,19 @@ int gate_run_capture_timeout(const char *const *argv, const char *const *env, co
 	if (gate_child_finish(&c, status, ret < 0 ? NULL : err) < 0)
 		ret = -1;
 	return ret;
+}
+
+void gate_child_kill(const struct gate_child *c)
+{
+	if (c->pid <= 0)
+		return;
+	if (c->contain) {
+		/* SIGKILL would orphan what the supervisor is there to catch */
+		(void)kill(c->pid, SIGHUP);
+	} else {
+		(void)kill(-c->pid, SIGKILL);
+		(void)kill(c->pid, SIGKILL);
+	}
 }
 
 void gate_buf_add_status(struct gate_buf *b, int status)

@@ -22,11 +22,13 @@
 #include <time.h>
 
 #include "audit.h"
+#include "shared.h"
 
 #include "banned.h"
 
 #define CHART_DAYS 30
 #define PAGE_DECISIONS 25
+#define LATEST 5 /* decisions in the first card */
 
 /* --- escaping ------------------------------------------------------------------- */
 
@@ -320,7 +322,9 @@ static const char css[] =
 	"border-bottom:1px solid #e4e6ea;vertical-align:top}th{color:#5a6270;font-weight:600}"
 	".v-accepted{color:#1a7f37;font-weight:600}.v-rejected,.v-error{color:#cf222e;font-weight:600}"
 	".v-bypassed,.v-dry-run{color:#9a6700;font-weight:600}"
-	"code{font-size:13px}.wide{grid-column:1/-1}.muted{color:#5a6270}"
+	"code{font-size:13px}.wide{grid-column:1/-1}.muted{color:#5a6270}td{overflow-wrap:anywhere}"
+	"#latest{table-layout:fixed}#latest td{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}"
+	"#latest td:nth-child(1){width:80px}#latest td:nth-child(2){width:30%}#latest td:nth-child(4){width:90px}"
 	"svg.chart{width:100%;height:auto}svg .grid{stroke:#e4e6ea}svg .ax,svg .lab{font-size:11px;fill:#5a6270}"
 	"svg .lab{font-size:13px;fill:#1d2330}"
 	"svg .acc{fill:#2da44e}svg .byp{fill:#d4a72c}svg .rej{fill:#cf222e}"
@@ -329,11 +333,36 @@ static const char css[] =
 	".legend span{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px 0 12px;"
 	"vertical-align:-1px}";
 
+
 static void verdict_span(struct gate_buf *out, enum gate_summary_class c)
 {
 	const char *name = gate_summary_class_name(c);
 
 	gate_buf_addf(out, "<span class=\"v-%s\">%s</span>", name, name);
+}
+
+/* The latest few decisions, for the top of the page. */
+static void latest(struct gate_buf *out, const struct gate_status *st)
+{
+	size_t i;
+	int shown = 0;
+
+	if (!st->sum.nrecent)
+		return;
+	gate_buf_adds(out, "<h2 style=\"margin-top:16px\">Latest</h2><table id=\"latest\">");
+	for (i = st->sum.nrecent; i > 0 && shown < LATEST; i--, shown++) {
+		const struct gate_summary_decision *d = &st->sum.recent[i - 1];
+		gate_buf_adds(out, "<tr><td>");
+		verdict_span(out, d->cls);
+		gate_buf_adds(out, "</td><td>");
+		html_cut(out, d->ref, 40);
+		gate_buf_adds(out, "</td><td>");
+		html_cut(out, d->subject, 48);
+		gate_buf_adds(out, "</td><td>");
+		html_cut(out, d->user, 20);
+		gate_buf_adds(out, "</td></tr>");
+	}
+	gate_buf_adds(out, "</table>");
 }
 
 static void page_state(struct gate_buf *out, const struct gate_status *st)
@@ -372,7 +401,9 @@ static void page_state(struct gate_buf *out, const struct gate_status *st)
 	} else {
 		gate_buf_adds(out, "<span class=\"muted\">no decision yet</span>");
 	}
-	gate_buf_adds(out, "</div></div></section>");
+	gate_buf_adds(out, "</div></div>");
+	latest(out, st);
+	gate_buf_adds(out, "</section>");
 }
 
 /* One tile: the 7-day value big, the 30-day value under it. */
@@ -712,10 +743,11 @@ int gate_status_write_site(const struct gate_status *st, const char *dir, struct
 {
 	struct gate_buf b = GATE_BUF_INIT;
 	char *path = NULL;
-	int ret = -1, i;
+	int ret = -1, i, shared;
 	static const char *const names[] = { "badge.json", "badge.svg", "metrics.prom", "index.html" };
 
-	if (gate_mkdir_p(dir, 0777) < 0)
+	shared = st->repository ? gate_shared_perm(st->repository) : 0;
+	if (gate_shared_mkdir_p(shared, dir) < 0)
 		return gate_error(err, "cannot create '%s': %s", dir, strerror(errno));
 	for (i = 0; i < 4; i++) {
 		gate_buf_reset(&b);
@@ -734,7 +766,7 @@ int gate_status_write_site(const struct gate_status *st, const char *dir, struct
 		}
 		free(path);
 		path = gate_xstrfmt("%s/%s", dir, names[i]);
-		if (gate_write_file_replace(path, b.ptr, b.len, err) < 0)
+		if (gate_shared_write_file(shared, path, b.ptr, b.len, err) < 0)
 			goto out;
 	}
 	ret = 0;

@@ -1,14 +1,18 @@
 #include "config.h"
 #include "workspace.h"
 #include "repo.h"
+#include "run-command.h"
 
 #include <dirent.h>
+#include <stdio.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,14 +21,46 @@
 
 #include "banned.h"
 
-int gate_workspace_create(struct gate_workspace *ws, const char *root, struct gate_buf *err)
+const char *gate_workspace_root(const char *root)
 {
-	char *tmpl, *abs = NULL;
-
 	if (!root || !*root)
 		root = getenv("TMPDIR");
 	if (!root || !*root)
 		root = "/tmp";
+	return root;
+}
+
+/*
+ * The lock is made under a temporary name, locked, then renamed into
+ * place: a sweeper never sees a lock file that is not held yet.
+ */
+static int take_lock(const char *path, struct gate_buf *err)
+{
+	char *tmp = gate_xstrfmt("%s.tmp", path);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		gate_error(err, "cannot create '%s': %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) < 0 || rename(tmp, path) < 0) {
+		gate_error(err, "cannot lock '%s': %s", path, strerror(errno));
+		close(fd);
+		(void)unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return fd;
+}
+
+int gate_workspace_create(struct gate_workspace *ws, const char *root, struct gate_buf *err)
+{
+	char *tmpl, *abs = NULL, *lock;
+	int fd;
+
+	root = gate_workspace_root(root);
 	if (gate_mkdir_p(root, 0777) < 0)
 		return gate_error(err, "cannot create the workspace root '%s': %s", root, strerror(errno));
 	tmpl = gate_xstrfmt("%s/git-gate-XXXXXX", root);
@@ -41,8 +77,57 @@ int gate_workspace_create(struct gate_workspace *ws, const char *root, struct ga
 		return -1;
 	}
 	free(tmpl);
+	lock = gate_xstrfmt("%s.lock", abs);
+	fd = take_lock(lock, err);
+	free(lock);
+	if (fd < 0) {
+		(void)rmdir(abs);
+		free(abs);
+		return -1;
+	}
 	ws->path = abs;
+	ws->lock_fd = fd;
 	return 0;
+}
+
+int gate_workspace_sweep(const char *root)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	root = gate_workspace_root(root);
+	d = opendir(root);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *lock, *dir;
+		int fd;
+
+		if (strncmp(de->d_name, "git-gate-", 9) || len != 9 + 6 + 5 || !gate_ends_with(de->d_name, ".lock"))
+			continue;
+		lock = gate_xstrfmt("%s/%s", root, de->d_name);
+		fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			/* nobody holds it: its run is dead */
+			struct stat st;
+			dir = gate_xstrndup(lock, strlen(lock) - 5);
+			gate_buf_reset(&err);
+			if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || gate_remove_tree(dir, &err) == 0) {
+				(void)unlink(lock);
+				n++;
+			}
+			free(dir);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(lock);
+	}
+	closedir(d);
+	gate_buf_release(&err);
+	return n;
 }
 
 int gate_workspace_path_safe(const char *path)
@@ -120,29 +205,6 @@ static int mkdirs_below(const char *base, const char *rel)
 	return ret;
 }
 
-struct tree_walk {
-	struct gate_strvec files; /* every entry that is not a tree */
-	char *bad;                /* the first unsafe path */
-};
-
-static int collect_entry(const char *root, const git_tree_entry *entry, void *payload)
-{
-	struct tree_walk *w = payload;
-	char *path = gate_xstrfmt("%s%s", root, git_tree_entry_name(entry));
-
-	if (!gate_workspace_path_safe(path)) {
-		w->bad = path;
-		return -1; /* stop: one is enough */
-	}
-	if (git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
-		free(path);
-		return 0;
-	}
-	gate_strvec_push(&w->files, path);
-	free(path);
-	return 0;
-}
-
 int gate_workspace_open_repo(git_repository **out, const char *git_dir, struct gate_buf *err)
 {
 	git_repository *repo = NULL;
@@ -172,59 +234,35 @@ out:
 int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, const char *tree_id, size_t *nfiles,
 			    struct gate_buf *err)
 {
-	git_repository *repo = NULL;
+	struct gate_tree_plan plan = GATE_TREE_PLAN_INIT;
+	int ret = gate_tree_plan_make(&plan, git_dir, tree_id, err);
+
+	if (ret == 0)
+		ret = gate_workspace_checkout_plan(ws, &plan, nfiles, err);
+	gate_tree_plan_release(&plan);
+	return ret;
+}
+
+int gate_workspace_checkout_plan(struct gate_workspace *ws, const struct gate_tree_plan *plan, size_t *nfiles,
+				 struct gate_buf *err)
+{
 	git_tree *tree = NULL;
 	git_index *idx = NULL;
 	git_checkout_options opts;
-	struct tree_walk walk = { GATE_STRVEC_INIT, NULL };
 	struct gate_strvec gitlinks = GATE_STRVEC_INIT;
-	const char *why = NULL;
 	size_t i, n, count;
-	long bad;
-	git_oid oid;
-	int r, ret = -1;
+	int ret = -1;
 
 	if (!ws->path)
 		return gate_error(err, "no workspace to check out into");
-	if (git_oid_fromstr(&oid, tree_id) < 0)
-		return gate_error(err, "'%s' is not a tree id", tree_id);
-	if (gate_workspace_open_repo(&repo, git_dir, err) < 0)
-		goto out;
-	if (git_tree_lookup(&tree, repo, &oid) < 0) {
-		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
-		goto out;
-	}
-	/*
-	 * Judge every path before anything is written (libgit2 would refuse
-	 * some, but with a message that does not say what to fix).
-	 */
-	r = git_tree_walk(tree, GIT_TREEWALK_PRE, collect_entry, &walk);
-	if (r < 0 && !walk.bad) {
-		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
-		goto out;
-	}
-	if (walk.bad) {
-		gate_buf_reset(err);
-		gate_buf_adds(err, "the tree holds the path '");
-		gate_buf_adds(err, walk.bad); /* raw: the report neutralises it */
-		gate_buf_adds(err, "', which is not a safe relative path (an empty, '.', '..' or '.git' component, "
-				   "or absolute)");
-		ret = GATE_EUNSAFE;
-		goto out;
-	}
-	qsort(walk.files.v, walk.files.nr, sizeof(*walk.files.v), cmp_str);
-	bad = gate_workspace_check_paths((const char *const *)walk.files.v, walk.files.nr, &why);
-	if (bad >= 0) {
-		gate_buf_reset(err);
-		gate_buf_adds(err, "the tree holds the path '");
-		gate_buf_adds(err, walk.files.v[bad]);
-		gate_buf_addf(err, "', which %s", why);
-		ret = GATE_EUNSAFE;
+	/* every path was judged by the plan before anything is written */
+	if (git_tree_lookup(&tree, plan->repo, &plan->tree) < 0) {
+		gate_error(err, "cannot read tree %s: %s", git_oid_tostr_s(&plan->tree), gate_git_error());
 		goto out;
 	}
 	/* An in-memory index: nothing is written to $GIT_DIR/index. */
 	if (git_index_new(&idx) < 0 || git_index_read_tree(idx, tree) < 0) {
-		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
+		gate_error(err, "cannot read tree %s: %s", git_oid_tostr_s(&plan->tree), gate_git_error());
 		goto out;
 	}
 	n = git_index_entrycount(idx);
@@ -244,8 +282,9 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 	opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DONT_WRITE_INDEX |
 				 GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
 	opts.target_directory = ws->path;
-	if (count && git_checkout_index(repo, idx, &opts) < 0) {
-		gate_error(err, "cannot check out tree %s into '%s': %s", tree_id, ws->path, gate_git_error());
+	if (count && git_checkout_index(plan->repo, idx, &opts) < 0) {
+		gate_error(err, "cannot check out tree %s into '%s': %s", git_oid_tostr_s(&plan->tree), ws->path,
+			   gate_git_error());
 		goto out;
 	}
 	for (i = 0; i < gitlinks.nr; i++)
@@ -258,12 +297,9 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
 		*nfiles = n;
 	ret = 0;
 out:
-	gate_strvec_clear(&walk.files);
-	free(walk.bad);
 	gate_strvec_clear(&gitlinks);
 	git_index_free(idx);
 	git_tree_free(tree);
-	git_repository_free(repo);
 	git_error_clear();
 	return ret;
 }
@@ -352,8 +388,17 @@ int gate_workspace_remove(struct gate_workspace *ws, struct gate_buf *err)
 {
 	int ret = 0;
 
-	if (ws->path)
+	if (ws->path) {
 		ret = gate_remove_tree(ws->path, err);
+		if (ret == 0) {
+			char *lock = gate_xstrfmt("%s.lock", ws->path);
+			(void)unlink(lock);
+			free(lock);
+		}
+	}
+	if (ws->lock_fd >= 0)
+		close(ws->lock_fd);
+	ws->lock_fd = -1;
 	free(ws->path);
 	ws->path = NULL;
 	return ret;
@@ -379,12 +424,16 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 {
 	pid_t pid, r;
 	int status = -1;
+	char *lock;
 
 	if (!ws->path)
 		return 0;
+	lock = gate_xstrfmt("%s.lock", ws->path);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		free(lock);
 		return gate_workspace_remove(ws, err);
+	}
 	if (pid == 0) {
 		/* the middle process: start the remover and leave at once */
 		pid_t remover = fork(), chmodder;
@@ -392,6 +441,7 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 
 		if (remover != 0)
 			_exit(remover < 0 ? 1 : 0);
+		gate_child_reset_signals();
 		setsid();
 		null = open("/dev/null", O_RDWR);
 		if (null >= 0) {
@@ -399,8 +449,13 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 			dup2(null, 1);
 			dup2(null, 2);
 		}
+		/* the lock stays held (as descriptor 3) until rm is done */
+		if (ws->lock_fd >= 0 && ws->lock_fd != 3 && dup2(ws->lock_fd, 3) == 3)
+			(void)fcntl(3, F_SETFD, 0);
+		else if (ws->lock_fd == 3)
+			(void)fcntl(3, F_SETFD, 0);
 		/* no pipe of git's or of ours stays open in here */
-		close_from(3);
+		close_from(ws->lock_fd >= 0 ? 4 : 3);
 		(void)setpriority(PRIO_PROCESS, 0, 10);
 		/*
 		 * Only exec after fork in a threaded process: another thread may
@@ -418,15 +473,312 @@ int gate_workspace_remove_detached(struct gate_workspace *ws, struct gate_buf *e
 		if (chmodder > 0)
 			while (waitpid(chmodder, NULL, 0) < 0 && errno == EINTR)
 				;
-		execl("/bin/rm", "rm", "-rf", "--", ws->path, (char *)NULL);
+		execl("/bin/rm", "rm", "-rf", "--", ws->path, lock, (char *)NULL);
 		_exit(1);
 	}
 	do {
 		r = waitpid(pid, &status, 0);
 	} while (r < 0 && errno == EINTR);
+	free(lock);
 	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 		return gate_workspace_remove(ws, err);
+	if (ws->lock_fd >= 0)
+		close(ws->lock_fd);
+	ws->lock_fd = -1;
 	free(ws->path);
 	ws->path = NULL;
 	return 0;
+}
+
+/* ---- planning a checkout, and the tree as a tar stream ---- */
+
+struct plan_walk {
+	struct gate_tree_plan *plan;
+	git_odb *odb;
+	char *bad;
+	int error;
+};
+
+static int plan_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	struct plan_walk *w = payload;
+	struct gate_tree_plan *p = w->plan;
+	struct gate_tree_entry *e;
+	char *path = gate_xstrfmt("%s%s", root, git_tree_entry_name(entry));
+	unsigned mode = (unsigned)git_tree_entry_filemode_raw(entry);
+	uint64_t size = 0;
+
+	if (!gate_workspace_path_safe(path)) {
+		w->bad = path;
+		return -1;
+	}
+	if ((mode & 0170000) == 0100000 || (mode & 0170000) == 0120000) {
+		size_t len = 0;
+		git_object_t type;
+		if (git_odb_read_header(&len, &type, w->odb, git_tree_entry_id(entry)) < 0) {
+			w->error = 1;
+			free(path);
+			return -1;
+		}
+		size = len;
+	}
+	GATE_ALLOC_GROW(p->v, p->nr + 1, p->alloc);
+	e = &p->v[p->nr++];
+	e->path = path;
+	e->mode = mode;
+	memcpy(e->id, git_tree_entry_id(entry)->id, 20);
+	e->size = size;
+	p->bytes += size;
+	p->disk += size > GATE_BLOCK ? (size + GATE_BLOCK - 1) / GATE_BLOCK * GATE_BLOCK : GATE_BLOCK;
+	return 0;
+}
+
+int gate_tree_plan_make(struct gate_tree_plan *plan, const char *git_dir, const char *tree_id,
+			struct gate_buf *err)
+{
+	struct plan_walk w = { plan, NULL, NULL, 0 };
+	git_tree *tree = NULL;
+	git_oid oid;
+	const char **files = NULL;
+	const char *why = NULL;
+	size_t i, nfiles = 0;
+	long bad;
+	int ret = -1;
+
+	if (git_oid_fromstr(&oid, tree_id) < 0)
+		return gate_error(err, "'%s' is not a tree id", tree_id);
+	if (gate_workspace_open_repo(&plan->repo, git_dir, err) < 0)
+		return -1;
+	plan->tree = oid;
+	if (git_tree_lookup(&tree, plan->repo, &oid) < 0 || git_repository_odb(&w.odb, plan->repo) < 0) {
+		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
+		goto out;
+	}
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, plan_entry, &w) < 0 && !w.bad) {
+		gate_error(err, "cannot read tree %s: %s", tree_id, gate_git_error());
+		goto out;
+	}
+	if (w.bad) {
+		gate_buf_reset(err);
+		gate_buf_adds(err, "the tree holds the path '");
+		gate_buf_adds(err, w.bad); /* raw: the report neutralises it */
+		gate_buf_adds(err, "', which is not a safe relative path (an empty, '.', '..' or '.git' component, "
+				   "or absolute)");
+		ret = GATE_EUNSAFE;
+		goto out;
+	}
+	files = gate_xcalloc(plan->nr + 1, sizeof(*files));
+	for (i = 0; i < plan->nr; i++)
+		if ((plan->v[i].mode & 0170000) != 0040000)
+			files[nfiles++] = plan->v[i].path;
+	qsort(files, nfiles, sizeof(*files), cmp_str);
+	bad = gate_workspace_check_paths(files, nfiles, &why);
+	if (bad >= 0) {
+		gate_buf_reset(err);
+		gate_buf_adds(err, "the tree holds the path '");
+		gate_buf_adds(err, files[bad]);
+		gate_buf_addf(err, "', which %s", why);
+		ret = GATE_EUNSAFE;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(files);
+	free(w.bad);
+	git_odb_free(w.odb);
+	git_tree_free(tree);
+	git_error_clear();
+	return ret;
+}
+
+void gate_tree_plan_release(struct gate_tree_plan *plan)
+{
+	size_t i;
+
+	for (i = 0; i < plan->nr; i++)
+		free(plan->v[i].path);
+	free(plan->v);
+	git_repository_free(plan->repo);
+	memset(plan, 0, sizeof(*plan));
+}
+
+#define TAR_BLOCK 512
+
+static void tar_octal(char *field, size_t width, uint64_t v)
+{
+	/* width - 1 digits and a NUL */
+	size_t i = width - 1;
+
+	field[i] = '\0';
+	while (i > 0) {
+		field[--i] = (char)('0' + (v & 7));
+		v >>= 3;
+	}
+}
+
+/* Zeros after `len` bytes of an entry's data, up to the next block. */
+static void tar_pad(struct gate_buf *b, size_t len)
+{
+	static const char zeros[TAR_BLOCK];
+
+	if (len % TAR_BLOCK)
+		gate_buf_add(b, zeros, TAR_BLOCK - len % TAR_BLOCK);
+}
+
+/* One ustar header block. */
+static void tar_header(struct gate_buf *b, const char *name, size_t name_len, unsigned mode, uint64_t size,
+		       char type, const char *link, size_t link_len, time_t now)
+{
+	char h[TAR_BLOCK];
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h, 0, sizeof(h));
+	memcpy(h, name, name_len < 100 ? name_len : 100);
+	tar_octal(h + 100, 8, mode);
+	tar_octal(h + 108, 8, 0);
+	tar_octal(h + 116, 8, 0);
+	tar_octal(h + 124, 12, size < 077777777777ull ? size : 0);
+	tar_octal(h + 136, 12, (uint64_t)now);
+	h[156] = type;
+	if (link)
+		memcpy(h + 157, link, link_len < 100 ? link_len : 100);
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < TAR_BLOCK; i++)
+		sum += (unsigned char)h[i];
+	tar_octal(h + 148, 7, sum);
+	h[155] = ' ';
+	gate_buf_add(b, h, sizeof(h));
+}
+
+/* A pax record "LEN key=value\n", LEN counting itself. */
+static void pax_record(struct gate_buf *r, const char *key, const char *value, size_t value_len)
+{
+	size_t base = strlen(key) + value_len + 3, len = base + 1, digits;
+	char tmp[32];
+
+	for (;;) {
+		digits = (size_t)snprintf(tmp, sizeof(tmp), "%zu", len);
+		if (base + digits == len)
+			break;
+		len = base + digits;
+	}
+	gate_buf_addf(r, "%zu %s=", len, key);
+	gate_buf_add(r, value, value_len);
+	gate_buf_addch(r, '\n');
+}
+
+/* Headers for one entry (a pax header first when a name, link or size does not fit). */
+static void tar_entry(struct gate_buf *b, const char *path, unsigned mode, uint64_t size, char type,
+		      const char *link, size_t link_len, time_t now)
+{
+	struct gate_buf name = GATE_BUF_INIT, pax = GATE_BUF_INIT;
+
+	gate_buf_adds(&name, path);
+	if (type == '5')
+		gate_buf_addch(&name, '/');
+	if (name.len > 100)
+		pax_record(&pax, "path", name.ptr, name.len);
+	if (link && link_len > 100)
+		pax_record(&pax, "linkpath", link, link_len);
+	if (size >= 077777777777ull) {
+		char num[32];
+		int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)size);
+		pax_record(&pax, "size", num, (size_t)n);
+	}
+	if (pax.len) {
+		tar_header(b, "././@PaxHeader", 14, 0644, pax.len, 'x', NULL, 0, now);
+		gate_buf_add(b, pax.ptr, pax.len);
+		tar_pad(b, pax.len);
+	}
+	tar_header(b, name.ptr, name.len, mode, size, type, link, link_len, now);
+	gate_buf_release(&name);
+	gate_buf_release(&pax);
+}
+
+int gate_tree_tar_next(struct gate_tree_tar *t, const char **data, size_t *len, struct gate_buf *err)
+{
+	static const char zeros[TAR_BLOCK];
+	time_t now = time(NULL);
+
+	for (;;) {
+		if (t->head_off < t->head.len) {
+			*data = t->head.ptr + t->head_off;
+			*len = t->head.len - t->head_off;
+			return 1;
+		}
+		if (t->blob && t->off < t->len) {
+			*data = t->data + t->off;
+			*len = t->len - t->off;
+			return 1;
+		}
+		gate_buf_reset(&t->head);
+		t->head_off = 0;
+		if (t->blob) {
+			git_blob_free(t->blob);
+			t->blob = NULL;
+		}
+		if (t->pad) {
+			gate_buf_add(&t->head, zeros, t->pad);
+			t->pad = 0;
+		}
+		if (t->ended)
+			return t->head.len ? 1 : 0;
+		if (t->next >= t->plan->nr) {
+			/* two zero blocks end the archive */
+			gate_buf_add(&t->head, zeros, TAR_BLOCK);
+			gate_buf_add(&t->head, zeros, TAR_BLOCK);
+			t->ended = 1;
+			continue;
+		}
+		{
+			const struct gate_tree_entry *e = &t->plan->v[t->next++];
+			unsigned kind = e->mode & 0170000;
+			git_oid oid;
+			git_blob *blob = NULL;
+
+			if (kind == 0040000 || kind == 0160000) {
+				tar_entry(&t->head, e->path, 0755, 0, '5', NULL, 0, now);
+				continue;
+			}
+			memcpy(oid.id, e->id, 20);
+			if (git_blob_lookup(&blob, t->plan->repo, &oid) < 0) {
+				gate_error(err, "cannot read '%s': %s", e->path, gate_git_error());
+				git_error_clear();
+				return -1;
+			}
+			if (kind == 0120000) {
+				const char *target = git_blob_rawcontent(blob);
+				size_t n = (size_t)git_blob_rawsize(blob);
+				const char *nul = memchr(target, '\0', n);
+				tar_entry(&t->head, e->path, 0777, 0, '2', target, nul ? (size_t)(nul - target) : n, now);
+				git_blob_free(blob);
+				continue;
+			}
+			t->blob = blob;
+			t->data = git_blob_rawcontent(blob);
+			t->len = (size_t)git_blob_rawsize(blob);
+			t->off = 0;
+			t->pad = t->len % TAR_BLOCK ? TAR_BLOCK - t->len % TAR_BLOCK : 0;
+			tar_entry(&t->head, e->path, (e->mode & 0111) ? 0755 : 0644, t->len, '0', NULL, 0, now);
+		}
+	}
+}
+
+void gate_tree_tar_advance(struct gate_tree_tar *t, size_t n)
+{
+	if (t->head_off < t->head.len) {
+		t->head_off += n;
+		return;
+	}
+	t->off += n;
+}
+
+void gate_tree_tar_release(struct gate_tree_tar *t)
+{
+	git_blob_free(t->blob);
+	t->blob = NULL;
+	gate_buf_release(&t->head);
 }

@@ -22,21 +22,33 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <git2/oid.h>
 
 #include "util.h"
+
+struct git_repository;
+struct git_blob;
 
 /* gate_workspace_checkout: the tree holds a path that cannot be written safely. */
 #define GATE_EUNSAFE -5
 
 struct gate_workspace {
 	char *path; /* absolute; NULL when none was created */
+	/*
+	 * PATH.lock, flock()ed while the workspace is in use (by the hook,
+	 * then by the process removing it): a workspace whose lock nobody
+	 * holds belongs to a run that died, and the next run sweeps it.
+	 */
+	int lock_fd;
 };
 
-#define GATE_WORKSPACE_INIT { NULL }
+#define GATE_WORKSPACE_INIT { NULL, -1 }
 
 /*
  * Create a private directory under `root` (created when missing; NULL or
- * "": $TMPDIR, else /tmp).
+ * "": $TMPDIR, else /tmp), with its lock held.
  */
 int gate_workspace_create(struct gate_workspace *ws, const char *root, struct gate_buf *err);
 
@@ -49,6 +61,11 @@ int gate_workspace_create(struct gate_workspace *ws, const char *root, struct ga
 int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, const char *tree_id, size_t *nfiles,
 			    struct gate_buf *err);
 
+/* The same with a plan already made (gate_tree_plan_make). */
+struct gate_tree_plan;
+int gate_workspace_checkout_plan(struct gate_workspace *ws, const struct gate_tree_plan *plan, size_t *nfiles,
+				 struct gate_buf *err);
+
 /*
  * Open the repository at `git_dir` for this thread alone (libgit2 objects
  * must not be shared between threads), with the push's quarantined
@@ -56,6 +73,85 @@ int gate_workspace_checkout(struct gate_workspace *ws, const char *git_dir, cons
  */
 struct git_repository;
 int gate_workspace_open_repo(struct git_repository **out, const char *git_dir, struct gate_buf *err);
+
+/* The workspace root a `root` setting means: itself, else $TMPDIR, else /tmp. */
+const char *gate_workspace_root(const char *root);
+
+/*
+ * Remove the workspaces under `root` left by runs that died (killed
+ * hooks, crashed machines): those whose lock file nobody holds.
+ * Workspaces of live runs are never touched.  Returns how many were
+ * removed.
+ */
+int gate_workspace_sweep(const char *root);
+
+/*
+ * What checking out a tree would write, known before writing anything:
+ * every entry (pre-order: a directory before what it holds), the bytes
+ * of content, and the space it takes on disk, counting each file, link
+ * and directory as at least one 4 KiB block (so that a tree of many
+ * tiny files is as costly as it really is).
+ */
+struct gate_tree_entry {
+	char *path;    /* raw bytes from the tree */
+	unsigned mode; /* git's: 040000, 0100644, 0100755, 0120000, 0160000 */
+	unsigned char id[20];
+	uint64_t size; /* blobs: the content's size */
+};
+
+struct gate_tree_plan {
+	struct git_repository *repo;
+	git_oid tree;
+	struct gate_tree_entry *v;
+	size_t nr, alloc;
+	uint64_t bytes; /* content of files and links */
+	uint64_t disk;  /* the estimate above */
+};
+
+#define GATE_TREE_PLAN_INIT { NULL, { { 0 } }, NULL, 0, 0, 0, 0 }
+#define GATE_BLOCK 4096u
+
+/*
+ * Plan the checkout of `tree_id` from the repository at `git_dir`: 0,
+ * GATE_EUNSAFE with the offending path in `err` (as for
+ * gate_workspace_checkout), or -1.
+ */
+int gate_tree_plan_make(struct gate_tree_plan *plan, const char *git_dir, const char *tree_id,
+			struct gate_buf *err);
+void gate_tree_plan_release(struct gate_tree_plan *plan);
+
+/*
+ * The planned tree as a POSIX tar stream (pax headers for long names and
+ * big files), produced piece by piece for a non-blocking pipe:
+ *
+ *   struct gate_tree_tar t = GATE_TREE_TAR_INIT;
+ *   t.plan = &plan;
+ *   while ((r = gate_tree_tar_next(&t, &data, &len, err)) == 1) {
+ *           n = write(fd, data, len); ... gate_tree_tar_advance(&t, n);
+ *   }
+ *   gate_tree_tar_release(&t);
+ *
+ * Files get mode 0644 or 0755, directories 0755, submodules an empty
+ * directory, symlinks their target, every entry the current time.
+ */
+struct gate_tree_tar {
+	const struct gate_tree_plan *plan;
+	size_t next;           /* the next entry to describe */
+	struct gate_buf head;  /* headers and padding not written yet */
+	size_t head_off;
+	struct git_blob *blob; /* the file being written */
+	const char *data;
+	size_t len, off, pad;
+	int ended;
+};
+
+#define GATE_TREE_TAR_INIT { NULL, 0, GATE_BUF_INIT, 0, NULL, NULL, 0, 0, 0, 0 }
+
+/* 1 with the next bytes to write, 0 when all is written, -1 with a message. */
+int gate_tree_tar_next(struct gate_tree_tar *t, const char **data, size_t *len, struct gate_buf *err);
+/* `n` bytes of what gate_tree_tar_next gave were written. */
+void gate_tree_tar_advance(struct gate_tree_tar *t, size_t n);
+void gate_tree_tar_release(struct gate_tree_tar *t);
 
 /* Remove the workspace and all it holds; ws->path is freed. */
 int gate_workspace_remove(struct gate_workspace *ws, struct gate_buf *err);

@@ -1,26 +1,33 @@
 #!/bin/bash
-# The command check's benchmark (issue 4, "Performance"): run by
+# The command check's benchmark (issues 4 and 9, "Performance"): run by
 # `make bench`, or by hand:
 #
 #   GATE_BUILDDIR=/path/to/build tests/bench/bench-command.sh
 #
 # Workload: a bare repository holding git.git with main at v2.39.0 and
 # git-gate's pre-receive hook (wrapped to time it), policy
-#   build = { type = "command"; run = "true"; }
-# and real `git push`es of v2.40.0 (715 commits; a tree of 4,340 files).
+#   build = { type = "command"; run = "true"; sandbox = MODE; }
+# and real `git push`es of v2.40.0 (715 commits; a tree of 4,340 files),
+# with the sandbox (the default, "bwrap") and without it ("none").
 # Measured in the same run, repetitions interleaved, medians reported:
 #
-#  a. checkout: the gate's checkout of v2.40.0's tree into a workspace
-#     (GIT_GATE_TRACE's "checkout" time inside the push) against
-#     `git archive v2.40.0 | tar -x` into the same file system.
-#     Target: checkout / archive <= 1.2.
+#  a. checkout: without the sandbox, the gate's checkout of v2.40.0's
+#     tree into a workspace (GIT_GATE_TRACE's "checkout" time inside the
+#     push) against `git archive v2.40.0 | tar -x` into the same file
+#     system.  Target: checkout / archive <= 1.2.  With the sandbox, its
+#     "checkout": the sandbox's start-up, the tree streamed in as tar and
+#     unpacked into its tmpfs.
 #  b. cached: a push of a new commit whose tree already passed (a rebase
-#     that ends on the same tree).  Target: the hook decides in < 100 ms
-#     and starts no command.  Also shown: the whole v2.39.0..v2.40.0 push
-#     again once its tree passed (the scan of 715 commits included).
+#     that ends on the same tree; sandboxed, as the cache is off without
+#     the sandbox).  Target: the hook decides in < 100 ms and starts no
+#     command.  Also shown: the whole v2.39.0..v2.40.0 push again once
+#     its tree passed (the scan of 715 commits included).
 #  c. overhead: the hook's wall time around `run = "true"` minus the
-#     checkout and the command itself (policy, scan, workspace, log,
-#     cache, cleanup).  Target: < 10% of the checkout time.
+#     checkout and the command itself (policy, scan, plan, workspace, log,
+#     cache, cleanup), in both modes.  Target: < 10% of the checkout time.
+#  d. sandbox start-up: the sandboxed "checkout" of a tree of one small
+#     file (a second repository): starting bwrap, unpacking, reporting
+#     ready.  Target: < 50 ms.
 #
 # Environment:
 #   GATE_BENCH_GIT_REPO   a clone of git.git (a public copy; required)
@@ -70,7 +77,7 @@ now() { date +%s.%N; }
 # it does not compete with the next measurement
 settle() {
 	local i=0
-	while [ -n "$(ls -A "$W/ws")" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	while [ -n "$(ls -A "$W/ws" | grep -v '^git-gate-slots\.[0-9]*$')" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 	sync
 }
 
@@ -100,13 +107,23 @@ echo \$(( (e - s) / 1000 )) >"$W/hook-us"
 exit \$rc
 EOF
 chmod +x "$W/victim.git/hooks/pre-receive"
-cat >"$W/victim.git/git-gate.conf" <<EOF
+for mode in none bwrap; do
+	cat >"$W/policy.$mode" <<EOF
 workspace = "$W/ws";
 cache_dir = "$W/cache";
 log_dir = "$W/logs";
-checks = { build = { type = "command"; run = "true"; }; };
+checks = { build = { type = "command"; run = "true"; sandbox = "$mode"; }; };
 rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 EOF
+done
+use_policy() { cp "$W/policy.$1" "$W/victim.git/git-gate.conf"; }
+# d.: a second repository whose tree is one small file
+git init -q --bare "$W/tiny.git"
+"$GATE" install "$W/tiny.git" >/dev/null
+cp "$W/policy.bwrap" "$W/tiny.git/git-gate.conf"
+git init -q "$W/tiny"
+git -C "$W/tiny" commit -q --allow-empty -m "Start"
+git -C "$W/tiny" push -q "$W/tiny.git" HEAD:refs/heads/main
 ncommits=$(git --git-dir="$W/client.git" rev-list --count "$old..$new")
 nfiles=$(git --git-dir="$W/client.git" ls-tree -r "$tree" | wc -l)
 treebytes=$(git --git-dir="$W/client.git" ls-tree -r -l "$tree" | awk '$4 ~ /^[0-9]+$/ { s += $4 } END { print s }')
@@ -126,20 +143,31 @@ push() {
 trace() {
 	sed -n "s/.*trace: build: .* $1 \([0-9.]*\) s.*/\1/p" "$W/push.err" | head -n 1
 }
-reset_main() { git --git-dir="$W/victim.git" update-ref refs/heads/main "$1"; }
+# reset_main REV: main back at REV, and no commit counted as judged (the
+# judged record, git-gate.conf(5)), so that the range is judged again
+reset_main() {
+	git --git-dir="$W/victim.git" update-ref refs/heads/main "$1"
+	rm -rf "$W/victim.git/git-gate/judged"
+}
+# full_push MODE: the whole range pushed again with sandbox = MODE; the
+# hook's wall time in $pushed
+full_push() {
+	settle
+	use_policy "$1"
+	reset_main "$old"
+	pushed=$(push "$new")
+	grep -q "build: passed on" "$W/push.err" || { cat "$W/push.err" >&2; exit 1; }
+}
 
 : >"$W/r.checkout"; : >"$W/r.archive"; : >"$W/r.overhead"; : >"$W/r.hook"
 : >"$W/r.cached"; : >"$W/r.cached-range"
+: >"$W/r.checkout-sb"; : >"$W/r.overhead-sb"; : >"$W/r.hook-sb"; : >"$W/r.startup"
 log "$REPS repetitions (plus one warm-up), interleaved"
 for i in $(seq 0 "$REPS"); do
-	# a. + c.: an uncached push of the range
-	settle
+	# a. + c.: an uncached push of the range, without the sandbox
 	rm -rf "$W/cache"
-	reset_main "$old"
-	hook=$(push "$new")
-	grep -q "build: passed on" "$W/push.err" || { cat "$W/push.err" >&2; exit 1; }
-	co=$(trace checkout)
-	cmd=$(trace command)
+	full_push none
+	hook=$pushed co=$(trace checkout) cmd=$(trace command)
 	# the archive, into the same file system, right after
 	settle
 	mkdir "$W/ws/archive"
@@ -148,7 +176,19 @@ for i in $(seq 0 "$REPS"); do
 	e=$(now)
 	arch=$(echo "$e - $s" | bc -l)
 	rm -rf "$W/ws/archive"
-	# b.: a new commit whose tree already passed
+	# a. + c. with the sandbox
+	full_push bwrap
+	hook_sb=$pushed co_sb=$(trace checkout) cmd_sb=$(trace command)
+	# d.: the sandbox's start-up, with a tree of one file
+	echo "$i" >"$W/tiny/file"
+	git -C "$W/tiny" add file
+	git -C "$W/tiny" commit -q -m "Tiny $i"
+	GIT_GATE_TRACE=1 git -C "$W/tiny" push -q "$W/tiny.git" HEAD:refs/heads/main 2>"$W/push.err" || {
+		cat "$W/push.err" >&2
+		exit 1
+	}
+	startup=$(trace checkout)
+	# b.: a new commit whose tree already passed (in the sandbox)
 	settle
 	nlogs=$(ls "$W/logs" | wc -l)
 	same=$(git --git-dir="$W/client.git" commit-tree "$tree" -p "$new" -m "Rebased, same tree ($i)")
@@ -163,16 +203,20 @@ for i in $(seq 0 "$REPS"); do
 	range=$(push "$new")
 	grep -q "already passed (cached)" "$W/push.err" || { log "no cache hit for the range"; exit 1; }
 	if [ "$i" -eq 0 ]; then
-		log "warm-up: checkout $co s, archive $arch s, hook $hook s, cached $cached s"
+		log "warm-up: checkout $co s, archive $arch s, hook $hook s, sandboxed: checkout $co_sb s, hook $hook_sb s, start-up $startup s; cached $cached s"
 		continue
 	fi
+	echo "$co_sb" >>"$W/r.checkout-sb"
+	echo "$hook_sb" >>"$W/r.hook-sb"
+	echo "$hook_sb - $co_sb - $cmd_sb" | bc -l >>"$W/r.overhead-sb"
+	echo "$startup" >>"$W/r.startup"
 	echo "$co" >>"$W/r.checkout"
 	echo "$arch" >>"$W/r.archive"
 	echo "$hook" >>"$W/r.hook"
 	echo "$hook - $co - $cmd" | bc -l >>"$W/r.overhead"
 	echo "$cached" >>"$W/r.cached"
 	echo "$range" >>"$W/r.cached-range"
-	log "rep $i: checkout $co s, archive $arch s, hook $hook s (command $cmd s), cached $cached s, cached range $range s"
+	log "rep $i: checkout $co s, archive $arch s, hook $hook s (command $cmd s); sandboxed: checkout $co_sb s, hook $hook_sb s (command $cmd_sb s), start-up $startup s; cached $cached s, cached range $range s"
 done
 settle
 
@@ -182,6 +226,13 @@ m_hook=$(median <"$W/r.hook")
 m_over=$(median <"$W/r.overhead")
 m_cached=$(median <"$W/r.cached")
 m_range=$(median <"$W/r.cached-range")
+m_co_sb=$(median <"$W/r.checkout-sb")
+m_hook_sb=$(median <"$W/r.hook-sb")
+m_over_sb=$(median <"$W/r.overhead-sb")
+m_startup=$(median <"$W/r.startup")
+over_sb_pct=$(echo "100 * $m_over_sb / $m_co_sb" | bc -l)
+over_sb_disk_pct=$(echo "100 * $m_over_sb / $m_co" | bc -l)
+startup_ms=$(echo "1000 * $m_startup" | bc -l)
 ratio=$(echo "$m_co / $m_arch" | bc -l)
 over_pct=$(echo "100 * $m_over / $m_co" | bc -l)
 cached_ms=$(echo "1000 * $m_cached" | bc -l)
@@ -190,9 +241,11 @@ verdict() { if [ "$1" = 1 ]; then echo "met"; else echo "MISSED"; fi; }
 ok_a=$(echo "$ratio <= 1.2" | bc -l)
 ok_b=$(echo "$cached_ms < 100" | bc -l)
 ok_c=$(echo "$over_pct < 10" | bc -l)
+ok_c2=$(echo "$over_sb_pct < 10" | bc -l)
+ok_d=$(echo "$startup_ms < 50" | bc -l)
 
 cat <<EOF
-== command check benchmark (issue 4) ==
+== command check benchmark (issues 4 and 9) ==
 workload: a public copy of git.git, main at $OLD, push of $NEW: $ncommits commits; tree $tree,
           $nfiles files, $(echo "$treebytes" | awk '{ printf "%.1f MiB", $1 / 1048576 }'); policy: run = "true"
 machine:  $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $REPS repetitions, medians
@@ -201,6 +254,9 @@ a. checkout into a workspace     $(printf '%.3f' "$m_co") s
    ratio                         $(printf '%.2f' "$ratio")   (target <= 1.2: $(verdict "$ok_a"))
 b. push of a tree that passed    $(printf '%.1f' "$cached_ms") ms, no command started   (target < 100 ms: $(verdict "$ok_b"))
    (the whole $OLD..$NEW push, tree passed: $(printf '%.1f' "$range_ms") ms)
-c. hook around run = "true"      $(printf '%.3f' "$m_hook") s
+c. hook around run = "true", sandbox = "none"   $(printf '%.3f' "$m_hook") s
    overhead (hook - checkout - command)  $(printf '%.3f' "$m_over") s = $(printf '%.1f' "$over_pct")% of the checkout   (target < 10%: $(verdict "$ok_c"))
+   the same in the sandbox (the default): hook $(printf '%.3f' "$m_hook_sb") s, its checkout (start-up, tar, unpack) $(printf '%.3f' "$m_co_sb") s
+   overhead (hook - checkout - command)  $(printf '%.3f' "$m_over_sb") s = $(printf '%.1f' "$over_sb_pct")% of its checkout, $(printf '%.1f' "$over_sb_disk_pct")% of the unsandboxed one   (target < 10%: $(verdict "$ok_c2"))
+d. sandbox start-up (a tree of one file)  $(printf '%.1f' "$startup_ms") ms   (target < 50 ms: $(verdict "$ok_d"))
 EOF

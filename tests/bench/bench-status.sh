@@ -19,6 +19,8 @@
 #     entry, the notes commit, the compare-and-swap of refs/notes/gate) as
 #     GIT_GATE_TRACE=1 reports it inside each push.  Besides that step the
 #     ledger adds one small file that pre-receive writes.  Target: < 20 ms.
+#  d. the same once the ledger holds 50,000 notes (a notes tree laid out as
+#     git-gate writes it, one level of fanout, generated).
 #
 # Environment:
 #   GATE_BENCH_DIR          where workloads are built (default
@@ -158,4 +160,29 @@ times=$(for i in $(seq $((REPS * 2))); do push_once; done)
 notes=$(git --git-dir=small.git notes --ref=gate list | wc -l)
 [ "$(printf '%s\n' "$times" | grep -c .)" = $((REPS * 2)) ] || { echo "bench: no ledger trace in the pushes" >&2; exit 1; }
 echo "c. the ledger step of post-receive in a small push: $(printf '%s\n' "$times" | med2) (median of $((REPS * 2)); $notes notes written)"
+
+# --- d. the same with 50,000 notes in the ledger -------------------------------------------
+blob=$(echo '{"ledger":1}' | git --git-dir=small.git hash-object -w --stdin)
+python3 - "$blob" small.git <<-\EOF
+import collections, hashlib, subprocess, sys
+blob, gd = sys.argv[1], sys.argv[2]
+groups = collections.defaultdict(list)
+for i in range(50000):
+    h = hashlib.sha1(b"note %d" % i).hexdigest()
+    groups[h[:2]].append(h[2:])
+def mktree(text):
+    return subprocess.run(["git", "--git-dir=" + gd, "mktree"], input=text, capture_output=True, text=True,
+                          check=True).stdout.strip()
+old = subprocess.run(["git", "--git-dir=" + gd, "rev-parse", "refs/notes/gate"], capture_output=True, text=True,
+                     check=True).stdout.strip()
+root = "".join("040000 tree %s\t%s\n" % (mktree("".join("100644 blob %s\t%s\n" % (blob, n) for n in names)), d)
+               for d, names in sorted(groups.items()))
+c = subprocess.run(["git", "--git-dir=" + gd, "commit-tree", "-p", old, "-m", "50,000 generated notes", mktree(root)],
+                   capture_output=True, text=True, check=True).stdout.strip()
+subprocess.run(["git", "--git-dir=" + gd, "update-ref", "refs/notes/gate", c, old], check=True)
+EOF
+times=$(for i in $(seq $((REPS * 2))); do push_once; done)
+notes=$(git --git-dir=small.git notes --ref=gate list | wc -l)
+[ "$(printf '%s\n' "$times" | grep -c .)" = $((REPS * 2)) ] || { echo "bench: no ledger trace in the pushes" >&2; exit 1; }
+echo "d. the same with $notes notes in the ledger: $(printf '%s\n' "$times" | med2) (median of $((REPS * 2)))"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -155,7 +155,8 @@ ref_of() {
 # removed by a detached process after the verdict: give it a moment)
 ws_empty() {
 	i=0
-	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null)"; do
+	# git-gate-slots.UID: the locks of max_concurrent_commands, kept
+	while test -n "$(ls -A "$TRASH/ws" 2>/dev/null | grep -v '^git-gate-slots\.[0-9]*$')"; do
 		i=$((i + 1))
 		if test $i -gt 100; then
 			echo "workspaces left behind:" >&2

@@ -2,13 +2,16 @@
 # The command check through real pushes: a small Makefile project whose
 # `make check` fails on a bad commit, the report, logs, timeouts that
 # kill grandchildren, on = "each", the verdict cache and the environment.
+# Commands run in the default sandbox (bubblewrap): what they see is read
+# back from the logs.  The tests of the unsandboxed supervisor (timeouts
+# and leftovers killed by pid) set sandbox = "none".
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
 # The project: `make check` builds a tiny calculator and tests it.
 write_project() {
 	# recipes need tabs: printf, not an indented here-document
 	printf '%s\n' 'check: calc' \
-		'\t@echo run >>../../runs' \
+		'\t@echo run' \
 		'\t./calc 2 3 >out.txt' \
 		'\t@if test "$$(cat out.txt)" = 5; then echo "PASS: add"; else echo "FAIL: add(2, 3) gave $$(cat out.txt), not 5"; exit 1; fi' \
 		'calc: calc.c' \
@@ -44,8 +47,14 @@ process_gone() {
 	return 0
 }
 
+# runs: how many times victim.git ran the command (a log file per run)
 runs() {
-	if test -f "$TRASH/runs"; then wc -l <"$TRASH/runs" | tr -d ' '; else echo 0; fi
+	ls "$TRASH/victim.git/git-gate/logs" 2>/dev/null | wc -l | tr -d ' '
+}
+
+# last_log REPO: the newest command log of REPO
+last_log() {
+	ls -t "$TRASH/$1/git-gate/logs/"*.log | head -n 1
 }
 
 test_expect_success 'setup' '
@@ -160,12 +169,16 @@ test_expect_success 'the command gets GIT_GATE_* and none of git hook variables;
 	cat >env.git/git-gate.conf <<-EOF &&
 	workspace = "$TRASH/ws";
 	checks = { build = { type = "command"; env = [ "EXTRA=from the policy" ];
-	  run = "env >$TRASH/env.out; pwd >$TRASH/pwd.out; git init -q . && git add -A && git -c user.name=T -c user.email=t@e commit -q -m t && git rev-parse HEAD^{tree} >$TRASH/tree.out"; }; };
+	  run = "env | sed s/^/env:/; pwd | sed s/^/pwd:/; git init -q . && git add -A && git -c user.name=T -c user.email=t@e commit -q -m t && git rev-parse HEAD^{tree} | sed s/^/tree:/"; }; };
 	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 	EOF
+	long=a-directory-name-that-is-long-enough/to-make-the-path-longer-than-the-hundred-bytes-of-a-tar-header/and-then-some &&
 	(cd w-env && write_project && chmod +x Makefile && ln -s calc.c link.c &&
-	 mkdir -p sub/dir && echo deep >sub/dir/file && git add . && git commit -q -m "Project" &&
+	 mkdir -p sub/dir "$long" && echo deep >sub/dir/file && echo long >"$long/file.txt" &&
+	 ln -s "../../../sub/dir/file/$long/$long" "$long/link-with-a-long-target" &&
+	 git add . && git commit -q -m "Project" &&
 	 git push origin main 2>../err) &&
+	sed -n "s/^env://p" "$(last_log env.git)" >env.out &&
 	old=$(git -C w-env rev-parse HEAD~1) && new=$(git -C w-env rev-parse HEAD) &&
 	test_grep "^GIT_GATE_REF=refs/heads/main$" env.out &&
 	test_grep "^GIT_GATE_OLD=$old$" env.out &&
@@ -179,20 +192,22 @@ test_expect_success 'the command gets GIT_GATE_* and none of git hook variables;
 	test_grep ! "^GIT_QUARANTINE_PATH=" env.out &&
 	test_grep ! "^GIT_OBJECT_DIRECTORY=" env.out &&
 	test_grep ! "^GIT_ALTERNATE_OBJECT_DIRECTORIES=" env.out &&
-	case "$(cat pwd.out)" in "$TRASH/ws/git-gate-"*) ;; *) false ;; esac &&
+	test_grep "^GIT_GATE_WORKSPACE=/tmp/workspace$" env.out &&
+	test_grep "^pwd:/tmp/workspace$" "$(last_log env.git)" &&
 	# the checkout is the exact tree: same modes, symlinks, contents
-	test "$(cat tree.out)" = "$(git -C w-env rev-parse HEAD^{tree})" &&
+	test_grep "^tree:$(git -C w-env rev-parse HEAD^{tree})$" "$(last_log env.git)" &&
 	ws_empty
 '
 
 test_expect_success 'push options do not reach the command' '
 	git --git-dir=env.git config receive.advertisePushOptions true &&
 	(cd w-env && commit_file more.txt more "More" && git push -o secret=1 origin main 2>../err) &&
-	test_grep "^GIT_GATE_COMMIT=" env.out &&
+	sed -n "s/^env://p" "$(last_log env.git)" >env.out &&
+	test_grep "^GIT_GATE_COMMIT=$(git -C w-env rev-parse HEAD)$" env.out &&
 	test_grep ! "^GIT_PUSH_OPTION" env.out
 '
 
-test_expect_success 'on timeout the whole process group is killed, grandchildren too' '
+test_expect_success 'sandbox = "none": on timeout everything the command started is killed, grandchildren too' '
 	cat >hang.sh <<-EOF &&
 	sh -c "echo \\\$\\\$ >$TRASH/grandchild.pid; exec sleep 1000" &
 	sh -c "trap \"\" TERM; echo \\\$\\\$ >$TRASH/stubborn.pid; exec sleep 1000" &
@@ -201,7 +216,7 @@ test_expect_success 'on timeout the whole process group is killed, grandchildren
 	EOF
 	cat >timeout.git/git-gate.conf <<-EOF &&
 	workspace = "$TRASH/ws";
-	checks = { build = { type = "command"; timeout = 2; progress_interval = 1; run = "sh ../../hang.sh"; }; };
+	checks = { build = { type = "command"; sandbox = "none"; timeout = 2; progress_interval = 1; run = "sh ../../hang.sh"; }; };
 	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 	EOF
 	before=$(ref_of timeout.git main) &&
@@ -220,10 +235,10 @@ test_expect_success 'on timeout the whole process group is killed, grandchildren
 	ws_empty
 '
 
-test_expect_success 'processes a passing command leaves running are killed' '
+test_expect_success 'sandbox = "none": processes a passing command leaves running are killed' '
 	cat >timeout.git/git-gate.conf <<-EOF &&
 	workspace = "$TRASH/ws";
-	checks = { build = { type = "command"; run = "sleep 1000 & echo \$! >$TRASH/bg.pid; true"; }; };
+	checks = { build = { type = "command"; sandbox = "none"; run = "sleep 1000 & echo \$! >$TRASH/bg.pid; true"; }; };
 	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 	EOF
 	(cd w-timeout && git push origin main 2>../err) &&
@@ -272,10 +287,11 @@ test_expect_success 'only the last output_lines lines are shown, neutralised; ma
 	EOF
 	cat >out.git/git-gate.conf <<-EOF &&
 	workspace = "$TRASH/ws";
-	checks = { build = { type = "command"; output_lines = 3; max_output = "1 KiB"; run = "sh ../../noisy.sh"; }; };
+	checks = { build = { type = "command"; output_lines = 3; max_output = "1 KiB"; run = "sh noisy.sh"; }; };
 	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 	EOF
-	(cd w-out && commit_file a a "Noisy" && test_must_fail git push origin main 2>../err) &&
+	cp noisy.sh w-out/ &&
+	(cd w-out && git add noisy.sh && git commit -q -m "Noisy" && test_must_fail git push origin main 2>../err) &&
 	test_grep "exit status 3 after [0-9.]* s; last 3 lines of output:" err &&
 	test_grep "| line 199 *$" err &&
 	test_grep "| red bell\\\\x07 done" err &&

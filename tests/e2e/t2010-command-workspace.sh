@@ -113,29 +113,32 @@ test_expect_success 'a .git directory in the tree is refused' '
 	nothing_escaped
 '
 
-test_expect_success 'symlinks are written as symlinks, submodules as empty directories' '
+test_expect_success 'symlinks are written as symlinks, submodules as empty directories (sandboxed and not)' '
 	(cd work && git reset -q --hard $(git -C ../victim.git rev-parse main) &&
 	 ln -s ../../outside link && ln -s README.md doc && echo readme >README.md &&
 	 git update-index --add --cacheinfo 160000,$(git rev-parse HEAD),vendor/lib &&
 	 git add link doc README.md && git commit -q -m "Links and a submodule") &&
-	cat >victim.git/git-gate.conf <<-EOF &&
-	workspace = "$TRASH/ws";
-	checks = { build = { type = "command";
-	  run = "test -L link && test \"\$(readlink link)\" = ../../outside && test -L doc && test \"\$(cat doc)\" = readme && test -d vendor/lib && test -z \"\$(ls -A vendor/lib)\" && echo ok >../../links-ok"; }; };
-	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
-	EOF
-	(cd work && git push origin main 2>../err) &&
-	test_grep "build: passed on" err &&
-	test -f links-ok &&
-	test -z "$(ls -A outside)" &&
+	for sandbox in bwrap none; do
+		cat >victim.git/git-gate.conf <<-EOF &&
+		workspace = "$TRASH/ws";
+		checks = { build = { type = "command"; sandbox = "$sandbox";
+		  run = "test -L link && test \"\$(readlink link)\" = ../../outside && test -L doc && test \"\$(cat doc)\" = readme && test -d vendor/lib && test -z \"\$(ls -A vendor/lib)\" && echo links-ok-\$(pwd)"; }; };
+		rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
+		EOF
+		(cd work && echo $sandbox >mode && git add mode && git commit -q -m "Mode $sandbox" &&
+		 git push origin main 2>../err) &&
+		test_grep "build: passed on" err &&
+		test_grep "^links-ok-" "$(ls -t victim.git/git-gate/logs/*.log | head -n 1)" &&
+		test -z "$(ls -A outside)" || return 1
+	done &&
 	ws_empty
 '
 
-test_expect_success 'the workspace is removed even when the command leaves read-only directories and symlinks to outside' '
+test_expect_success 'sandbox = "none": the workspace is removed even when the command leaves read-only directories and symlinks to outside' '
 	echo keep >outside/keep &&
 	cat >victim.git/git-gate.conf <<-EOF &&
 	workspace = "$TRASH/ws";
-	checks = { build = { type = "command";
+	checks = { build = { type = "command"; sandbox = "none";
 	  run = "mkdir -p ro/deep && echo x >ro/deep/f && ln -s $TRASH/outside ro/out && chmod -R a-w ro; exit 1"; }; };
 	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 	EOF
@@ -150,8 +153,9 @@ test_expect_success 'setup: two repositories whose command takes 2 s' '
 		make_victim $r.git && make_work w-$r $r.git &&
 		cat >$r.git/git-gate.conf <<-EOF &&
 		workspace = "$TRASH/ws";
+		max_concurrent_commands = 4;
 		checks = { build = { type = "command"; env = [ "EXPECT=$r" ];
-		  run = "date +%s.%N >../../start.\$EXPECT; sleep 2; pwd >../../pwd.\$EXPECT; echo \$GIT_GATE_COMMIT >../../commit.\$EXPECT; test \"\$(cat who)\" = \$EXPECT"; }; };
+		  run = "echo start:\$(date +%s.%N); sleep 2; echo commit:\$GIT_GATE_COMMIT; test \"\$(cat who)\" = \$EXPECT"; }; };
 		rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
 		EOF
 		(cd w-$r && commit_file who $r "Who: $r") || exit 1
@@ -167,11 +171,11 @@ test_expect_success 'two pushes to two repositories at once do not interfere' '
 	test_grep "build: passed on" err.b &&
 	test "$(ref_of a.git main)" = "$(git -C w-a rev-parse HEAD)" &&
 	test "$(ref_of b.git main)" = "$(git -C w-b rev-parse HEAD)" &&
-	test "$(cat commit.a)" = "$(git -C w-a rev-parse HEAD)" &&
-	test "$(cat commit.b)" = "$(git -C w-b rev-parse HEAD)" &&
-	test "$(cat pwd.a)" != "$(cat pwd.b)" &&
+	test_grep "^commit:$(git -C w-a rev-parse HEAD)$" a.git/git-gate/logs/*.log &&
+	test_grep "^commit:$(git -C w-b rev-parse HEAD)$" b.git/git-gate/logs/*.log &&
 	# they really ran at the same time
-	awk -v a="$(cat start.a)" -v b="$(cat start.b)" "BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2) }" &&
+	awk -v a="$(sed -n "s/^start://p" a.git/git-gate/logs/*.log)" -v b="$(sed -n "s/^start://p" b.git/git-gate/logs/*.log)" \
+		"BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2) }" &&
 	ws_empty
 '
 

@@ -1,13 +1,14 @@
 #!/bin/sh
-# sandbox = "bwrap": the command runs without network, with a read-only
-# system and a private /tmp; a missing or unusable bubblewrap fails the
-# check with a clear message.  Where bubblewrap cannot create namespaces
-# (some containers), the tests assert that clear failure instead.
+# sandbox = "bwrap" (the default): the command runs without network, with
+# a read-only system and a private /tmp; a missing or unusable bubblewrap
+# fails the check with a clear message, and sandbox = "none" is flagged by
+# validate and explain.  Where bubblewrap cannot create namespaces (some
+# containers), the tests assert that clear failure instead.
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
 bwrap_works=no
 if command -v bwrap >/dev/null 2>&1 &&
-   bwrap --ro-bind / / --unshare-net --unshare-pid --die-with-parent --cap-drop ALL true >/dev/null 2>&1; then
+   bwrap --ro-bind / / --unshare-all --unshare-user --disable-userns --die-with-parent --cap-drop ALL true >/dev/null 2>&1; then
 	bwrap_works=yes
 fi
 say "bubblewrap usable here: $bwrap_works"
@@ -31,7 +32,7 @@ push_sandboxed() {
 		(cd work && git push origin "$@" 2>../err)
 	else
 		(cd work && test_must_fail git push origin "$@" 2>../err) &&
-		test_grep "sandbox = \"bwrap\": bubblewrap (.*) cannot create its namespaces on this server" err
+		test_grep "sandbox = \"bwrap\": bubblewrap (.*) could not start the sandbox on this server" err
 	fi
 }
 
@@ -85,7 +86,7 @@ test_expect_success 'sandbox = "bwrap": no network inside' '
 		test_grep "| no network: " err &&
 		test_grep "failed: exit status 1" err
 	else
-		test_grep "sandbox = \"bwrap\": bubblewrap (.*) cannot create its namespaces on this server" err
+		test_grep "sandbox = \"bwrap\": bubblewrap (.*) could not start the sandbox on this server" err
 	fi &&
 	test "$(ref_of victim.git main)" != "$(git -C work rev-parse HEAD)"
 '
@@ -108,17 +109,47 @@ test_expect_success 'sandbox = "bwrap": the timeout still kills everything' '
 		i=0 && while pgrep -f "sleep 1234.5" >/dev/null && test $i -lt 50; do sleep 0.1; i=$((i + 1)); done &&
 		! pgrep -f "sleep 1234.5"
 	else
-		test_grep "cannot create its namespaces" err
+		test_grep "could not start the sandbox" err
 	fi &&
 	ws_empty
+'
+
+test_expect_success 'the sandbox is the default: a check without the key runs in it' '
+	cat >victim.git/git-gate.conf <<-EOF &&
+	workspace = "$TRASH/ws";
+	checks = { build = { type = "command"; run = "id -u; test -e /etc/shadow && echo shadow-visible; pwd"; }; };
+	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
+	EOF
+	(cd work && commit_file d d "Default" && git push origin main 2>../err) &&
+	if test $bwrap_works = yes; then
+		log=$(ls -t victim.git/git-gate/logs/*.log | head -n 1) &&
+		test_grep "^65534$" "$log" &&
+		test_grep "^/tmp/workspace$" "$log" &&
+		test_grep ! "^shadow-visible" "$log"
+	fi &&
+	git gate validate victim.git/git-gate.conf 2>err &&
+	test_grep ! "warning" err
+'
+
+test_expect_success 'validate and explain warn about sandbox = "none", naming the risk' '
+	cat >none.conf <<-EOF &&
+	checks = { build = { type = "command"; sandbox = "none"; run = "make check"; }; };
+	rules = ( { refs = [ "refs/heads/*" ]; checks = [ "build" ]; } );
+	EOF
+	git gate validate none.conf >out 2>err &&
+	test_grep "warning: none.conf:1: sandbox = \"none\": code from every push runs with the hook account.s rights (it can read and change every repository, hook and key of the account, reach the network, and fake the verdict cache, which is therefore off for this check)" err &&
+	test_grep "valid" out &&
+	GIT_GATE_CONFIG="$TRASH/none.conf" git gate explain --repo victim.git refs/heads/main >out 2>err &&
+	test_grep "^warning: .*none.conf:1: sandbox = \"none\": code from every push runs with the hook account.s rights" out
 '
 
 test_expect_success 'a missing bubblewrap fails the check with a clear message' '
 	set_policy bwrap "true" &&
 	(cd work && commit_file c c "No bwrap" &&
 	 GIT_GATE_BWRAP=/nonexistent/bwrap test_must_fail git push origin main 2>../err) &&
-	test_grep "could not be evaluated: sandbox = \"bwrap\" needs bubblewrap, which is not installed at GIT_GATE_BWRAP (apt-get install bubblewrap" err &&
-	test_grep "or set sandbox = \"none\"" err &&
+	test_grep "could not be evaluated: sandbox = \"bwrap\" needs bubblewrap, which is not installed at GIT_GATE_BWRAP; it needs bubblewrap installed (apt-get install bubblewrap" err &&
+	test_grep "unprivileged user namespaces allowed" err &&
+	test_grep "(or, unsafe, sandbox = \"none\")" err &&
 	test "$(ref_of victim.git main)" != "$(git -C work rev-parse HEAD)"
 '
 
@@ -130,7 +161,8 @@ test_expect_success 'a bubblewrap that cannot create namespaces fails the check 
 	EOF
 	chmod +x fake-bwrap &&
 	(cd work && GIT_GATE_BWRAP="$TRASH/fake-bwrap" test_must_fail git push origin main 2>../err) &&
-	test_grep "could not be evaluated: sandbox = \"bwrap\": bubblewrap (.*fake-bwrap.) cannot create its namespaces on this server (bwrap: No permissions to creating new namespace" err &&
+	test_grep "could not be evaluated: sandbox = \"bwrap\": bubblewrap (.*fake-bwrap.) could not start the sandbox on this server (bwrap: No permissions to creating new namespace" err &&
+	test_grep "kernel.apparmor_restrict_unprivileged_userns" err &&
 	test "$(ref_of victim.git main)" != "$(git -C work rev-parse HEAD)"
 '
 

@@ -114,6 +114,19 @@ test_expect_success 'a policy that weakens a final system rule is rejected' '
 	test_grep "^weak.conf:3: .allow_force_push = true. weakens final rule at $SYS:5" err
 '
 
+test_expect_success 'a warn rule for all branches after the rule for main is not refused as weakening' '
+	cat >policy.conf <<-\EOF &&
+	rules = (
+	  { refs = [ "refs/heads/main" ]; },
+	  { refs = [ "refs/heads/**" ]; mode = "warn"; allow_force_push = true; }
+	);
+	EOF
+	push_policy alice 2>err &&
+	test_grep ! "weakens" err &&
+	test -n "$(ref_of victim.git refs/meta/gate)" &&
+	git --git-dir=victim.git update-ref -d refs/meta/gate
+'
+
 test_expect_success 'a policy in the repository may not read server files or set server keys' '
 	cat >policy.conf <<-\EOF &&
 	audit_log = "/tmp/elsewhere.log";
@@ -181,6 +194,10 @@ test_expect_success 'a stored policy the system file no longer allows can still 
 	printf "rules = ( { refs = [ \"refs/heads/**\" ]; checks = [ \"t\" ]; } );\nchecks = { t = { type = \"command\"; run = \"true\"; }; };\n" >policy.conf &&
 	push_policy alice 2>err &&
 	test -n "$(ref_of victim.git refs/meta/gate)" &&
+	# even so, the command cannot be taken out of the sandbox from the ref
+	printf "checks = { t = { type = \"command\"; run = \"true\"; sandbox = \"none\"; }; };\n" >policy.conf &&
+	test_must_fail push_policy alice 2>err &&
+	test_grep "new policy: refs/meta/gate:git-gate.conf:1: check .t.: sandbox = \"none\" cannot be set in a policy stored in the repository" err &&
 	cp sys.orig "$SYS" &&
 	before=$(ref_of victim.git main) &&
 	(cd work && commit_file c c "Add c" && test_must_fail git push origin main 2>../err) &&

@@ -89,6 +89,21 @@ test_expect_success 'the same fix for many findings of one check is said once' '
 	test_grep "remote: git-gate:     hint: Resolve the merge in your editor, then commit again" err
 '
 
+test_expect_success 'two secrets: each with its fingerprint, the fix once' '
+	git init -q --bare sec.git && git gate install sec.git >/dev/null &&
+	cat >sec.git/git-gate.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; checks = [ "sec" ]; } );
+	checks = { sec = { type = "secrets"; }; };
+	EOF
+	make_work swork sec.git &&
+	(cd swork && printf "db_password: Xq7Lm2Pz9Wk4Rt8Nv3Bs\napi_token: Vb5Nc8Mx2Lz7Kq4Wj9Rt\n" >db.yml &&
+	 git add db.yml && git commit -q -m "Add db config" && test_must_fail git push origin main 2>../err) &&
+	test "$(grep -c "fingerprint [0-9a-f]\{16\})" err)" = 2 &&
+	test "$(grep -c "treat the credential as leaked" err)" = 1 &&
+	test_grep "fix (all 2 problems above with this fix): treat the credential as leaked" err &&
+	test_grep "add its fingerprint to allow_fingerprints of check .sec." err
+'
+
 test_expect_success 'the reproduce command is shown whole' '
 	sync_work &&
 	(cd work && git rm -q --cached ok 2>/dev/null; rm -f ok &&

@@ -88,6 +88,18 @@ test_expect_success 'a server without git-gate: no verdict, exit 2, and the push
 	test_cmp before after
 '
 
+test_expect_success 'a server gated by the update hook (no push options) gives no verdict and takes nothing' '
+	git init -q --bare srv/upd.git &&
+	git gate install --hook update srv/upd.git >/dev/null &&
+	gate_policy srv/upd.git &&
+	(cd work && git push -q "$TRASH/srv/upd.git" origin/main:refs/heads/main) &&
+	refs_of srv/upd.git >before &&
+	(cd work && test_expect_code 2 git gate check --remote "$TRASH/srv/upd.git" --force refs/heads/main >../upd-out 2>&1) &&
+	test_grep "gave no git-gate verdict: it has no git-gate, or runs it as the update hook" upd-out &&
+	refs_of srv/upd.git >after &&
+	test_cmp before after
+'
+
 test_expect_success 'a server without push options cannot be asked' '
 	refs_of srv/noopts.git >before &&
 	(cd work && test_expect_code 2 git gate check --remote noopts refs/heads/main >../out 2>&1) &&

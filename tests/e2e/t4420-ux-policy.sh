@@ -183,6 +183,17 @@ test_expect_success 'pushed for real: the shadowed warn rule does not touch main
 	test "$(ref_of victim.git refs/heads/topic)" = "$(git -C work rev-parse HEAD)"
 '
 
+test_expect_success 'GIT_GATE_REPO_CONFIG layers its file over the system file, and a missing one rejects' '
+	before=$(ref_of victim.git main) &&
+	(cd work && git reset -q --hard "$before" && commit_file y y "WIP y" &&
+	 GIT_GATE_SYSTEM_CONFIG="$SYS" GIT_GATE_REPO_CONFIG="$TRASH/repo.conf" test_must_fail git push origin main 2>../err) &&
+	test_grep "\[nowip\] commit-message: 1 problem" err &&
+	test_grep "policy: .*system.conf + .*repo.conf" err &&
+	(cd work && GIT_GATE_REPO_CONFIG="$TRASH/nosuch.conf" test_must_fail git push origin HEAD:refs/heads/other 2>../err) &&
+	test_grep "nosuch.conf: policy file named by GIT_GATE_REPO_CONFIG does not exist" err &&
+	test -z "$(ref_of victim.git refs/heads/other)"
+'
+
 test_expect_success 'secrets: Makefile rules and lists of paths push without generic-secret findings' '
 	cat >victim.git/git-gate.conf <<-\EOF &&
 	rules = ( { refs = [ "refs/heads/**" ]; checks = [ "sec" ]; } );

@@ -15,40 +15,43 @@ policy() {
 	EOF
 }
 
+# mode_change NAME FIRST DURING: feature/x under a rule in mode FIRST
+# ("none": no push yet), then a WIP commit pushed there in mode DURING,
+# then the rule enforces and a good commit goes on top; pushing that to
+# main must judge the WIP commit and be rejected
+mode_change() {
+	make_victim $1.git &&
+	policy $1.git $3 &&
+	make_work $1.work $1.git &&
+	before=$(ref_of $1.git main) &&
+	if test $2 != none; then
+		policy $1.git $2 &&
+		(cd $1.work && commit_file a a "Add a" && git push -q origin HEAD:refs/heads/feature/x 2>/dev/null) &&
+		policy $1.git $3
+	fi &&
+	(cd $1.work && commit_file w w "WIP: pushed in mode $3" &&
+	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
+	test "$(ref_of $1.git feature/x)" = "$(git -C $1.work rev-parse HEAD)" &&
+	policy $1.git enforce &&
+	(cd $1.work && commit_file g g "Finish the work" &&
+	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
+	test "$(ref_of $1.git feature/x)" = "$(git -C $1.work rev-parse HEAD)" &&
+	(cd $1.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "WIP: pushed in mode $3" err &&
+	test "$(ref_of $1.git main)" = "$before"
+}
+
+# the trial is over (git-gate.conf(5), EXAMPLES): the rule now enforces
 test_expect_success 'a WIP commit pushed in warn mode is not grandfathered when the rule turns to enforce' '
-	make_victim flip.git &&
-	policy flip.git warn &&
-	make_work flip.work flip.git &&
-	before=$(ref_of flip.git main) &&
-	(cd flip.work && commit_file w w "WIP: half done" &&
-	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
-	test_grep "accepted with warnings" err &&
-	# the trial is over (git-gate.conf(5), EXAMPLES): the rule now enforces
-	policy flip.git enforce &&
-	(cd flip.work && commit_file g g "Finish the work" &&
-	 git push origin HEAD:refs/heads/feature/x 2>../err) &&
-	test "$(ref_of flip.git feature/x)" = "$(git -C flip.work rev-parse HEAD)" &&
-	(cd flip.work && test_must_fail git push origin HEAD:main 2>../err) &&
-	test_grep "WIP: half done" err &&
-	test "$(ref_of flip.git main)" = "$before"
+	mode_change flip none warn
 '
 
 test_expect_success 'nor when the rule went enforce -> warn -> enforce' '
-	make_victim flip2.git &&
-	policy flip2.git enforce &&
-	make_work flip2.work flip2.git &&
-	before=$(ref_of flip2.git main) &&
-	(cd flip2.work && commit_file a a "Add a" && git push -q origin HEAD:refs/heads/feature/y 2>/dev/null) &&
-	policy flip2.git warn &&
-	(cd flip2.work && commit_file w w "WIP: during the trial" &&
-	 git push origin HEAD:refs/heads/feature/y 2>../err) &&
-	test_grep "accepted with warnings" err &&
-	policy flip2.git enforce &&
-	(cd flip2.work && commit_file g g "Finish the work" &&
-	 git push origin HEAD:refs/heads/feature/y 2>../err) &&
-	(cd flip2.work && test_must_fail git push origin HEAD:main 2>../err) &&
-	test_grep "WIP: during the trial" err &&
-	test "$(ref_of flip2.git main)" = "$before"
+	mode_change flip2 enforce warn
+'
+
+test_expect_success 'nor what was pushed while the rule was switched off (enforce -> off -> enforce)' '
+	mode_change off enforce off
 '
 
 test_expect_success 'a trial on main itself: after the switch, main.s history holds up nothing' '
@@ -151,6 +154,30 @@ test_expect_success 'a commit an exempt bot put on main does not count once main
 	(cd bot.work && test_must_fail git push origin HEAD:main 2>../err) &&
 	test_grep "WIP: the bot" err &&
 	test "$(ref_of bot.git main)" = "$before"
+'
+
+test_expect_success 'nobody can block the policy ref with a ref below it (or above it) before it exists' '
+	mkdir -p etc &&
+	cat >etc/meta.conf <<-\EOF &&
+	meta_ref = "refs/meta/gate";
+	meta_users = [ "alice" ];
+	rules = ( { refs = [ "refs/heads/main" ]; final = true; allow_force_push = false; allow_delete = false; } );
+	EOF
+	make_victim meta.git &&
+	make_work meta.work meta.git &&
+	(cd meta.work && GIT_GATE_SYSTEM_CONFIG="$TRASH/etc/meta.conf" &&
+	 export GIT_GATE_SYSTEM_CONFIG &&
+	 test_must_fail git push origin HEAD:refs/meta/gate/x 2>../err &&
+	 test_must_fail git push origin HEAD:refs/meta 2>>../err &&
+	 test_must_fail env GIT_GATE_USER=alice git push origin HEAD:refs/meta/gate/y 2>>../err) &&
+	test_grep "remote: git-gate: ---- refs/meta/gate/x: REJECTED ----" err &&
+	test_grep "would stand in the way of the policy ref .refs/meta/gate." err &&
+	test -z "$(git --git-dir=meta.git for-each-ref refs/meta)" &&
+	(cd meta.work && git checkout -q --orphan gate && git rm -q -rf . &&
+	 echo "rules = ( { refs = [ \"refs/heads/**\" ]; } );" >git-gate.conf && git add git-gate.conf &&
+	 git commit -q -m "Policy" &&
+	 GIT_GATE_SYSTEM_CONFIG="$TRASH/etc/meta.conf" GIT_GATE_USER=alice git push origin gate:refs/meta/gate 2>../err) &&
+	test -n "$(ref_of meta.git refs/meta/gate)"
 '
 
 test_done

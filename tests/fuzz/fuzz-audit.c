@@ -1,7 +1,8 @@
 /*
  * Fuzz the audit log's JSON writer (src/audit.c): gate_json_add_string on
- * the raw input, and a whole record (gate_audit_format) of a verdict made
- * of hostile strings (see fuzz-verdict.h).  Invariants: a string is one
+ * the raw input, and whole records (gate_audit_format: a decision judged
+ * or not, and post-receive's record of what moved) of a verdict made of
+ * hostile strings (see fuzz-verdict.h).  Invariants: a string is one
  * valid JSON string, a record is one valid JSON object on exactly one
  * line; both are valid UTF-8 and hold no control character (C0, DEL, C1),
  * no bidirectional control and no U+2028/U+2029, even unescaped, so that
@@ -49,16 +50,20 @@ static void check_string(const char *s, size_t len)
 	gate_buf_release(&out);
 }
 
-static void check_record(const struct fuzz_verdict *fv, int judged)
+static void check_record(const struct fuzz_verdict *fv, int judged, enum gate_audit_kind kind)
 {
 	struct gate_audit_event e = GATE_AUDIT_EVENT_INIT;
 	struct gate_buf out = GATE_BUF_INIT;
+
+	e.kind = kind;
+	if (fv->flags & 0x04)
+		e.chained = "hooks/pre-receive.chained: exit 1";
 
 	e.cfg = judged ? fuzz_verdict_policy() : NULL;
 	e.git_dir = fv->flags & 0x01 ? fv->git_dir : NULL;
 	e.push = &fv->push;
 	e.v = judged ? &fv->v : NULL;
-	e.hook = "pre-receive";
+	e.hook = kind == GATE_AUDIT_UPDATED ? "post-receive" : "pre-receive";
 	e.exit_code = judged ? (fv->v.outcome == GATE_OUTCOME_REJECT) : 1;
 	e.error = judged ? NULL : fv->error;
 	e.when.tv_sec = 1700000000;
@@ -83,8 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setenv("SSH_CONNECTION", fv.client, 1);
 	else
 		unsetenv("SSH_CONNECTION");
-	check_record(&fv, 1);
-	check_record(&fv, 0);
+	check_record(&fv, 1, GATE_AUDIT_DECISION);
+	check_record(&fv, 0, GATE_AUDIT_DECISION);
+	check_record(&fv, 0, GATE_AUDIT_UPDATED);
 	fuzz_verdict_release(&fv);
 	return 0;
 }

@@ -72,10 +72,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* always set: the fallback (the OS account) is not pushed data */
 	setenv("GIT_GATE_USER", *user ? user : "anonymous", 1);
 
-	if (gate_push_parse_pre_receive(&p, text, len, &err) == 0)
+	if (gate_push_parse_pre_receive(&p, text, len, &err) == 0) {
 		check_updates(&p);
-	else
+		if (p.nr) {
+			/* a symbolic ref resolved: the pusher's name stays what was pushed */
+			char *pushed = gate_xstrdup(p.updates[0].ref);
+			gate_update_retarget(&p.updates[0], "refs/heads/main");
+			gate_update_retarget(&p.updates[0], "refs/heads/trunk");
+			FUZZ_ASSERT(!strcmp(gate_update_pushed_name(&p.updates[0]), pushed));
+			FUZZ_ASSERT(!strcmp(p.updates[0].ref, "refs/heads/trunk"));
+			free(pushed);
+		}
+	} else {
 		FUZZ_ASSERT(err.len > 0);
+	}
 	/* the update hook's arguments, one ref at a time */
 	if (len > 82) {
 		struct gate_push q = GATE_PUSH_INIT;

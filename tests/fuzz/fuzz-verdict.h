@@ -6,9 +6,9 @@
  * fuzz what git-gate writes about a verdict (the report, the audit log).
  *
  * Input: FLAGS REF NUL USER NUL BYPASS-REASON NUL REFUSAL NUL SUBJECT NUL
- * PATH NUL MESSAGE NUL DETAIL NUL HINT NUL ERROR NUL GIT-DIR NUL CLIENT;
- * the first byte's bits choose the outcome, exemption, bypass and which
- * optional parts are there.  Strings that git-gate itself writes (check
+ * PATH NUL MESSAGE NUL DETAIL NUL HINT NUL ERROR NUL GIT-DIR NUL CLIENT NUL
+ * VIA; the first byte's bits choose the outcome, exemption, bypass, a
+ * symbolic ref (VIA, pointing to REF) and which optional parts are there.  Strings that git-gate itself writes (check
  * names, messages of its own) are fixed: the policy comes from the admin.
  */
 
@@ -27,7 +27,7 @@ struct fuzz_verdict {
 	struct gate_push push;
 	struct gate_verdict v;
 	struct gate_commit commit;
-	const char *ref, *user, *reason, *error, *git_dir, *client;
+	const char *ref, *user, *reason, *error, *git_dir, *client, *via;
 };
 
 static inline const struct gate_config *fuzz_verdict_policy(void)
@@ -79,10 +79,17 @@ static inline void fuzz_verdict_init(struct fuzz_verdict *fv, const uint8_t *dat
 	fv->error = fuzz_field(&fv->f);
 	fv->git_dir = fuzz_field(&fv->f);
 	fv->client = fuzz_field(&fv->f);
+	fv->via = fuzz_field(&fv->f);
 
 	/* the push: the hostile ref, and a second plain one */
 	fv->push = (struct gate_push)GATE_PUSH_INIT;
-	fuzz_verdict_add_update(&fv->push, fv->ref, (enum gate_update_kind)((fl >> 4) % 3));
+	if (fl & 0x02) {
+		/* pushed to the symbolic ref VIA, which moves REF */
+		fuzz_verdict_add_update(&fv->push, fv->via, (enum gate_update_kind)((fl >> 4) % 3));
+		gate_update_retarget(&fv->push.updates[0], fv->ref);
+	} else {
+		fuzz_verdict_add_update(&fv->push, fv->ref, (enum gate_update_kind)((fl >> 4) % 3));
+	}
 	fuzz_verdict_add_update(&fv->push, "refs/heads/main", GATE_UPDATE_MODIFY);
 	fv->push.user = gate_xstrdup(fv->user);
 	fv->push.user_source = gate_xstrdup("GIT_GATE_USER");

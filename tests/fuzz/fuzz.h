@@ -134,10 +134,16 @@ static inline long fuzz_utf8(const unsigned char *s, size_t len, size_t *n)
 	return (long)cp;
 }
 
-/* Characters that act on a terminal or make a line read differently. */
+/*
+ * Characters that act on a terminal or make a line read differently: C0,
+ * DEL and C1 controls, the bidirectional marks (ALM, LRM, RLM),
+ * embeddings, overrides and isolates, and the line and paragraph
+ * separators.
+ */
 static inline int fuzz_is_dangerous(long cp)
 {
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 

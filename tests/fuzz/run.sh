@@ -55,11 +55,16 @@ if ! "$CLANG" -fsanitize=fuzzer,address,undefined -o "$out/probe" "$out/probe.c"
 	exit 2
 fi
 
-# the library: every src/*.c but the CLI (its main and commands)
+# the library: the C files of libgitgate_a_SOURCES in Makefile.am
+lib=$(sed -n '/^libgitgate_a_SOURCES *=/,/[^\\]$/p' "$srcdir/Makefile.am" | tr ' \t\\' '\n\n\n' | grep '\.c$')
+if [ -z "$lib" ]; then
+	echo "make fuzz: cannot read libgitgate_a_SOURCES in $srcdir/Makefile.am" >&2
+	exit 2
+fi
 objs=
-for c in "$srcdir"/src/*.c; do
+for f in $lib; do
+	c=$srcdir/$f
 	base=$(basename "$c" .c)
-	case $base in git-gate | cmd-*) continue ;; esac
 	o=$out/obj/$base.o
 	if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ -n "$(find "$srcdir/src" -name '*.h' -newer "$o")" ]; then
 		echo "  CLANG    src/$base.c"

@@ -42,7 +42,12 @@ static void test_command__bad_values_are_reported(void **state)
 {
 	(void)state;
 	expect_error(CMD("run = \"true\"; on = \"every\";"), "must be \"tip\"");
-	expect_error(CMD("run = \"true\"; sandbox = \"docker\";"), "must be \"none\" or \"bwrap\"");
+	expect_error(CMD("run = \"true\"; sandbox = \"docker\";"), "must be \"bwrap\" (the default");
+	expect_error(CMD("run = \"true\"; max_memory = \"1 MiB\";"), "'max_memory': must be 0 (no limit) or at least 16 MiB");
+	expect_error(CMD("run = \"true\"; max_memory = \"much\";"), "max_memory");
+	expect_error(CMD("run = \"true\"; max_disk = \"10 KiB\";"), "'max_disk': must be at least 1 MiB");
+	expect_error(CMD("run = \"true\"; max_processes = 2;"), "'max_processes': must be 0 (no limit) or between 4");
+	expect_error(CMD("run = \"true\"; max_processes = -1;"), "'max_processes'");
 	expect_error(CMD("run = \"true\"; timeout = 0;"), "must be at least 1 second");
 	expect_error(CMD("run = \"true\"; timeout = \"soon\";"), "timeout");
 	expect_error(CMD("run = \"true\"; jobs = -1;"), "'jobs'");
@@ -104,6 +109,37 @@ static void test_ci_status__bad_values_are_reported(void **state)
 	expect_error(CI("notes = \"refs/notes/ci\";"), "unknown key 'notes'");
 }
 
+static void test_command__sandbox_none_is_valid_but_flagged_as_a_risk(void **state)
+{
+	struct gate_config *sandboxed = unit_policy(CMD("run = \"make check\";"));
+	struct gate_config *none = unit_policy(CMD("run = \"make check\"; sandbox = \"none\"; cache = true;"));
+
+	(void)state;
+	/* the default is the sandbox: nothing to warn about */
+	assert_int_equal(sandboxed->risks.nr, 0);
+	assert_int_equal(none->risks.nr, 2);
+	assert_non_null(strstr(none->risks.v[0], "sandbox = \"none\": code from every push runs with the hook account's rights"));
+	assert_non_null(strstr(none->risks.v[0], "verdict cache, which is therefore off"));
+	assert_non_null(strstr(none->risks.v[1], "cache = true has no effect with sandbox = \"none\""));
+	gate_config_free(sandboxed);
+	gate_config_free(none);
+}
+
+static void test_command__limits_and_the_concurrency_cap_load(void **state)
+{
+	struct gate_config *cfg = unit_policy(CMD("run = \"make check\"; max_memory = \"1 GiB\"; max_disk = \"2 GiB\"; "
+						  "max_processes = 64;") "max_concurrent_commands = 3;\n");
+	struct gate_config *dflt = unit_policy(CMD("run = \"make check\";"));
+
+	(void)state;
+	assert_int_equal(cfg->max_commands, 3);
+	/* unset: the number of cores, decided when a push runs */
+	assert_int_equal(dflt->max_commands, -1);
+	expect_error(CMD("run = \"true\";") "max_concurrent_commands = -2;\n", "'max_concurrent_commands': must be between 0");
+	gate_config_free(cfg);
+	gate_config_free(dflt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +150,8 @@ int main(void)
 		cmocka_unit_test(test_command__the_digest_changes_with_any_key),
 		cmocka_unit_test(test_ci_status__defaults_and_keys_load),
 		cmocka_unit_test(test_ci_status__bad_values_are_reported),
+		cmocka_unit_test(test_command__sandbox_none_is_valid_but_flagged_as_a_risk),
+		cmocka_unit_test(test_command__limits_and_the_concurrency_cap_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

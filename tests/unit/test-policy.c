@@ -192,6 +192,44 @@ static void test_policy__check_digest_changes_with_its_definition(void **state)
 	gate_config_free(c);
 }
 
+static void test_policy__problems_are_sorted_by_file_then_line(void **state)
+{
+	struct gate_diag d = GATE_DIAG_INIT;
+
+	(void)state;
+	gate_diag_addf(&d, "b.conf", 5, "five");
+	gate_diag_addf(&d, "a.conf", 9, "nine");
+	gate_diag_addf(&d, "b.conf", 2, "two");
+	gate_diag_addf(&d, "refs/meta/gate:git-gate.conf", 3, "three");
+	gate_diag_addf(&d, "b.conf", 0, "no line");
+	gate_diag_addf(&d, "b.conf", 2, "two again");
+	gate_diag_sort(&d);
+	assert_int_equal(d.msgs.nr, 6);
+	/* files in the order they first appear, lines in order, equal places kept in order */
+	assert_string_equal(d.msgs.v[0], "b.conf: no line");
+	assert_string_equal(d.msgs.v[1], "b.conf:2: two");
+	assert_string_equal(d.msgs.v[2], "b.conf:2: two again");
+	assert_string_equal(d.msgs.v[3], "b.conf:5: five");
+	assert_string_equal(d.msgs.v[4], "a.conf:9: nine");
+	assert_string_equal(d.msgs.v[5], "refs/meta/gate:git-gate.conf:3: three");
+	gate_diag_release(&d);
+}
+
+static void test_policy__a_hint_is_kept_and_does_not_change_the_digest(void **state)
+{
+	struct gate_config *a = unit_policy("checks = { m = { type = \"commit-message\"; subject_max = 72; }; };\n");
+	struct gate_config *b = unit_policy("checks = { m = { type = \"commit-message\"; subject_max = 72;\n"
+					    "  hint = \"Start with the ticket, e.g. 'PAY-1: Fix'\"; }; };\n");
+
+	(void)state;
+	assert_null(a->checks[0].hint);
+	assert_string_equal(b->checks[0].hint, "Start with the ticket, e.g. 'PAY-1: Fix'");
+	/* words for the pusher do not change what the check means (nor its cached verdicts) */
+	assert_string_equal(a->checks[0].digest, b->checks[0].digest);
+	gate_config_free(a);
+	gate_config_free(b);
+}
+
 static void test_policy__nul_bytes_in_strings_are_refused_with_their_line(void **state)
 {
 	static const char ok[] = "# a comment may say \\x00\n/* and \"\\x00\" here */\nrefs = \"a\\x0ab\\\\x00\";\n";
@@ -241,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_policy__rule_runs_only_its_own_checks_and_not_when_off),
 		cmocka_unit_test(test_policy__users_match_directly_or_through_groups),
 		cmocka_unit_test(test_policy__check_digest_changes_with_its_definition),
+		cmocka_unit_test(test_policy__a_hint_is_kept_and_does_not_change_the_digest),
+		cmocka_unit_test(test_policy__problems_are_sorted_by_file_then_line),
 		cmocka_unit_test(test_policy__nul_bytes_in_strings_are_refused_with_their_line),
 		cmocka_unit_test(test_policy__missing_file_is_not_found),
 	};

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "run-command.h"
+#include "slot.h"
 #include "workspace.h"
 
 struct fixture {
@@ -291,6 +294,208 @@ static void test_workspace__detached_removal_finishes_in_the_background(void **s
 	free(path);
 }
 
+/* A tree with a path and a link target longer than a tar header holds, and a big file. */
+static void long_tree(git_repository *repo, char out[41])
+{
+	const char *dir = "a-directory-name-that-is-long-enough-to-push-the-path-over-the-hundred-bytes-"
+			  "of-a-ustar-header";
+	char big[5000];
+	git_treebuilder *tb = NULL, *sub = NULL;
+	git_oid text, target, bigid, d, tree;
+	struct gate_buf link = GATE_BUF_INIT;
+
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	gate_buf_addf(&link, "../%s/%s/file-with-a-long-name-too.txt", dir, dir);
+	blob(repo, &text, "deep\n");
+	blob(repo, &target, link.ptr);
+	assert_int_equal(git_blob_create_from_buffer(&bigid, repo, big, sizeof(big)), 0);
+	assert_int_equal(git_treebuilder_new(&sub, repo, NULL), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, sub, "file-with-a-long-name-too.txt", &text, GIT_FILEMODE_BLOB), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, sub, "link-with-a-long-target", &target, GIT_FILEMODE_LINK), 0);
+	assert_int_equal(git_treebuilder_write(&d, sub), 0);
+	assert_int_equal(git_treebuilder_new(&tb, repo, NULL), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, dir, &d, GIT_FILEMODE_TREE), 0);
+	assert_int_equal(git_treebuilder_insert(NULL, tb, "big", &bigid, GIT_FILEMODE_BLOB), 0);
+	assert_int_equal(git_treebuilder_write(&tree, tb), 0);
+	git_oid_tostr(out, 41, &tree);
+	git_treebuilder_free(tb);
+	git_treebuilder_free(sub);
+	gate_buf_release(&link);
+}
+
+/* Stream the tree as tar into DIR/out.tar and unpack it with tar(1) into DIR/x. */
+static char *tar_and_unpack(struct fixture *f, const char *tree)
+{
+	struct gate_tree_plan plan = GATE_TREE_PLAN_INIT;
+	struct gate_tree_tar t = GATE_TREE_TAR_INIT;
+	struct gate_buf err = GATE_BUF_INIT, all = GATE_BUF_INIT;
+	char *x = gate_xstrfmt("%s/x", f->dir);
+	const char *data;
+	size_t len;
+	int r, status = -1;
+
+	assert_int_equal(gate_tree_plan_make(&plan, f->git_dir, tree, &err), 0);
+	t.plan = &plan;
+	while ((r = gate_tree_tar_next(&t, &data, &len, &err)) == 1) {
+		/* as a pipe would take it: a few bytes at a time */
+		size_t n = len > 700 ? 700 : len;
+		gate_buf_add(&all, data, n);
+		gate_tree_tar_advance(&t, n);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(all.len % 512, 0);
+	assert_int_equal(mkdir(x, 0755), 0);
+	{
+		const char *argv[] = { "tar", "-x", "-m", "-p", "-f", "-", "-C", x, NULL };
+		assert_int_equal(gate_run_capture(argv, NULL, NULL, all.ptr, all.len, NULL, NULL, &status, &err), 0);
+	}
+	assert_int_equal(status, 0);
+	gate_tree_tar_release(&t);
+	gate_tree_plan_release(&plan);
+	gate_buf_release(&all);
+	gate_buf_release(&err);
+	return x;
+}
+
+static void test_workspace__the_tar_stream_unpacks_to_the_tree(void **state)
+{
+	struct fixture *f = *state;
+	char tree[41], target[512], *x, *text, *p;
+	struct stat st;
+	ssize_t n;
+
+	sample_tree(f->repo, tree);
+	x = tar_and_unpack(f, tree);
+	text = read_text(x, "README");
+	assert_string_equal(text, "hello\n");
+	free(text);
+	text = read_text(x, "src/main.c");
+	assert_string_equal(text, "int main(void) { return 0; }\n");
+	free(text);
+	p = gate_xstrfmt("%s/run.sh", x);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(st.st_mode & 0100);
+	free(p);
+	p = gate_xstrfmt("%s/link", x);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	n = readlink(p, target, sizeof(target) - 1);
+	assert_int_equal(n, 6);
+	free(p);
+	p = gate_xstrfmt("%s/vendor/lib", x);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(p);
+	free(x);
+}
+
+static void test_workspace__the_tar_stream_holds_long_names_and_links(void **state)
+{
+	struct fixture *f = *state;
+	const char *dir = "a-directory-name-that-is-long-enough-to-push-the-path-over-the-hundred-bytes-"
+			  "of-a-ustar-header";
+	char tree[41], target[512], *x, *text, *p;
+	struct stat st;
+	ssize_t n;
+
+	long_tree(f->repo, tree);
+	x = tar_and_unpack(f, tree);
+	p = gate_xstrfmt("%s/file-with-a-long-name-too.txt", dir);
+	text = read_text(x, p);
+	assert_string_equal(text, "deep\n");
+	free(text);
+	free(p);
+	p = gate_xstrfmt("%s/%s/link-with-a-long-target", x, dir);
+	n = readlink(p, target, sizeof(target) - 1);
+	assert_true(n > 100);
+	target[n] = '\0';
+	assert_non_null(strstr(target, "/file-with-a-long-name-too.txt"));
+	free(p);
+	p = gate_xstrfmt("%s/big", x);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 5000);
+	free(p);
+	free(x);
+}
+
+static void test_workspace__the_plan_counts_every_entry_as_a_block_at_least(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_tree_plan plan = GATE_TREE_PLAN_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+	char tree[41];
+
+	long_tree(f->repo, tree);
+	assert_int_equal(gate_tree_plan_make(&plan, f->git_dir, tree, &err), 0);
+	/* the directory, its file and link, and big */
+	assert_int_equal(plan.nr, 4);
+	assert_true(plan.bytes > 5000);
+	/* big: two blocks; the directory, the small file and the link: one each */
+	assert_int_equal(plan.disk, 5 * GATE_BLOCK);
+	gate_tree_plan_release(&plan);
+	gate_buf_release(&err);
+}
+
+static void test_workspace__a_sweep_removes_only_workspaces_nobody_holds(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_workspace live = GATE_WORKSPACE_INIT, dead = GATE_WORKSPACE_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+	char *root = gate_xstrfmt("%s/root", f->dir), *dead_path, *dead_lock;
+
+	assert_int_equal(gate_workspace_create(&live, root, &err), 0);
+	assert_int_equal(gate_workspace_create(&dead, root, &err), 0);
+	dead_path = gate_xstrdup(dead.path);
+	dead_lock = gate_xstrfmt("%s.lock", dead.path);
+	/* its run died: the lock is no longer held */
+	close(dead.lock_fd);
+	dead.lock_fd = -1;
+	assert_int_equal(gate_workspace_sweep(root), 1);
+	assert_int_equal(access(dead_path, F_OK), -1);
+	assert_int_equal(access(dead_lock, F_OK), -1);
+	assert_int_equal(access(live.path, F_OK), 0);
+	/* a second sweep finds nothing more */
+	assert_int_equal(gate_workspace_sweep(root), 0);
+	assert_int_equal(gate_workspace_remove(&live, &err), 0);
+	free(dead.path);
+	free(dead_path);
+	free(dead_lock);
+	free(root);
+	gate_buf_release(&err);
+}
+
+static void test_slot__a_full_set_of_slots_waits_and_says_so(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_slot a = GATE_SLOT_INIT, b = GATE_SLOT_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+	char *dir = gate_xstrfmt("%s/root/git-gate-slots", f->dir);
+	pid_t pid;
+	int status;
+
+	assert_int_equal(gate_slot_acquire(&a, dir, 1, 0, NULL, NULL, &err), 0);
+	/* another process cannot get it while we hold it ... */
+	pid = fork();
+	if (pid == 0) {
+		struct gate_slot c = GATE_SLOT_INIT;
+		/* our copy of the parent's descriptor would hold its lock too */
+		gate_slot_release(&a);
+		alarm(10);
+		_exit(gate_slot_acquire(&c, dir, 1, 0, NULL, NULL, NULL) == 0 ? 0 : 1);
+	}
+	usleep(300000);
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	/* ... and gets it when we let go */
+	gate_slot_release(&a);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(gate_slot_acquire(&b, dir, 2, 0, NULL, NULL, &err), 0);
+	gate_slot_release(&b);
+	free(dir);
+	gate_buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +508,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workspace__removal_never_follows_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workspace__detached_removal_finishes_in_the_background, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__the_tar_stream_unpacks_to_the_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__the_tar_stream_holds_long_names_and_links, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__the_plan_counts_every_entry_as_a_block_at_least, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_workspace__a_sweep_removes_only_workspaces_nobody_holds, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_slot__a_full_set_of_slots_waits_and_says_so, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
