@@ -742,9 +742,10 @@ out:
 		while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (child.out >= 0)
+	/* 0 means inherited (no tree fed on stdin without the sandbox): not ours to close */
+	if (child.out > 0)
 		close(child.out);
-	if (child.in >= 0)
+	if (child.in > 0)
 		close(child.in);
 	if (ready[0] >= 0)
 		close(ready[0]);

@@ -427,7 +427,8 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 			if (gate_repo_refs(repo, &refs, &nrefs, err) < 0)
 				goto out;
 			for (i = 0; i < nrefs; i++)
-				if (refs[i].commit[0])
+				/* the merge queue's waiting changes are not judged yet */
+				if (refs[i].commit[0] && !gate_skip_prefix(refs[i].name, GATE_QUEUE_REF_PREFIX, NULL))
 					gate_strvec_push(&all, refs[i].commit);
 			if (gate_judged_reduce(repo, &all, &tips, err) < 0)
 				goto out;
@@ -500,8 +501,9 @@ static int record_judged(struct gate_judged **rec, struct gate_verdict *v, struc
 		const struct gate_ref_verdict *rv = &v->refs[i];
 		const struct gate_update *u = rv->update;
 
+		/* a change for a merge queue lands (if ever) as other commits: the queue records those */
 		if (!rv->rule || rv->rule->mode != GATE_MODE_ENFORCE || rv->exempt || rv->bypassed ||
-		    u->kind == GATE_UPDATE_DELETE)
+		    u->kind == GATE_UPDATE_DELETE || u->target)
 			continue;
 		for (j = 0; j < rv->njobs; j++) {
 			const struct gate_scan_job *jb = rv->jobs[j];
@@ -748,6 +750,7 @@ out:
 	free(judged);
 	for (k = 0; k < v->njobs; k++) {
 		/* commits belong to the scan, which is going away */
+		v->jobs[k].ncommits_judged = v->jobs[k].job.ncommits;
 		free(v->jobs[k].job.commits);
 		v->jobs[k].job.commits = NULL;
 		v->jobs[k].job.ncommits = 0;

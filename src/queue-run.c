@@ -45,6 +45,7 @@ struct runner {
 	/* the last candidate that passed, for the ledger when it lands */
 	struct gate_push pass_push;
 	struct gate_verdict pass_v;
+	struct gate_config *pass_cfg;
 };
 
 /* Apply results. */
@@ -865,7 +866,7 @@ static void record_ledger(struct runner *rn, const char *old, const char *tip)
 	    strcmp(rn->pass_push.updates[0].new_id, tip))
 		return; /* not the run that passed this candidate */
 	gate_ledger_describe(&rn->pass_v, rn->repo);
-	if (gate_ledger_prepare(rn->cfg, rn->repo, &rn->pass_push, &rn->pass_v, "queue", &err) < 0 ||
+	if (gate_ledger_prepare(rn->pass_cfg, rn->repo, &rn->pass_push, &rn->pass_v, "queue", &err) < 0 ||
 	    gate_ledger_record(rn->git_dir, rn->repo->git, &rn->pass_push, &written, &err) < 0)
 		logf_(rn, "warning: the ledger note of %.12s was not written: %s", tip, gate_buf_cstr(&err));
 	gate_buf_release(&err);
@@ -946,6 +947,34 @@ static void format_report(struct runner *rn, struct gate_buf *out, const struct 
 }
 
 /*
+ * gate_evaluate with a policy loaded for this evaluation alone (the
+ * caller frees *cfg after the verdict): a policy is made to judge one
+ * push -- a second evaluation with the same one was seen to find no new
+ * commits -- as it is in the hooks.
+ */
+static int evaluate(struct runner *rn, struct gate_verdict *v, const struct gate_push *p, unsigned flags,
+		    struct gate_config **cfg, struct gate_buf *err)
+{
+	struct gate_diag diag = GATE_DIAG_INIT;
+	struct gate_repo *repo = NULL;
+	int r;
+
+	*cfg = NULL;
+	if (gate_policy_find(cfg, rn->git_dir, rn->repo->default_branch, &diag) < 0) {
+		gate_error(err, "the gate's policy is invalid%s%s", diag.msgs.nr ? ": " : "",
+			   diag.msgs.nr ? diag.msgs.v[0] : "");
+		gate_diag_release(&diag);
+		return -1;
+	}
+	gate_diag_release(&diag);
+	if (gate_repo_open(&repo, rn->git_dir, err) < 0)
+		return -1;
+	r = gate_evaluate_ext(v, repo, *cfg, p, flags, err);
+	gate_repo_free(repo);
+	return r;
+}
+
+/*
  * The item's own commits against the branch's cheap checks (as pre-receive
  * judged them, with today's policy): 1 when they pass, 0 when rejected.
  */
@@ -953,6 +982,7 @@ static int judge_commits(struct runner *rn, struct gate_queue_item *it)
 {
 	struct gate_push p = GATE_PUSH_INIT;
 	struct gate_verdict v;
+	struct gate_config *ecfg = NULL;
 	struct gate_buf err = GATE_BUF_INIT, report = GATE_BUF_INIT;
 	int ok = 0;
 
@@ -961,7 +991,7 @@ static int judge_commits(struct runner *rn, struct gate_queue_item *it)
 		goto fail;
 	p.updates[0].target = gate_xstrdup(it->branch);
 	p.user = gate_xstrdup(it->user);
-	if (gate_evaluate_ext(&v, rn->repo, rn->cfg, &p, GATE_EVAL_NO_META, &err) < 0)
+	if (evaluate(rn, &v, &p, GATE_EVAL_NO_META, &ecfg, &err) < 0)
 		goto fail;
 	if (v.outcome != GATE_OUTCOME_REJECT) {
 		ok = 1;
@@ -977,6 +1007,7 @@ fail:
 	reject(rn, it, gate_buf_cstr(&err), &report, NULL);
 out:
 	gate_verdict_release(&v);
+	gate_config_free(ecfg);
 	gate_push_release(&p);
 	gate_buf_release(&err);
 	gate_buf_release(&report);
@@ -992,6 +1023,7 @@ static int test_candidate(struct runner *rn, const char *branch, const char *old
 {
 	struct gate_push p = GATE_PUSH_INIT;
 	struct gate_verdict v;
+	struct gate_config *ecfg = NULL;
 	struct gate_buf err = GATE_BUF_INIT;
 	const char *user = items[0]->user;
 	double t0 = gate_now();
@@ -1010,10 +1042,20 @@ static int test_candidate(struct runner *rn, const char *branch, const char *old
 	if (gate_push_add(&p, branch, old, cand, &err) < 0)
 		goto fail;
 	p.user = gate_xstrdup(user);
-	if (gate_evaluate_ext(&v, rn->repo, rn->cfg, &p,
-			      GATE_EVAL_NO_PROTECTION | GATE_EVAL_NO_META | GATE_EVAL_ONLY_EXPENSIVE, &err) < 0)
+	if (evaluate(rn, &v, &p, GATE_EVAL_NO_PROTECTION | GATE_EVAL_NO_META | GATE_EVAL_ONLY_EXPENSIVE, &ecfg,
+		     &err) < 0)
 		goto fail;
 	ok = v.outcome != GATE_OUTCOME_REJECT;
+	/* never land a candidate its command checks did not judge (fail closed) */
+	for (i = 0; ok && i < v.njobs; i++)
+		if ((v.jobs[i].def->type->flags & GATE_CHECK_EXPENSIVE) && !v.jobs[i].ncommits_judged) {
+			gate_buf_reset(&err);
+			gate_buf_addf(&err, "check '%s' judged none of the candidate's commits", v.jobs[i].def->name);
+			logf_(rn, "%s: not landing it", err.ptr);
+			gate_verdict_release(&v);
+			ok = 0;
+			goto fail;
+		}
 	if (!ok) {
 		gate_buf_addf(&rn->last_report, "git-gate: the merge queue tested %s with %.12s on top (item%s",
 			      branch_name(branch), cand, n > 1 ? "s" : "");
@@ -1036,14 +1078,19 @@ out:
 	audit(rn, branch, items, n, cand, ok ? "passed" : "failed", NULL);
 	gate_verdict_release(&rn->pass_v);
 	gate_push_release(&rn->pass_push);
+	gate_config_free(rn->pass_cfg);
+	rn->pass_cfg = NULL;
 	if (ok && p.nr) {
-		/* kept for the ledger; the verdict points into the push */
+		/* kept for the ledger; the verdict points into the push and the policy */
 		rn->pass_push = p;
 		rn->pass_v = v;
+		rn->pass_cfg = ecfg;
 		memset(&p, 0, sizeof(p));
 		memset(&v, 0, sizeof(v));
+		ecfg = NULL;
 	}
 	gate_verdict_release(&v);
+	gate_config_free(ecfg);
 	gate_push_release(&p);
 	gate_buf_release(&err);
 	return ok;
@@ -1305,15 +1352,65 @@ out:
 	return ret;
 }
 
+/*
+ * One round in a child process of its own: nothing one round leaves in
+ * memory (libgit2's caches, a check's state) reaches the next, and a
+ * round that crashes costs only itself.  The exit status is the number
+ * of test runs (at most 200).
+ */
+static int round_in_child(const char *git_dir, const struct gate_queue_run_opts *o, long *runs)
+{
+	pid_t pid;
+	int status = 0;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct runner rn;
+		struct gate_buf err = GATE_BUF_INIT;
+		int idle = 0;
+
+		memset(&rn, 0, sizeof(rn));
+		rn.o = o;
+		if (gate_repo_open(&rn.repo, git_dir, &err) < 0) {
+			fprintf(stderr, "git-gate queue: %s\n", err.ptr);
+			_exit(255);
+		}
+		rn.git_dir = rn.repo->git_dir;
+		if (round_(&rn, &idle, NULL, &err) < 0)
+			logf_(&rn, "error: %s", gate_buf_cstr(&err));
+		gate_verdict_release(&rn.pass_v);
+		gate_push_release(&rn.pass_push);
+		gate_config_free(rn.pass_cfg);
+		gate_config_free(rn.cfg);
+		gate_repo_free(rn.repo);
+		gate_buf_release(&rn.last_report);
+		gate_buf_release(&err);
+		_exit(rn.runs > 200 ? 200 : (int)rn.runs);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 255) {
+		*runs += WEXITSTATUS(status);
+		return 0;
+	}
+	return -1;
+}
+
 int gate_queue_run(const char *git_dir, const struct gate_queue_run_opts *o, struct gate_buf *err)
 {
-	struct runner rn;
+	struct runner rn; /* for the log and pruning only: the rounds run in children */
 	char *lp = gate_queue_path(git_dir, "runner.lock"), *pp = gate_queue_path(git_dir, "runner.pid");
 	struct gate_buf pid = GATE_BUF_INIT;
-	int rfd, ret = -1, idle;
+	long runs = 0;
+	int rfd, ret = -1;
 
 	memset(&rn, 0, sizeof(rn));
 	rn.o = o;
+	rn.git_dir = git_dir;
 	rfd = gate_queue_lock_file(git_dir, lp, !o->once && !o->nowait, err);
 	if (rfd == GATE_ENOTFOUND) {
 		ret = 1;
@@ -1323,30 +1420,48 @@ int gate_queue_run(const char *git_dir, const struct gate_queue_run_opts *o, str
 		goto out;
 	gate_buf_addf(&pid, "%ld\n", (long)getpid());
 	(void)gate_queue_write_file(git_dir, pp, pid.ptr, pid.len, err);
-	if (gate_repo_open(&rn.repo, git_dir, err) < 0)
-		goto out;
-	rn.git_dir = rn.repo->git_dir;
-	logf_(&rn, "runner started for %s", rn.git_dir);
+	logf_(&rn, "runner started for %s", git_dir);
 	for (;;) {
-		if (round_(&rn, &idle, o->once ? &rfd : NULL, err) < 0) {
+		struct gate_queue_item **items = NULL;
+		size_t n = 0;
+		int qfd = gate_queue_lock(git_dir, err);
+
+		if (qfd < 0 || gate_queue_list(&items, &n, git_dir, 0, err) < 0) {
+			gate_queue_unlock(qfd);
 			logf_(&rn, "error: %s", gate_buf_cstr(err));
 			goto out;
 		}
-		if (idle && o->once)
-			break;
-		if (idle)
+		gate_queue_items_free(items, n);
+		if (!n) {
+			struct gate_queue_item **decided = NULL;
+			size_t nd = 0;
+
+			if (gate_queue_list(&decided, &nd, git_dir, 1, err) == 0)
+				prune_decided(&rn, decided, nd);
+			gate_queue_items_free(decided, nd);
+			if (o->once) {
+				/* released under the queue lock: an item queued right
+				 * after finds no runner and starts one */
+				close(rfd);
+				rfd = -1;
+				gate_queue_unlock(qfd);
+				break;
+			}
+			gate_queue_unlock(qfd);
 			sleep(1);
+			continue;
+		}
+		gate_queue_unlock(qfd);
+		if (round_in_child(git_dir, o, &runs) < 0) {
+			logf_(&rn, "a round of the runner failed; trying again in a moment");
+			sleep(1);
+		}
 	}
-	logf_(&rn, "queue empty after %ld test run(s); runner exits", rn.runs);
+	logf_(&rn, "queue empty after %ld test run(s); runner exits", runs);
 	ret = 0;
 out:
 	if (rfd >= 0)
 		close(rfd);
-	gate_verdict_release(&rn.pass_v);
-	gate_push_release(&rn.pass_push);
-	gate_config_free(rn.cfg);
-	gate_repo_free(rn.repo);
-	gate_buf_release(&rn.last_report);
 	gate_buf_release(&pid);
 	free(lp);
 	free(pp);

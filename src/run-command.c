@@ -327,6 +327,19 @@ static void supervise(int report_fd, pid_t parent)
 	_exit(status & 0xff);
 }
 
+/*
+ * dup2() that also works when the descriptor already is the target: a
+ * process whose stdin was closed gets a pipe as descriptor 0, and
+ * dup2(0, 0) would leave its close-on-exec flag on, so the program would
+ * start with no stdin at all (and read "nothing" from its input).
+ */
+static int move_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to);
+}
+
 int gate_child_start(struct gate_child *c, struct gate_buf *err)
 {
 	int fdin[2] = { -1, -1 }, fdout[2] = { -1, -1 }, fderr[2] = { -1, -1 }, report[2] = { -1, -1 };
@@ -362,27 +375,27 @@ int gate_child_start(struct gate_child *c, struct gate_buf *err)
 			if (devnull < 0 || dup2(devnull, 0) < 0)
 				child_fail(report[1], "cannot open /dev/null");
 		} else if (c->in < 0) {
-			if (dup2(fdin[0], 0) < 0)
+			if (move_fd(fdin[0], 0) < 0)
 				child_fail(report[1], "dup2");
 		} else if (c->in > 0) {
-			if (dup2(c->in, 0) < 0)
+			if (move_fd(c->in, 0) < 0)
 				child_fail(report[1], "dup2");
 		}
 		if (c->out < 0) {
-			if (dup2(fdout[1], 1) < 0)
+			if (move_fd(fdout[1], 1) < 0)
 				child_fail(report[1], "dup2");
 		} else if (c->out > 0) {
-			if (dup2(c->out, 1) < 0)
+			if (move_fd(c->out, 1) < 0)
 				child_fail(report[1], "dup2");
 		}
 		if (c->err_to_out) {
 			if (dup2(1, 2) < 0)
 				child_fail(report[1], "dup2");
 		} else if (c->err < 0) {
-			if (dup2(fderr[1], 2) < 0)
+			if (move_fd(fderr[1], 2) < 0)
 				child_fail(report[1], "dup2");
 		} else if (c->err > 0) {
-			if (dup2(c->err, 2) < 0)
+			if (move_fd(c->err, 2) < 0)
 				child_fail(report[1], "dup2");
 		}
 		if (c->fd3 > 0 && c->fd3 != 3 && dup2(c->fd3, 3) < 0)

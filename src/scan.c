@@ -1069,6 +1069,37 @@ static void topo_sort(size_t n, const long *par_start, const long *par, long *or
 	free(stack);
 }
 
+/*
+ * 1 (with a message) when git cannot read `id`: rev-list --ignore-missing
+ * then lists nothing, which would read as "nothing new to judge".  Asked
+ * on stdin like everything else, so that input that never arrives fails
+ * this too rather than passing it.
+ */
+static int tip_unseen(struct gate_scan *s, const char *id, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "cat-file", "--batch-check", NULL };
+	struct gate_buf in = GATE_BUF_INIT, out = GATE_BUF_INIT, eo = GATE_BUF_INIT;
+	int status, unseen = 1;
+
+	gate_buf_addf(&in, "%s\n", id);
+	if (gate_run_capture(argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo, &status,
+			     err) < 0)
+		goto out;
+	if (status || out.len < 48 || strncmp(out.ptr, id, 40) ||
+	    (strncmp(out.ptr + 40, " commit ", 8) && strncmp(out.ptr + 40, " tag ", 5))) {
+		gate_error(err, "git cannot read the pushed commit %s (%s%s%s)", id,
+			   out.len ? "git cat-file says: " : "no answer from git cat-file",
+			   out.len ? gate_buf_cstr(&out) : "", eo.len ? gate_buf_cstr(&eo) : "");
+		goto out;
+	}
+	unseen = 0;
+out:
+	gate_buf_release(&in);
+	gate_buf_release(&out);
+	gate_buf_release(&eo);
+	return unseen;
+}
+
 static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct gate_buf *err)
 {
 	/* --ignore-missing: a ref tip that names a missing object excludes nothing */
@@ -1093,6 +1124,8 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 			   gate_buf_cstr(&eo));
 		goto out;
 	}
+	if (!out.len && tip_unseen(s, g->new_id, err))
+		goto out; /* nothing to judge only when git can see the tip: --ignore-missing must not hide it */
 	if (g->also.nr) {
 		/* the exceptions, each alone with its parents */
 		static const char *const also_argv[] = { "git", "rev-list", "--parents", "--no-walk", "--stdin", NULL };

@@ -50,6 +50,7 @@ struct gate_scan_job {
 	char *note;                   /* shown in the report, e.g. a cache hit */
 	char *error;                  /* set when the check could not judge */
 	int ran;                      /* the check was evaluated */
+	size_t ncommits_judged;       /* job.ncommits, kept by gate_evaluate after the scan is gone */
 	int skipped;                  /* ... except its per-update hook (note says why) */
 	int group;                    /* scan-internal */
 };

@@ -30,6 +30,11 @@ export GIT_AUTHOR_NAME='A U Thor' GIT_AUTHOR_EMAIL='author@example.com'
 export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.com'
 export GIT_GATE_USER=tester
 export LC_ALL=C LANG=C TZ=UTC
+# the default workspace root, and with it max_concurrent_commands' slots,
+# per test: test files that run at once (make -j) must not wait for each other
+TMPDIR="$TRASH/tmp"
+mkdir -p "$TMPDIR"
+export TMPDIR
 # make check's own jobserver must not leak into the commands the gate runs
 unset MAKEFLAGS MAKELEVEL MFLAGS 2>/dev/null || true
 unset GIT_GATE_CONFIG GIT_DIR GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \

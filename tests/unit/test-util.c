@@ -193,6 +193,30 @@ static void test_util__a_helper_that_hangs_is_killed_after_its_timeout(void **st
 	gate_buf_release(&err);
 }
 
+/*
+ * A process whose stdin was closed (the merge queue's runner after a
+ * command check closed descriptor 0) gets its next pipe as descriptor 0:
+ * the child must still read its input there.
+ */
+static void test_util__input_reaches_a_child_when_our_stdin_is_closed(void **state)
+{
+	static const char *const argv[] = { "cat", NULL };
+	struct gate_buf out = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	int saved = dup(0), status = -1, r;
+
+	(void)state;
+	assert_true(saved > 2);
+	close(0);
+	r = gate_run_capture(argv, NULL, NULL, "abc\n", 4, &out, NULL, &status, &err);
+	assert_int_equal(dup2(saved, 0), 0);
+	close(saved);
+	assert_int_equal(r, 0);
+	assert_int_equal(status, 0);
+	assert_string_equal(gate_buf_cstr(&out), "abc\n");
+	gate_buf_release(&out);
+	gate_buf_release(&err);
+}
+
 static void test_util__captured_output_and_status_come_back(void **state)
 {
 	static const char *const argv[] = { "sh", "-c", "cat; echo oops >&2; exit 3", NULL };
@@ -357,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_util__strvec_stays_null_terminated),
 		cmocka_unit_test(test_util__a_helper_that_hangs_is_killed_after_its_timeout),
 		cmocka_unit_test(test_util__captured_output_and_status_come_back),
+		cmocka_unit_test(test_util__input_reaches_a_child_when_our_stdin_is_closed),
 		cmocka_unit_test(test_util__neutraliser_escapes_c0_controls_and_del),
 		cmocka_unit_test(test_util__neutraliser_escapes_every_bidi_control),
 		cmocka_unit_test(test_util__neutraliser_escapes_c1_as_utf8_and_as_raw_bytes),
