@@ -60,7 +60,7 @@ void *gate_oidmap_put(struct gate_oidmap *m, const char *key, void *value)
 		grow(m);
 	s = find(m, key);
 	if (!s->key) {
-		s->key = gate_xstrdup(key);
+		s->key = m->borrowed ? (char *)key : gate_xstrdup(key);
 		s->value = value;
 		m->nr++;
 		return NULL;
@@ -74,7 +74,7 @@ void gate_oidmap_release(struct gate_oidmap *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->alloc; i++)
+	for (i = 0; i < m->alloc && !m->borrowed; i++)
 		free(m->slots[i].key);
 	free(m->slots);
 	m->slots = NULL;

@@ -74,4 +74,31 @@ test_expect_success 'a small push with more than 256 blobs falls back to the str
 	test_grep "many/f300:1: leftover conflict marker" err
 '
 
+test_expect_success 'in-process tree diffs list what git diff-tree lists: every kind of change, in order' '
+	make_victim d1.git && make_victim d2.git && policy d1.git && policy d2.git &&
+	git init -q -b main dw &&
+	(cd dw &&
+	 mkdir -p a/b c && echo 1 >a/b/f && echo 2 >a.c && echo 3 >a-b && echo 4 >c/x && echo 5 >"caf\303\251" &&
+	 echo 6 >plain && echo 7 >todir && mkdir fromdir && echo 8 >fromdir/y && echo 9 >exe &&
+	 git add -A && git commit -q -m "Root" &&
+	 echo 1b >a/b/f && git rm -q a-b && chmod +x exe && rm plain && ln -s a.c plain &&
+	 rm todir && mkdir todir && echo 10 >todir/z && git rm -q -r fromdir && echo 11 >fromdir &&
+	 git update-index --add --cacheinfo "160000,$(git rev-parse HEAD),sub" &&
+	 git add -A && git commit -q -m "Every kind of change" &&
+	 git checkout -q -b side HEAD~1 && echo side >c/side && git add c/side && git commit -q -m "Side" &&
+	 git checkout -q main && git merge -q --no-ff -m "Merge side" side &&
+	 git update-index --add --cacheinfo "160000,$(git rev-parse HEAD~1),sub" && git rm -q -r c &&
+	 git commit -q -m "Move the submodule, drop c") &&
+	(cd dw && GIT_GATE_TRACE=1 git push "$TRASH/d1.git" main 2>../err.in) &&
+	(cd dw && GIT_GATE_TRACE=1 GIT_GATE_TEST_STREAM=1 git push "$TRASH/d2.git" main 2>../err.stream) &&
+	grep "trace: [0-9]* changes (digest" err.in >in &&
+	grep "trace: [0-9]* changes (digest" err.stream >stream &&
+	test_cmp stream in &&
+	test_grep "trace: 5 commits, " err.in &&
+	test_grep ! "trace: 0 changes" in &&
+	sed -n "/---- refs/,/accepted/p" err.in >report.in &&
+	sed -n "/---- refs/,/accepted/p" err.stream >report.stream &&
+	test_cmp report.stream report.in
+'
+
 test_done

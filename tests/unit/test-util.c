@@ -1,8 +1,66 @@
-#include "unit.h"
-
+#include <stdio.h>
 #include <unistd.h>
 
+#include "unit.h"
+
+#include "oidmap.h"
 #include "run-command.h"
+
+static void test_util__oidmap_copies_keys_unless_they_are_borrowed(void **state)
+{
+	struct gate_oidmap copied = GATE_OIDMAP_INIT, borrowed = GATE_OIDMAP_INIT;
+	char keys[300][41];
+	char probe[41];
+	int values[300];
+	size_t i;
+
+	(void)state;
+	borrowed.borrowed = 1;
+	for (i = 0; i < 300; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "%040zx", i * 7919);
+		values[i] = (int)i;
+		assert_null(gate_oidmap_put(&copied, keys[i], &values[i]));
+		assert_null(gate_oidmap_put(&borrowed, keys[i], &values[i]));
+	}
+	/* a borrowed key is the caller's own string; a copied one is not */
+	for (i = 0; i < borrowed.alloc; i++)
+		if (borrowed.slots[i].key)
+			assert_true(borrowed.slots[i].key >= keys[0] && borrowed.slots[i].key <= keys[299]);
+	for (i = 0; i < copied.alloc; i++)
+		if (copied.slots[i].key)
+			assert_false(copied.slots[i].key >= keys[0] && copied.slots[i].key <= keys[299]);
+	for (i = 0; i < 300; i++) {
+		memcpy(probe, keys[i], 41);
+		assert_ptr_equal(gate_oidmap_get(&copied, probe), &values[i]);
+		assert_ptr_equal(gate_oidmap_get(&borrowed, probe), &values[i]);
+	}
+	assert_ptr_equal(gate_oidmap_put(&borrowed, keys[5], &values[6]), &values[5]);
+	assert_int_equal(borrowed.nr, 300);
+	gate_oidmap_release(&copied);
+	gate_oidmap_release(&borrowed);
+}
+
+static void test_util__a_child_fed_more_than_a_pipe_holds_does_not_deadlock(void **state)
+{
+	/* cat echoes its input while we still write: 4 MB each way */
+	static const char *const argv[] = { "cat", NULL };
+	struct gate_buf in = GATE_BUF_INIT, out = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	int status = -1;
+	size_t i;
+
+	(void)state;
+	alarm(60); /* a deadlock fails the test instead of hanging it */
+	for (i = 0; i < 100000; i++)
+		gate_buf_addf(&in, "%039zx\n", i);
+	assert_int_equal(gate_run_capture(argv, NULL, NULL, in.ptr, in.len, &out, NULL, &status, &err), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(out.len, in.len);
+	assert_memory_equal(out.ptr, in.ptr, in.len);
+	alarm(0);
+	gate_buf_release(&in);
+	gate_buf_release(&out);
+	gate_buf_release(&err);
+}
 
 static void test_util__sizes_parse_with_binary_and_decimal_units(void **state)
 {
@@ -313,6 +371,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_util__sizes_parse_with_binary_and_decimal_units),
+		cmocka_unit_test(test_util__oidmap_copies_keys_unless_they_are_borrowed),
+		cmocka_unit_test(test_util__a_child_fed_more_than_a_pipe_holds_does_not_deadlock),
 		cmocka_unit_test(test_util__bad_sizes_are_rejected_with_a_message),
 		cmocka_unit_test(test_util__durations_parse_to_seconds),
 		cmocka_unit_test(test_util__human_sizes_read_naturally),
