@@ -30,10 +30,13 @@ export GIT_AUTHOR_NAME='A U Thor' GIT_AUTHOR_EMAIL='author@example.com'
 export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.com'
 export GIT_GATE_USER=tester
 export LC_ALL=C LANG=C TZ=UTC
-# the default workspace root, and with it max_concurrent_commands' slots,
-# per test: test files that run at once (make -j) must not wait for each other
-TMPDIR="$TRASH/tmp"
-mkdir -p "$TMPDIR"
+# The default workspace root, and with it max_concurrent_commands' slots,
+# per test: test files that run at once (make -j) must not wait for each
+# other.  Short and under the system's temporary folder, not in the trash
+# folder: programs put sockets there (chromium, gpg-agent), and a socket's
+# name holds at most 107 bytes, less than a distcheck build's paths.
+GATE_TEST_TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/gg-test.XXXXXX") || exit 1
+TMPDIR=$GATE_TEST_TMPDIR
 export TMPDIR
 # make check's own jobserver must not leak into the commands the gate runs
 unset MAKEFLAGS MAKELEVEL MFLAGS 2>/dev/null || true
@@ -213,6 +216,7 @@ run_cleanups() {
 		(cd "$TRASH" && . "$TRASH/.atexit") >/dev/null 2>&1 || true
 		rm -f "$TRASH/.atexit"
 	fi
+	rm -rf "$GATE_TEST_TMPDIR"
 }
 trap run_cleanups EXIT
 
