@@ -565,9 +565,8 @@ out:
 static int replace(struct gate_judged *j, const struct gate_strvec *tips, struct gate_buf *err)
 {
 	struct gate_buf body = GATE_BUF_INIT;
-	char *tmp = NULL;
 	size_t i;
-	int fd = -1, ret = -1, tries;
+	int ret;
 
 	gate_buf_adds(&body, HEADER);
 	gate_buf_addf(&body, "base %zu\n", tips->nr);
@@ -580,44 +579,8 @@ static int replace(struct gate_judged *j, const struct gate_strvec *tips, struct
 		if (s->key && s->value && line_safe(s->key))
 			gate_buf_addf(&body, "%s %s\n", s->value == WARNED ? "warn" : "enter", s->key);
 	}
-	/* mode 0666 less the umask, or core.sharedRepository's, like git's own files */
-	for (tries = 0; tries < 100; tries++) {
-		free(tmp);
-		tmp = gate_xstrfmt("%s.tmp-%ld-%d", j->path, (long)getpid(), tries);
-		fd = gate_shared_open(j->shared, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-		if (fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		gate_error(err, "cannot create a file in '%s': %s", j->dir, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (gate_write_all(fd, body.ptr, body.len) < 0 || fsync(fd) < 0) {
-		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, j->path) < 0) {
-		gate_error(err, "cannot rename '%s' to '%s': %s", tmp, j->path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
+	/* mode 0666 less the umask, or core.sharedRepository's, like git's own files; on disk before the rename */
+	ret = gate_shared_write_file(j->shared, j->path, body.ptr, body.len, 1, err);
 	gate_buf_release(&body);
 	return ret;
 }

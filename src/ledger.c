@@ -248,7 +248,7 @@ int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, c
 		gate_ledger_format(&line, cfg, hash, push, v, rv, hook);
 		gate_buf_addch(&line, '\n');
 		path = pending_path(repo->git_dir, rv->update->ref, rv->update->old_id, rv->update->new_id, push->user);
-		if (gate_shared_write_file(shared, path, line.ptr, line.len, err) < 0)
+		if (gate_shared_write_file(shared, path, line.ptr, line.len, 0, err) < 0)
 			ret = -1;
 		free(path);
 	}

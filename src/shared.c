@@ -227,9 +227,10 @@ static int open_shared(void *ctx, const char *path, int flags, unsigned mode)
 	return gate_shared_open(*(int *)ctx, path, flags, mode);
 }
 
-int gate_shared_write_file(int shared, const char *path, const void *data, size_t len, struct gate_buf *err)
+int gate_shared_write_file(int shared, const char *path, const void *data, size_t len, int durable,
+			   struct gate_buf *err)
 {
-	return gate_write_file_replace_with(path, data, len, open_shared, &shared, err);
+	return gate_write_file_replace_with(path, data, len, open_shared, &shared, durable, err);
 }
 
 unsigned gate_shared_umask(int shared, unsigned current)

@@ -766,7 +766,7 @@ int gate_status_write_site(const struct gate_status *st, const char *dir, struct
 		}
 		free(path);
 		path = gate_xstrfmt("%s/%s", dir, names[i]);
-		if (gate_shared_write_file(shared, path, b.ptr, b.len, err) < 0)
+		if (gate_shared_write_file(shared, path, b.ptr, b.len, 0, err) < 0)
 			goto out;
 	}
 	ret = 0;

@@ -766,7 +766,7 @@ int gate_summary_save(const struct gate_summary *s, const char *path, int shared
 			gate_buf_addf(&b, "t %016llx %u %u\n", (unsigned long long)t->key, (unsigned)t->day,
 				      (unsigned)t->bits);
 	}
-	ret = gate_shared_write_file(shared, path, b.ptr, b.len, err);
+	ret = gate_shared_write_file(shared, path, b.ptr, b.len, 0, err);
 	gate_buf_release(&b);
 	return ret;
 }

@@ -586,12 +586,12 @@ int gate_ends_with(const char *s, const char *suffix)
 
 int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err)
 {
-	return gate_write_file_replace_with(path, data, len, NULL, NULL, err);
+	return gate_write_file_replace_with(path, data, len, NULL, NULL, 0, err);
 }
 
 int gate_write_file_replace_with(const char *path, const void *data, size_t len,
 				 int (*open_fn)(void *ctx, const char *path, int flags, unsigned mode), void *ctx,
-				 struct gate_buf *err)
+				 int durable, struct gate_buf *err)
 {
 	char *tmp = NULL;
 	int fd = -1, tries, ret = -1;
@@ -609,7 +609,7 @@ int gate_write_file_replace_with(const char *path, const void *data, size_t len,
 		free(tmp);
 		return -1;
 	}
-	if (gate_write_all(fd, data, len) < 0) {
+	if (gate_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
 	}

@@ -152,10 +152,13 @@ int gate_write_all(int fd, const void *data, size_t len);
  * files that can be made again (a status page, a summary).
  */
 int gate_write_file_replace(const char *path, const void *data, size_t len, struct gate_buf *err);
-/* The same, creating the temporary file with `open_fn` (e.g. to give it a mode of its own). */
+/*
+ * The same, creating the temporary file with `open_fn` (e.g. to give it a
+ * mode of its own); `durable`: its data reaches the disk before the rename.
+ */
 int gate_write_file_replace_with(const char *path, const void *data, size_t len,
 				 int (*open_fn)(void *ctx, const char *path, int flags, unsigned mode), void *ctx,
-				 struct gate_buf *err);
+				 int durable, struct gate_buf *err);
 
 /* Monotonic clock in seconds. */
 double gate_now(void);
