@@ -404,6 +404,18 @@ static int rule_lists(const struct gate_rule *rule, const struct gate_check_def 
 }
 
 /*
+ * Whether a ref's history counts as on the server before a check applied
+ * when its record is seeded.  Not the merge queue's waiting changes (not
+ * judged yet), and not notes (git-gate's ledger among them): a notes
+ * history is no code, and is unrelated to every branch, so that reducing
+ * it with them walks both histories down to their roots.
+ */
+static int grandfathers(const char *ref)
+{
+	return !gate_skip_prefix(ref, GATE_QUEUE_REF_PREFIX, NULL) && !gate_skip_prefix(ref, "refs/notes/", NULL);
+}
+
+/*
  * Read every check's record; with `keep`, seed the missing ones with the
  * refs' tips as they are before this push (history grandfathered).  Then
  * note, for every ref this push updates, whether its rule starts
@@ -427,14 +439,13 @@ static int open_judged(struct gate_judged **rec, struct gate_verdict *v, struct 
 			if (gate_repo_refs(repo, &refs, &nrefs, err) < 0)
 				goto out;
 			for (i = 0; i < nrefs; i++)
-				/* the merge queue's waiting changes are not judged yet */
-				if (refs[i].commit[0] && !gate_skip_prefix(refs[i].name, GATE_QUEUE_REF_PREFIX, NULL))
+				if (refs[i].commit[0] && grandfathers(refs[i].name))
 					gate_strvec_push(&all, refs[i].commit);
 			if (gate_judged_reduce(repo, &all, &tips, err) < 0)
 				goto out;
 			loaded = 1;
 		}
-		if (gate_judged_seed(rec[k], repo, (const char *const *)tips.v, tips.nr, err) < 0)
+		if (gate_judged_seed(rec[k], (const char *const *)tips.v, tips.nr, err) < 0)
 			goto out;
 		trace_judged(&cfg->checks[k], "seeded with %zu ref tips (%zu independent)", all.nr, tips.nr);
 	}

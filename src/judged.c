@@ -609,10 +609,9 @@ out:
 	return ret;
 }
 
-int gate_judged_seed(struct gate_judged *j, struct gate_repo *repo, const char *const *tips, size_t n,
-		     struct gate_buf *err)
+int gate_judged_seed(struct gate_judged *j, const char *const *tips, size_t n, struct gate_buf *err)
 {
-	struct gate_strvec all = GATE_STRVEC_INIT, kept = GATE_STRVEC_INIT;
+	struct gate_strvec all = GATE_STRVEC_INIT;
 	struct gate_oidmap seen = GATE_OIDMAP_INIT;
 	size_t i;
 	int fd = -1, r, ret = -1;
@@ -629,13 +628,16 @@ int gate_judged_seed(struct gate_judged *j, struct gate_repo *repo, const char *
 	for (i = 0; i < n; i++)
 		if (tips[i] && gate_is_hex_oid(tips[i]) && !gate_oidmap_put(&seen, tips[i], (void *)1))
 			gate_strvec_push(&all, tips[i]);
-	if (gate_judged_reduce(repo, &all, &kept, err) < 0 || replace(j, &kept, err) < 0)
+	/*
+	 * The caller reduced the tips already: reducing again costs a second
+	 * walk that, over unrelated histories, goes down to the roots.
+	 */
+	if (replace(j, &all, err) < 0)
 		goto out;
 	ret = load(j, err);
 out:
 	unlock_dir(fd);
 	gate_strvec_clear(&all);
-	gate_strvec_clear(&kept);
 	gate_oidmap_release(&seen);
 	return ret;
 }

@@ -82,12 +82,12 @@ const char *gate_judged_path(const struct gate_judged *j);
 
 /*
  * Create the missing record holding `tips` (the repository's ref tips,
- * peeled to commits: history grandfathered as of now), reduced to the
- * independent ones.  When another push created it meanwhile, read that
- * one instead.  Afterwards gate_judged_exists() is 1.
+ * peeled to commits: history grandfathered as of now), which the caller
+ * has reduced to the independent ones with gate_judged_reduce() (once for
+ * all the checks it seeds).  When another push created it meanwhile, read
+ * that one instead.  Afterwards gate_judged_exists() is 1.
  */
-int gate_judged_seed(struct gate_judged *j, struct gate_repo *repo, const char *const *tips, size_t n,
-		     struct gate_buf *err);
+int gate_judged_seed(struct gate_judged *j, const char *const *tips, size_t n, struct gate_buf *err);
 
 /*
  * Of `ids`, the commits that are in the repository and not reachable from

@@ -136,18 +136,22 @@ static void test_judged__a_missing_record_is_seeded_with_the_independent_tips(vo
 	struct fixture *f = *state;
 	struct gate_judged *j = open_ok(f), *again;
 	struct gate_buf err = GATE_BUF_INIT;
+	struct gate_strvec all = GATE_STRVEC_INIT, independent = GATE_STRVEC_INIT;
 	char a[41], b[41], c[41];
-	const char *tips[3];
+	const char *tips[1];
 	size_t n;
 
 	commit(f, "", "A", a);
 	commit(f, a, "B", b);
 	commit(f, a, "C", c);
 	assert_int_equal(gate_judged_exists(j), 0);
-	tips[0] = a;
-	tips[1] = b;
-	tips[2] = c;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 3, &err), 0);
+	gate_strvec_push(&all, a);
+	gate_strvec_push(&all, b);
+	gate_strvec_push(&all, c);
+	/* the caller reduces once for all the checks it seeds */
+	assert_int_equal(gate_judged_reduce(f->repo, &all, &independent, &err), 0);
+	assert_int_equal(independent.nr, 2);
+	assert_int_equal(gate_judged_seed(j, (const char *const *)independent.v, independent.nr, &err), 0);
 	assert_int_equal(gate_judged_exists(j), 1);
 	gate_judged_tips(j, &n);
 	assert_int_equal(n, 2);
@@ -157,11 +161,14 @@ static void test_judged__a_missing_record_is_seeded_with_the_independent_tips(vo
 	/* a second seed (another push that also found none) keeps the first */
 	again = open_ok(f);
 	assert_int_equal(gate_judged_exists(again), 1);
-	assert_int_equal(gate_judged_seed(again, f->repo, tips, 1, &err), 0);
+	tips[0] = a;
+	assert_int_equal(gate_judged_seed(again, tips, 1, &err), 0);
 	gate_judged_tips(again, &n);
 	assert_int_equal(n, 2);
 	gate_judged_free(again);
 	gate_judged_free(j);
+	gate_strvec_clear(&all);
+	gate_strvec_clear(&independent);
 	gate_buf_release(&err);
 }
 
@@ -179,7 +186,7 @@ static void test_judged__a_pass_on_a_covered_old_value_is_recorded(void **state)
 	commit(f, a, "B", b);
 	commit(f, b, "C", c);
 	tips[0] = a;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	/* a create, then an update whose old value is a tip */
 	assert_int_equal(gate_judged_record_pass(j, f->repo, NULL, b, &recorded, &err), 0);
 	assert_true(recorded);
@@ -212,7 +219,7 @@ static void test_judged__what_lies_uncovered_below_the_old_value_becomes_an_exce
 	commit(f, a, "WIP bypassed", w);
 	commit(f, w, "On top", x);
 	tips[0] = a;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	assert_int_equal(gate_judged_uncovered(j, f->repo, w, 10, &below, &err), 0);
 	assert_int_equal(below.nr, 1);
 	assert_string_equal(below.v[0], w);
@@ -251,7 +258,7 @@ static void test_judged__entered_refs_persist_and_the_last_line_wins(void **stat
 	commit(f, "", "A", a);
 	commit(f, a, "B", b);
 	tips[0] = a;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	assert_false(gate_judged_entered(j, "refs/heads/main"));
 	gate_judged_enter(j, "refs/heads/main", b);
 	gate_judged_enter(j, "refs/heads/topic", NULL);
@@ -280,7 +287,7 @@ static void test_judged__a_ref_warned_on_grandfathers_nothing_when_entered(void 
 	commit(f, "", "A", a);
 	commit(f, a, "WIP", w);
 	tips[0] = a;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	gate_judged_warn(j, "refs/heads/topic");
 	/* the rule then stops listing the check: still warned */
 	gate_judged_leave(j, "refs/heads/topic");
@@ -311,7 +318,7 @@ static void test_judged__a_half_written_last_line_is_ignored_then_cut(void **sta
 	commit(f, "", "A", a);
 	commit(f, a, "B", b);
 	tips[0] = a;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	append_raw(j, "tip 0123");
 	gate_judged_free(j);
 	j = open_ok(f);
@@ -339,7 +346,7 @@ static void test_judged__a_damaged_record_cannot_be_read(void **state)
 
 	commit(f, "", "A", a);
 	tips[0] = a;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	append_raw(j, "tip not-an-id\n");
 	gate_judged_free(j);
 	j = NULL;
@@ -363,7 +370,7 @@ static void test_judged__a_record_grown_past_twice_its_base_is_compacted(void **
 	commit(f, "", "root", first);
 	commit(f, first, "side", side);
 	tips[0] = first;
-	assert_int_equal(gate_judged_seed(j, f->repo, tips, 1, &err), 0);
+	assert_int_equal(gate_judged_seed(j, tips, 1, &err), 0);
 	gate_judged_enter(j, "refs/heads/main", NULL);
 	memcpy(prev, first, 41);
 	/* a chain of passes, each pushed and written on its own */
