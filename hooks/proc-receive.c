@@ -32,6 +32,7 @@
 #include "queue.h"
 #include "repo.h"
 #include "report.h"
+#include "status.h"
 #include "util.h"
 
 #include "banned.h"
@@ -508,6 +509,11 @@ int main(int argc, char **argv)
 			}
 	}
 	if (queued) {
+		/* the status site shows the new items waiting */
+		gate_buf_reset(&err);
+		if (gate_status_refresh_site(cfg, repo, &err) < 0)
+			say("warning for the server's admin: the status site was not refreshed: %s", err.ptr);
+		gate_buf_reset(&err);
 		if (self_path(self, sizeof(self)) < 0) {
 			say("warning: cannot find the hook program to start the queue runner; ask an admin to run "
 			    "'git gate queue run'");

@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "diag.h"
+#include "policy.h"
 #include "push.h"
+#include "status.h"
 #include "queue.h"
 #include "repo.h"
 #include "util.h"
@@ -123,6 +126,30 @@ static int list(const char *git_dir, int all)
 	return 0;
 }
 
+/*
+ * After an admin's cancel: the audit record and the ledger line (as the
+ * runner writes for its own decisions), and the status site.  Warnings
+ * only: the item is cancelled whatever happens here.
+ */
+static void record_cancel(struct gate_repo *repo, long id)
+{
+	struct gate_config *cfg = NULL;
+	struct gate_diag diag = GATE_DIAG_INIT;
+	struct gate_queue_item *it = NULL;
+	struct gate_buf err = GATE_BUF_INIT;
+
+	if (gate_policy_find(&cfg, repo->git_dir, repo->default_branch, &diag) < 0)
+		cfg = NULL; /* the default audit log, the ledger without a policy */
+	if (gate_queue_load(&it, repo->git_dir, id, &err) < 0 ||
+	    gate_queue_record(repo, cfg, it->branch, &it, 1, NULL, "cancelled", it->reason, &err) < 0 ||
+	    gate_status_refresh_site(cfg, repo, &err) < 0)
+		fprintf(stderr, "git-gate: warning: %s\n", gate_buf_cstr(&err));
+	gate_queue_item_free(it);
+	gate_config_free(cfg);
+	gate_diag_release(&diag);
+	gate_buf_release(&err);
+}
+
 int cmd_queue(int argc, char **argv)
 {
 	const char *repo_path = NULL, *verb = "list";
@@ -187,6 +214,7 @@ int cmd_queue(int argc, char **argv)
 			ret = GATE_EXIT_REJECT;
 			goto out;
 		}
+		record_cancel(repo, id);
 		printf("git-gate: item %ld cancelled\n", id);
 		ret = 0;
 	} else {

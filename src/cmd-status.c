@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "queue.h"
 #include "push.h"
 #include "policy.h"
 #include "repo.h"
@@ -122,10 +121,8 @@ int cmd_status(int argc, char **argv)
 		 !(getenv("TERM") && !strcmp(getenv("TERM"), "dumb")));
 	if (json)
 		gate_status_format_json(&out, &st, (int)n);
-	else {
+	else
 		gate_status_format_text(&out, &st, color, (int)n);
-		gate_queue_format_status(&out, repo->git_dir); /* the merge queue, when there is one */
-	}
 	fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
 	ret = fflush(stdout) == 0 ? 0 : GATE_EXIT_INTERNAL;
 out:

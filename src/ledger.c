@@ -443,61 +443,18 @@ out:
 	return ret;
 }
 
-int gate_ledger_record(const char *git_dir, git_repository *open_repo, const struct gate_push *moved, size_t *written,
-		       struct gate_buf *err)
+/*
+ * Add the lines of ents[0..n) to the notes of their objects: on top of the
+ * current refs/notes/gate, with a compare-and-swap, retried.
+ */
+static int write_entries(const char *git_dir, git_repository *open_repo, struct entry *ents, size_t n,
+			 struct gate_buf *err)
 {
 	git_repository *repo = open_repo, *own = NULL;
 	git_signature *sig = NULL;
-	struct entry *ents = gate_xcalloc(moved->nr ? moved->nr : 1, sizeof(*ents));
-	size_t n = 0, i;
 	int ret = -1, tries, r = 1, shared, masked = 0;
 	mode_t old_mask = 0;
 
-	*written = 0;
-	for (i = 0; i < moved->nr; i++) {
-		const struct gate_update *u = &moved->updates[i];
-		struct gate_buf text = GATE_BUF_INIT, ignored = GATE_BUF_INIT;
-		char *path;
-		git_oid oid;
-
-		if (u->kind == GATE_UPDATE_DELETE)
-			continue;
-		path = pending_path(git_dir, u->ref, u->old_id, u->new_id, moved->user);
-		if (gate_read_file(&text, path, &ignored) < 0 || text.len < 12 || strncmp(text.ptr, "{\"ledger\":", 10) ||
-		    !strchr(text.ptr, ',') || git_oid_fromstr(&oid, u->new_id) < 0) {
-			free(path);
-			gate_buf_release(&text);
-			gate_buf_release(&ignored);
-			continue;
-		}
-		while (text.len && text.ptr[text.len - 1] == '\n')
-			gate_buf_truncate(&text, text.len - 1);
-		if (memchr(text.ptr, '\n', text.len)) {
-			/* one line or nothing */
-			free(path);
-			gate_buf_release(&text);
-			gate_buf_release(&ignored);
-			continue;
-		}
-		{
-			struct gate_buf line = GATE_BUF_INIT;
-			const char *rest = strchr(text.ptr, ',');
-			gate_buf_add(&line, text.ptr, (size_t)(rest - text.ptr));
-			add_time(&line, "time", time(NULL));
-			gate_buf_adds(&line, rest);
-			ents[n].line = gate_buf_detach(&line);
-		}
-		/* a tag's note goes on the tag object: that is what the ref points at */
-		git_oid_cpy(&ents[n].commit, &oid);
-		ents[n].path = path;
-		n++;
-		gate_buf_release(&text);
-		gate_buf_release(&ignored);
-	}
-	if (!n) {
-		ret = 0;
-		goto out;
-	}
 	if (!repo) {
 		if (git_repository_open_ext(&own, git_dir, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
 					    NULL) < 0) {
@@ -531,20 +488,101 @@ int gate_ledger_record(const char *git_dir, git_repository *open_repo, const str
 	}
 	if (r < 0)
 		goto out;
+	ret = 0;
+out:
+	if (masked)
+		umask(old_mask);
+	git_signature_free(sig);
+	git_repository_free(own);
+	return ret;
+}
+
+/* `line` ("{"ledger":1,...") with "time" (now) after the version. */
+static char *with_time(const char *line, size_t len)
+{
+	struct gate_buf b = GATE_BUF_INIT;
+	const char *rest = memchr(line, ',', len);
+
+	gate_buf_add(&b, line, (size_t)(rest - line));
+	add_time(&b, "time", time(NULL));
+	gate_buf_add(&b, rest, len - (size_t)(rest - line));
+	return gate_buf_detach(&b);
+}
+
+int gate_ledger_record(const char *git_dir, git_repository *open_repo, const struct gate_push *moved, size_t *written,
+		       struct gate_buf *err)
+{
+	struct entry *ents = gate_xcalloc(moved->nr ? moved->nr : 1, sizeof(*ents));
+	size_t n = 0, i;
+	int ret = -1;
+
+	*written = 0;
+	for (i = 0; i < moved->nr; i++) {
+		const struct gate_update *u = &moved->updates[i];
+		struct gate_buf text = GATE_BUF_INIT, ignored = GATE_BUF_INIT;
+		char *path;
+		git_oid oid;
+
+		if (u->kind == GATE_UPDATE_DELETE)
+			continue;
+		path = pending_path(git_dir, u->ref, u->old_id, u->new_id, moved->user);
+		if (gate_read_file(&text, path, &ignored) < 0 || text.len < 12 || strncmp(text.ptr, "{\"ledger\":", 10) ||
+		    !strchr(text.ptr, ',') || git_oid_fromstr(&oid, u->new_id) < 0) {
+			free(path);
+			gate_buf_release(&text);
+			gate_buf_release(&ignored);
+			continue;
+		}
+		while (text.len && text.ptr[text.len - 1] == '\n')
+			gate_buf_truncate(&text, text.len - 1);
+		if (memchr(text.ptr, '\n', text.len)) {
+			/* one line or nothing */
+			free(path);
+			gate_buf_release(&text);
+			gate_buf_release(&ignored);
+			continue;
+		}
+		ents[n].line = with_time(text.ptr, text.len);
+		/* a tag's note goes on the tag object: that is what the ref points at */
+		git_oid_cpy(&ents[n].commit, &oid);
+		ents[n].path = path;
+		n++;
+		gate_buf_release(&text);
+		gate_buf_release(&ignored);
+	}
+	if (!n) {
+		ret = 0;
+		goto out;
+	}
+	if (write_entries(git_dir, open_repo, ents, n, err) < 0)
+		goto out;
 	for (i = 0; i < n; i++)
 		(void)unlink(ents[i].path);
 	*written = n;
 	ret = 0;
 out:
-	if (masked)
-		umask(old_mask);
 	expire_pending(git_dir);
 	for (i = 0; i < n; i++) {
 		free(ents[i].line);
 		free(ents[i].path);
 	}
 	free(ents);
-	git_signature_free(sig);
-	git_repository_free(own);
+	return ret;
+}
+
+int gate_ledger_add(const char *git_dir, git_repository *repo, const char *object, const char *line,
+		    struct gate_buf *err)
+{
+	struct entry e;
+	size_t len = strlen(line);
+	int ret;
+
+	if (git_oid_fromstr(&e.commit, object) < 0 || strncmp(line, "{\"ledger\":", 10) || !strchr(line, ',') ||
+	    strchr(line, '\n'))
+		return gate_error(err, "not a ledger line for '%s'", object);
+	e.path = NULL;
+	e.line = with_time(line, len);
+	ret = write_entries(git_dir, repo, &e, 1, err);
+	free(e.line);
 	return ret;
 }

@@ -75,4 +75,14 @@ int gate_ledger_prepare(const struct gate_config *cfg, struct gate_repo *repo, c
 int gate_ledger_record(const char *git_dir, git_repository *repo, const struct gate_push *moved, size_t *written,
 		       struct gate_buf *err);
 
+/*
+ * Add `line`, one ledger object without "time" (added here), to the note
+ * on `object` (hex): for the decisions that move no ref by a push, the
+ * merge queue's (the item's pushed tip gets a line when it is landed,
+ * rejected or cancelled).  `repo`: the repository at git_dir when already
+ * open, or NULL.
+ */
+int gate_ledger_add(const char *git_dir, git_repository *repo, const char *object, const char *line,
+		    struct gate_buf *err);
+
 #endif

@@ -25,6 +25,7 @@
 #include "report.h"
 #include "run-command.h"
 #include "shared.h"
+#include "status.h"
 
 #include "banned.h"
 
@@ -583,54 +584,25 @@ out:
 
 /* ---- recording decisions ---------------------------------------------------- */
 
+/* The audit record of a test run or decision, and the ledger's of a decision (gate_queue_record). */
 static void audit(struct runner *rn, const char *branch, struct gate_queue_item **items, size_t n,
 		  const char *candidate, const char *verdict, const char *reason)
 {
-	char *path = gate_audit_path(rn->cfg, rn->git_dir);
-	struct gate_buf b = GATE_BUF_INIT, err = GATE_BUF_INIT;
-	char when[32], tree[41] = "";
-	time_t now = time(NULL);
-	struct tm tm;
-	size_t i;
+	struct gate_buf err = GATE_BUF_INIT;
 
-	if (!path)
-		return;
-	if (candidate) {
-		git_oid oid;
-		git_commit *c = NULL;
-		if (git_oid_fromstr(&oid, candidate) == 0 && git_commit_lookup(&c, rn->repo->git, &oid) == 0)
-			git_oid_tostr(tree, sizeof(tree), git_commit_tree_id(c));
-		git_commit_free(c);
-		git_error_clear();
-	}
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	gate_buf_addf(&b, "{\"time\":\"%s\",\"hook\":\"queue\",\"repository\":", when);
-	gate_json_add_strings(&b, rn->git_dir);
-	gate_buf_adds(&b, ",\"branch\":");
-	gate_json_add_strings(&b, branch);
-	gate_buf_adds(&b, ",\"items\":[");
-	for (i = 0; i < n; i++) {
-		gate_buf_addf(&b, "%s{\"id\":%ld,\"ref\":", i ? "," : "", items[i]->id);
-		gate_json_add_strings(&b, items[i]->ref);
-		gate_buf_addf(&b, ",\"tip\":\"%s\",\"user\":", items[i]->tip);
-		gate_json_add_strings(&b, items[i]->user);
-		gate_buf_adds(&b, "}");
-	}
-	gate_buf_adds(&b, "],\"candidate\":");
-	gate_json_add_strings(&b, candidate);
-	gate_buf_adds(&b, ",\"tree\":");
-	gate_json_add_strings(&b, tree[0] ? tree : NULL);
-	gate_buf_adds(&b, ",\"verdict\":");
-	gate_json_add_strings(&b, verdict);
-	gate_buf_adds(&b, ",\"reason\":");
-	gate_json_add_strings(&b, reason);
-	gate_buf_adds(&b, "}\n");
-	if (gate_audit_append(path, gate_shared_perm(rn->git_dir), b.ptr, b.len, &err) < 0)
-		logf_(rn, "warning: the audit log could not be written: %s", gate_buf_cstr(&err));
-	gate_buf_release(&b);
+	if (gate_queue_record(rn->repo, rn->cfg, branch, items, n, candidate, verdict, reason, &err) < 0)
+		logf_(rn, "warning: %s", gate_buf_cstr(&err));
 	gate_buf_release(&err);
-	free(path);
+}
+
+/* The status site (status_dir), so that the page shows the queue as it is now. */
+static void refresh_site(struct runner *rn)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+
+	if (rn->cfg && gate_status_refresh_site(rn->cfg, rn->repo, &err) < 0)
+		logf_(rn, "warning: the status site was not refreshed: %s", gate_buf_cstr(&err));
+	gate_buf_release(&err);
 }
 
 /* Decide one item (rejected or cancelled) under the queue lock. */
@@ -640,11 +612,11 @@ static int reject(struct runner *rn, struct gate_queue_item *it, const char *rea
 	struct gate_buf err = GATE_BUF_INIT, r = GATE_BUF_INIT;
 	struct gate_queue_item *cur = NULL;
 	char *rp;
-	int fd = gate_queue_lock(rn->git_dir, &err), ret = -1;
+	int fd = gate_queue_lock(rn->git_dir, &err), ret = -1, decided = 0;
 
 	if (fd < 0)
 		goto out;
-	/* cancelled meanwhile: nothing to decide */
+	/* cancelled meanwhile: nothing to decide (the cancel was recorded) */
 	if (gate_queue_load(&cur, rn->git_dir, it->id, &err) < 0 || gate_queue_state_final(cur->state)) {
 		ret = 0;
 		goto out;
@@ -666,12 +638,13 @@ static int reject(struct runner *rn, struct gate_queue_item *it, const char *rea
 		goto out;
 	it->state = GATE_QUEUE_REJECTED;
 	logf_(rn, "item %ld rejected: %s", it->id, cur->reason);
+	decided = 1;
 	ret = 0;
 out:
 	gate_queue_unlock(fd);
 	if (ret < 0)
 		logf_(rn, "cannot record the rejection of item %ld: %s", it->id, gate_buf_cstr(&err));
-	else
+	else if (decided)
 		audit(rn, it->branch, &it, 1, candidate, "rejected", reason);
 	gate_queue_item_free(cur);
 	gate_buf_release(&err);
@@ -712,6 +685,8 @@ out:
 	gate_queue_unlock(fd);
 	if (err.len)
 		logf_(rn, "%s", err.ptr);
+	if (ret == DONE)
+		refresh_site(rn); /* the items show as testing */
 	gate_buf_release(&err);
 	gate_buf_release(&batch);
 	return ret;
@@ -1384,6 +1359,7 @@ static int round_in_child(const char *git_dir, const struct gate_queue_run_opts 
 		rn.git_dir = rn.repo->git_dir;
 		if (round_(&rn, &idle, NULL, &err) < 0)
 			logf_(&rn, "error: %s", gate_buf_cstr(&err));
+		refresh_site(&rn); /* what the round decided */
 		gate_verdict_release(&rn.pass_v);
 		gate_push_release(&rn.pass_push);
 		gate_config_free(rn.pass_cfg);

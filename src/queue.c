@@ -582,32 +582,3 @@ int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, s
 	free(path);
 	return r == GATE_ENOTFOUND ? 0 : r;
 }
-
-void gate_queue_format_status(struct gate_buf *out, const char *git_dir)
-{
-	struct gate_queue_item **items = NULL;
-	struct gate_buf err = GATE_BUF_INIT;
-	char *dir = gate_queue_dir(git_dir);
-	size_t n = 0, i;
-	struct stat st;
-
-	if (stat(dir, &st) < 0 || gate_queue_list(&items, &n, git_dir, 0, &err) < 0)
-		goto out;
-	gate_buf_addf(out, "\nMerge queue: %zu waiting or testing%s\n", n,
-		      gate_queue_runner_active(git_dir) ? ", a runner is active" : "");
-	for (i = 0; i < n; i++) {
-		const char *name = items[i]->branch;
-		gate_skip_prefix(name, "refs/heads/", &name);
-		gate_buf_addf(out, "  item %-5ld %-8s  ", items[i]->id, gate_queue_state_name(items[i]->state));
-		gate_buf_add_safes(out, name);
-		gate_buf_adds(out, "  by ");
-		gate_buf_add_safes(out, items[i]->user ? items[i]->user : "");
-		gate_buf_adds(out, ": ");
-		gate_buf_add_safes(out, items[i]->subject ? items[i]->subject : "");
-		gate_buf_addch(out, '\n');
-	}
-out:
-	gate_queue_items_free(items, n);
-	gate_buf_release(&err);
-	free(dir);
-}

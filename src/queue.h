@@ -123,10 +123,16 @@ int gate_queue_cancel(const char *git_dir, long id, const char *who, struct gate
 int gate_queue_may_cancel_by_push(const char *git_dir, const char *ref, const char *user);
 
 /*
- * For `git gate status`: the undecided items of the merge queue and
- * whether a runner is active; nothing when the queue has never been used.
+ * Record a test run or a decision of the queue about items[0..n) of
+ * `branch`: an audit record (hook "queue", the items, the candidate and
+ * its tree, `verdict` -- passed, failed, landed, rejected or cancelled --
+ * and `reason`), and for a decision a ledger line on each item's pushed
+ * tip, from the item as stored (git-gate(1), THE LEDGER).  `cfg` may be
+ * NULL (an invalid policy).  0, or -1 with a message (the decision stands).
  */
-void gate_queue_format_status(struct gate_buf *out, const char *git_dir);
+int gate_queue_record(struct gate_repo *repo, const struct gate_config *cfg, const char *branch,
+		      struct gate_queue_item *const *items, size_t n, const char *candidate, const char *verdict,
+		      const char *reason, struct gate_buf *err);
 
 /* The saved report of a rejected item (empty when there is none). */
 int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, struct gate_buf *err);

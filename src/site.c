@@ -39,41 +39,29 @@
 static void html(struct gate_buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t len = strlen((const char *)p), i = 0, n;
 
-	while (*p) {
-		unsigned char c = *p;
-		size_t n = 1;
+	while (i < len) {
+		long cp = gate_utf8_decode(p + i, len - i, &n);
 
-		if (c == '&')
-			gate_buf_adds(out, "&amp;");
-		else if (c == '<')
-			gate_buf_adds(out, "&lt;");
-		else if (c == '>')
-			gate_buf_adds(out, "&gt;");
-		else if (c == '"')
-			gate_buf_adds(out, "&quot;");
-		else if (c == '\'')
-			gate_buf_adds(out, "&#39;");
-		else if (c < 0x20 || c == 0x7f)
+		if (cp < 0) {
+			n = 1; /* not UTF-8: this byte alone */
 			gate_buf_adds(out, "\xef\xbf\xbd");
-		else if (c < 0x80)
-			gate_buf_addch(out, c);
-		else {
-			size_t i;
-			n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-			for (i = 1; i < n; i++)
-				if ((p[i] & 0xc0) != 0x80)
-					n = 0;
-			if (!n || (c == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-			    (c == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9) ||
-			    (c == 0xc2 && p[1] < 0xa0)) {
-				gate_buf_adds(out, "\xef\xbf\xbd");
-				n = n ? n : 1;
-			} else {
-				gate_buf_add(out, p, n);
-			}
-		}
-		p += n;
+		} else if (cp == '&')
+			gate_buf_adds(out, "&amp;");
+		else if (cp == '<')
+			gate_buf_adds(out, "&lt;");
+		else if (cp == '>')
+			gate_buf_adds(out, "&gt;");
+		else if (cp == '"')
+			gate_buf_adds(out, "&quot;");
+		else if (cp == '\'')
+			gate_buf_adds(out, "&#39;");
+		else if (gate_char_unsafe(cp))
+			gate_buf_adds(out, "\xef\xbf\xbd"); /* the terminal's unsafe set: controls, bidi, separators */
+		else
+			gate_buf_add(out, p + i, n);
+		i += n;
 	}
 }
 
@@ -330,6 +318,9 @@ static const char css[] =
 	"svg .acc{fill:#2da44e}svg .byp{fill:#d4a72c}svg .rej{fill:#cf222e}"
 	"svg path.p50{stroke:#0969da;stroke-width:2;fill:none}svg path.p95{stroke:#8250df;stroke-width:2;fill:none}"
 	"svg circle.p50{fill:#0969da}svg circle.p95{fill:#8250df}svg .p50t{fill:#0969da}svg .p95t{fill:#8250df}"
+	".q-landed{color:#1a7f37;font-weight:600}.q-rejected{color:#cf222e;font-weight:600}"
+	".q-testing{color:#9a6700;font-weight:600}.q-waiting,.q-cancelled{color:#5a6270;font-weight:600}"
+	"#queue h3{font-size:15px;margin:12px 0 4px}#queue table.decided{margin-top:8px}"
 	".legend span{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px 0 12px;"
 	"vertical-align:-1px}";
 
@@ -384,7 +375,15 @@ static void page_state(struct gate_buf *out, const struct gate_status *st)
 		}
 		gate_buf_adds(out, "<br>");
 	}
-	if (main_ref && main_ref->last) {
+	if (main_ref && main_ref->landed) {
+		const struct gate_queue_item *it = main_ref->landed;
+		gate_buf_addf(out, "last decision: <span class=\"q-landed\">landed</span> by the merge queue (item %ld), ",
+			      it->id);
+		when_text(out, (double)it->decided);
+		gate_buf_adds(out, ", pushed by <b>");
+		html_cut(out, it->user, 60);
+		gate_buf_adds(out, "</b>");
+	} else if (main_ref && main_ref->last) {
 		const struct gate_summary_decision *d = &main_ref->last->last;
 		gate_buf_adds(out, "last decision: ");
 		verdict_span(out, d->cls);
@@ -543,6 +542,80 @@ static void page_flaky(struct gate_buf *out, const struct gate_status *st)
 	gate_buf_adds(out, "</section>");
 }
 
+static const char *short_branch(const char *ref)
+{
+	const char *name = ref;
+
+	gate_skip_prefix(ref ? ref : "", "refs/heads/", &name);
+	return name;
+}
+
+static void queue_state_span(struct gate_buf *out, enum gate_queue_state s)
+{
+	const char *name = gate_queue_state_name(s);
+
+	gate_buf_addf(out, "<span class=\"q-%s\">%s</span>", name, name);
+}
+
+/* The merge queue: per branch, what waits and what was decided lately. */
+static void page_queue(struct gate_buf *out, const struct gate_status *st)
+{
+	size_t i, k;
+
+	if (!st->queue_used)
+		return;
+	gate_buf_addf(out, "<section class=\"card wide\" id=\"queue\"><h2>Merge queue</h2><p class=\"muted\">%s</p>",
+		      st->queue_runner ? "A runner is testing." : "No runner is active.");
+	for (i = 0; i < st->nqueues; i++) {
+		const struct gate_status_queue *q = &st->queues[i];
+		gate_buf_adds(out, "<h3>");
+		html_cut(out, short_branch(q->branch), 80);
+		gate_buf_addf(out, ": %zu waiting or testing</h3>", q->npending);
+		if (q->npending)
+			gate_buf_adds(out, "<table class=\"pending\"><tr><th>#</th><th>item</th><th>state</th>"
+					   "<th>queued</th><th>by</th><th>subject</th></tr>");
+		for (k = 0; k < q->npending; k++) {
+			const struct gate_queue_item *it = q->pending[k];
+			gate_buf_addf(out, "<tr><td>%zu</td><td>%ld</td><td>", k + 1, it->id);
+			queue_state_span(out, it->state);
+			gate_buf_adds(out, "</td><td>");
+			when_text(out, (double)it->queued); /* a time, not an age: the page is static */
+			gate_buf_adds(out, "</td><td>");
+			html_cut(out, it->user, 40);
+			gate_buf_addf(out, "</td><td class=\"subject\"><code>%.10s</code> ", it->tip);
+			html_cut(out, it->subject, 140);
+			gate_buf_adds(out, "</td></tr>");
+		}
+		if (q->npending)
+			gate_buf_adds(out, "</table>");
+		if (!q->ndecided)
+			continue;
+		gate_buf_adds(out, "<table class=\"decided\"><tr><th>item</th><th>decision</th><th>when</th><th>by</th>"
+				   "<th>subject</th><th>landed as / reason</th></tr>");
+		for (k = 0; k < q->ndecided; k++) {
+			const struct gate_queue_item *it = q->decided[k];
+			gate_buf_addf(out, "<tr><td>%ld</td><td>", it->id);
+			queue_state_span(out, it->state);
+			gate_buf_adds(out, "</td><td>");
+			when_text(out, (double)it->decided);
+			gate_buf_adds(out, "</td><td>");
+			html_cut(out, it->user, 40);
+			gate_buf_addf(out, "</td><td class=\"subject\"><code>%.10s</code> ", it->tip);
+			html_cut(out, it->subject, 140);
+			gate_buf_adds(out, "</td><td>");
+			if (it->state == GATE_QUEUE_LANDED)
+				gate_buf_addf(out, "<code>%.12s</code>", gate_is_hex_oid(it->landed) ? it->landed : "");
+			else
+				html_cut(out, it->reason, 200);
+			gate_buf_adds(out, "</td></tr>");
+		}
+		gate_buf_adds(out, "</table>");
+	}
+	if (!st->nqueues)
+		gate_buf_adds(out, "<p>Empty.</p>");
+	gate_buf_adds(out, "</section>");
+}
+
 void gate_status_html(struct gate_buf *out, const struct gate_status *st)
 {
 	gate_buf_adds(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -563,6 +636,7 @@ void gate_status_html(struct gate_buf *out, const struct gate_status *st)
 		gate_buf_adds(out, "<section class=\"card wide\"><p>The audit log is off (<code>audit_log = "
 				   "\"off\"</code>): there are no decisions to show.</p></section>");
 	page_state(out, st);
+	page_queue(out, st);
 	page_tiles(out, st);
 	gate_buf_addf(out, "<section class=\"card\"><h2>Decisions per day</h2><div class=\"legend muted\">"
 			   "<span style=\"background:#2da44e\"></span>accepted<span style=\"background:#d4a72c\"></span>"
@@ -735,6 +809,26 @@ void gate_status_metrics(struct gate_buf *out, const struct gate_status *st)
 					       : st->refs[i].state == GATE_STATUS_FAILING ? 0
 											  : -1);
 	}
+	if (!st->queue_used)
+		return;
+	prom_head(out, "git_gate_queue_items", "gauge", "Items of the merge queue waiting or being tested, by branch.");
+	for (i = 0; i < st->nqueues; i++) {
+		size_t k, testing = 0;
+		for (k = 0; k < st->queues[i].npending; k++)
+			testing += st->queues[i].pending[k]->state == GATE_QUEUE_TESTING;
+		for (c = 0; c < 2; c++) {
+			gate_buf_adds(out, "git_gate_queue_items{");
+			prom_repo(out, st);
+			gate_buf_adds(out, ",branch=\"");
+			prom_label(out, st->queues[i].branch);
+			gate_buf_addf(out, "\",state=\"%s\"} %zu\n", c ? "testing" : "waiting",
+				      c ? testing : st->queues[i].npending - testing);
+		}
+	}
+	prom_head(out, "git_gate_queue_runner_active", "gauge", "1 while a merge queue runner is active.");
+	gate_buf_adds(out, "git_gate_queue_runner_active{");
+	prom_repo(out, st);
+	gate_buf_addf(out, "} %d\n", st->queue_runner ? 1 : 0);
 }
 
 /* --- writing --------------------------------------------------------------------------- */

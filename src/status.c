@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audit.h"
 #include "report.h"
@@ -61,6 +62,91 @@ static void add_ref(struct gate_status *st, const struct gate_repo *repo, const 
 		r->state = GATE_STATUS_UNKNOWN;
 	else
 		r->state = GATE_STATUS_PASSING;
+}
+
+static struct gate_status_queue *queue_of(struct gate_status *st, const char *branch, int add)
+{
+	size_t i;
+
+	for (i = 0; i < st->nqueues; i++)
+		if (!strcmp(st->queues[i].branch, branch))
+			return &st->queues[i];
+	if (!add || (st->only_ref && strcmp(st->only_ref, branch)))
+		return NULL;
+	st->queues = gate_xrealloc(st->queues, (st->nqueues + 1) * sizeof(*st->queues));
+	memset(&st->queues[st->nqueues], 0, sizeof(*st->queues));
+	st->queues[st->nqueues].branch = gate_xstrdup(branch);
+	return &st->queues[st->nqueues++];
+}
+
+static int cmp_decided_newest(const void *a, const void *b)
+{
+	const struct gate_queue_item *x = *(struct gate_queue_item *const *)a;
+	const struct gate_queue_item *y = *(struct gate_queue_item *const *)b;
+
+	if (x->decided != y->decided)
+		return x->decided > y->decided ? -1 : 1;
+	return x->id > y->id ? -1 : x->id < y->id;
+}
+
+/*
+ * The merge queue: its items by branch (the default branch first when it
+ * queues), and each protected ref's latest landing.
+ */
+static int collect_queue(struct gate_status *st, const struct gate_repo *repo, const struct gate_config *cfg,
+			 struct gate_buf *err)
+{
+	char *dir = gate_queue_dir(repo->git_dir);
+	const struct gate_rule *rule = gate_config_rule_for(cfg, repo->default_branch);
+	struct stat sb;
+	size_t i, k;
+	int ret = 0;
+
+	if (stat(dir, &sb) < 0 && !(rule && rule->queue))
+		goto out;
+	st->queue_used = 1;
+	st->queue_runner = gate_queue_runner_active(repo->git_dir);
+	if (gate_queue_list(&st->queue_items, &st->nqueue_items, repo->git_dir, 1, err) < 0) {
+		ret = -1;
+		goto out;
+	}
+	if (rule && rule->queue)
+		queue_of(st, repo->default_branch, 1);
+	for (i = 0; i < st->nqueue_items; i++) {
+		struct gate_queue_item *it = st->queue_items[i];
+		struct gate_status_queue *q = queue_of(st, it->branch, 1);
+		if (!q)
+			continue;
+		if (gate_queue_state_final(it->state)) {
+			q->decided = gate_xrealloc(q->decided, (q->ndecided + 1) * sizeof(*q->decided));
+			q->decided[q->ndecided++] = it;
+		} else {
+			q->pending = gate_xrealloc(q->pending, (q->npending + 1) * sizeof(*q->pending));
+			q->pending[q->npending++] = it;
+		}
+	}
+	for (i = 0; i < st->nqueues; i++) {
+		struct gate_status_queue *q = &st->queues[i];
+		if (q->ndecided > 1)
+			qsort(q->decided, q->ndecided, sizeof(*q->decided), cmp_decided_newest);
+		if (q->ndecided > GATE_STATUS_QUEUE_DECIDED)
+			q->ndecided = GATE_STATUS_QUEUE_DECIDED;
+	}
+	/* a landing newer than a ref's last push decision makes it passing */
+	for (k = 0; k < st->nrefs; k++) {
+		struct gate_status_ref *r = &st->refs[k];
+		struct gate_status_queue *q = queue_of(st, r->name, 0);
+		for (i = 0; q && i < q->ndecided; i++)
+			if (q->decided[i]->state == GATE_QUEUE_LANDED)
+				break;
+		if (!q || i == q->ndecided || (r->last && r->last->last.time > (double)q->decided[i]->decided))
+			continue;
+		r->landed = q->decided[i];
+		r->state = GATE_STATUS_PASSING;
+	}
+out:
+	free(dir);
+	return ret;
 }
 
 /* A pattern without glob characters names one ref. */
@@ -128,6 +214,8 @@ int gate_status_collect(struct gate_status *st, const struct gate_repo *repo, co
 	}
 	gate_summary_window(&st->sum, st->today, 7, &st->w7);
 	gate_summary_window(&st->sum, st->today, 30, &st->w30);
+	if (collect_queue(st, repo, cfg, err) < 0)
+		goto out;
 	ret = 0;
 out:
 	free(sorted);
@@ -145,6 +233,13 @@ void gate_status_release(struct gate_status *st)
 		free(st->refs[i].tip_subject);
 	}
 	free(st->refs);
+	for (i = 0; i < st->nqueues; i++) {
+		free(st->queues[i].branch);
+		free(st->queues[i].pending);
+		free(st->queues[i].decided);
+	}
+	free(st->queues);
+	gate_queue_items_free(st->queue_items, st->nqueue_items);
 	gate_summary_window_release(&st->w7);
 	gate_summary_window_release(&st->w30);
 	gate_summary_release(&st->sum);
@@ -287,6 +382,85 @@ static void window_text(struct gate_buf *out, const struct gate_summary_window *
 	}
 }
 
+static const char *short_branch(const char *ref)
+{
+	const char *name = ref;
+
+	gate_skip_prefix(ref, "refs/heads/", &name);
+	return name;
+}
+
+static const char *queue_state_color(enum gate_queue_state s)
+{
+	switch (s) {
+	case GATE_QUEUE_LANDED:
+		return C_GREEN;
+	case GATE_QUEUE_REJECTED:
+		return C_RED;
+	case GATE_QUEUE_TESTING:
+		return C_YELLOW;
+	default:
+		return C_DIM;
+	}
+}
+
+/*
+ * The merge queue: per branch, the items waiting and testing with their
+ * position, and the last ones decided.  Everything pushed (user, subject,
+ * branch, reason) is neutralised again here: the item files hold it
+ * neutralised already, and this is the terminal.
+ */
+static void queue_text(struct gate_buf *out, const struct gate_status *st, int color)
+{
+	size_t i, k;
+
+	if (!st->queue_used)
+		return;
+	gate_buf_addf(out, "\nMerge queue%s\n", st->queue_runner ? " (a runner is active)" : "");
+	if (!st->nqueues)
+		gate_buf_adds(out, "  empty\n");
+	for (i = 0; i < st->nqueues; i++) {
+		const struct gate_status_queue *q = &st->queues[i];
+		gate_buf_adds(out, "  ");
+		add_safe_cut(out, short_branch(q->branch), 60);
+		gate_buf_addf(out, ": %zu waiting or testing\n", q->npending);
+		for (k = 0; k < q->npending; k++) {
+			const struct gate_queue_item *it = q->pending[k];
+			int testing = it->state == GATE_QUEUE_TESTING;
+			gate_buf_addf(out, "    %3zu. item %-5ld ", k + 1, it->id);
+			colored(out, color, queue_state_color(it->state), "%-9s", gate_queue_state_name(it->state));
+			gate_buf_adds(out, testing && it->started ? " since " : " queued ");
+			add_ago(out, st->now, (double)(testing && it->started ? it->started : it->queued));
+			gate_buf_adds(out, " by ");
+			add_safe_cut(out, it->user, 24);
+			gate_buf_adds(out, "  \"");
+			add_safe_cut(out, it->subject, 60);
+			gate_buf_adds(out, "\"\n");
+		}
+		if (q->ndecided)
+			gate_buf_adds(out, "    recently decided:\n");
+		for (k = 0; k < q->ndecided; k++) {
+			const struct gate_queue_item *it = q->decided[k];
+			gate_buf_addf(out, "         item %-5ld ", it->id);
+			colored(out, color, queue_state_color(it->state), "%-9s", gate_queue_state_name(it->state));
+			gate_buf_adds(out, " ");
+			add_ago(out, st->now, (double)it->decided);
+			gate_buf_adds(out, " by ");
+			add_safe_cut(out, it->user, 24);
+			if (it->state == GATE_QUEUE_LANDED && it->landed[0])
+				gate_buf_addf(out, " as %.12s", it->landed);
+			gate_buf_adds(out, "  \"");
+			add_safe_cut(out, it->subject, 60);
+			gate_buf_adds(out, "\"");
+			if (it->state != GATE_QUEUE_LANDED && it->reason) {
+				gate_buf_adds(out, ": ");
+				add_safe_cut(out, it->reason, 100);
+			}
+			gate_buf_addch(out, '\n');
+		}
+	}
+}
+
 void gate_status_format_text(struct gate_buf *out, const struct gate_status *st, int color, int nrecent)
 {
 	size_t i, width = 0;
@@ -301,6 +475,7 @@ void gate_status_format_text(struct gate_buf *out, const struct gate_status *st,
 	gate_buf_adds(out, "\n");
 	if (!st->has_log) {
 		gate_buf_adds(out, "\nThe audit log is off (audit_log = \"off\"): there are no decisions to show.\n");
+		queue_text(out, st, color);
 		return;
 	}
 
@@ -318,6 +493,17 @@ void gate_status_format_text(struct gate_buf *out, const struct gate_status *st,
 		while (out->len - before < width + 2)
 			gate_buf_addch(out, ' ');
 		gate_buf_addf(out, "  %.7s  ", r->tip[0] ? r->tip : "(none) ");
+		if (r->landed) {
+			colored(out, color, C_GREEN, "%s", "landed");
+			gate_buf_adds(out, "  ");
+			add_ago(out, st->now, (double)r->landed->decided);
+			gate_buf_adds(out, " (");
+			add_when(out, (double)r->landed->decided);
+			gate_buf_addf(out, " UTC) by the merge queue, item %ld by ", r->landed->id);
+			add_safe_cut(out, r->landed->user, 40);
+			gate_buf_addch(out, '\n');
+			continue;
+		}
 		if (!r->last) {
 			colored(out, color, C_DIM, "%s", "no decision yet");
 			gate_buf_addch(out, '\n');
@@ -388,6 +574,7 @@ void gate_status_format_text(struct gate_buf *out, const struct gate_status *st,
 	}
 	if (!shown)
 		gate_buf_adds(out, "  none\n");
+	queue_text(out, st, color);
 }
 
 /* --- JSON --------------------------------------------------------------------------- */
@@ -451,6 +638,73 @@ static void json_window(struct gate_buf *out, const struct gate_summary_window *
 	gate_buf_adds(out, "]}");
 }
 
+static void json_oid(struct gate_buf *out, const char *oid)
+{
+	gate_json_add_strings(out, oid && oid[0] ? oid : NULL);
+}
+
+/* One queue item; `position` 0: a decided one. */
+static void json_queue_item(struct gate_buf *out, const struct gate_queue_item *it, size_t position)
+{
+	gate_buf_addf(out, "{\"item\":%ld,\"state\":\"%s\"", it->id, gate_queue_state_name(it->state));
+	if (position)
+		gate_buf_addf(out, ",\"position\":%zu", position);
+	gate_buf_adds(out, ",\"ref\":");
+	gate_json_add_strings(out, it->ref);
+	gate_buf_adds(out, ",\"tip\":");
+	json_oid(out, it->tip);
+	gate_buf_adds(out, ",\"user\":");
+	gate_json_add_strings(out, it->user);
+	gate_buf_adds(out, ",\"subject\":");
+	gate_json_add_strings(out, it->subject);
+	gate_buf_adds(out, ",\"queued\":");
+	json_time(out, (double)it->queued);
+	gate_buf_adds(out, ",\"started\":");
+	json_time(out, (double)it->started);
+	gate_buf_adds(out, ",\"decided\":");
+	json_time(out, (double)it->decided);
+	gate_buf_adds(out, ",\"landed\":");
+	json_oid(out, it->state == GATE_QUEUE_LANDED ? it->landed : NULL);
+	gate_buf_adds(out, ",\"before\":");
+	json_oid(out, it->state == GATE_QUEUE_LANDED ? it->before : NULL);
+	gate_buf_adds(out, ",\"reason\":");
+	gate_json_add_strings(out, it->state == GATE_QUEUE_LANDED ? NULL : it->reason);
+	gate_buf_adds(out, ",\"batch\":");
+	gate_json_add_strings(out, it->batch);
+	gate_buf_addch(out, '}');
+}
+
+/* "queue": null, or {"runner_active":..., "branches":[{"branch", "pending", "decided"}]} */
+static void queue_json(struct gate_buf *out, const struct gate_status *st)
+{
+	size_t i, k;
+
+	if (!st->queue_used) {
+		gate_buf_adds(out, "null");
+		return;
+	}
+	gate_buf_addf(out, "{\"runner_active\":%s,\"branches\":[", st->queue_runner ? "true" : "false");
+	for (i = 0; i < st->nqueues; i++) {
+		const struct gate_status_queue *q = &st->queues[i];
+		gate_buf_adds(out, i ? ",{\"branch\":" : "{\"branch\":");
+		gate_json_add_strings(out, q->branch);
+		gate_buf_adds(out, ",\"pending\":[");
+		for (k = 0; k < q->npending; k++) {
+			if (k)
+				gate_buf_addch(out, ',');
+			json_queue_item(out, q->pending[k], k + 1);
+		}
+		gate_buf_adds(out, "],\"decided\":[");
+		for (k = 0; k < q->ndecided; k++) {
+			if (k)
+				gate_buf_addch(out, ',');
+			json_queue_item(out, q->decided[k], 0);
+		}
+		gate_buf_adds(out, "]}");
+	}
+	gate_buf_adds(out, "]}");
+}
+
 void gate_status_format_json(struct gate_buf *out, const struct gate_status *st, int nrecent)
 {
 	size_t i;
@@ -475,6 +729,11 @@ void gate_status_format_json(struct gate_buf *out, const struct gate_status *st,
 		gate_buf_addf(out, ",\"state\":\"%s\",\"last\":", gate_status_state_name(r->state));
 		if (r->last)
 			json_decision(out, &r->last->last);
+		else
+			gate_buf_adds(out, "null");
+		gate_buf_adds(out, ",\"landed\":");
+		if (r->landed)
+			json_queue_item(out, r->landed, 0);
 		else
 			gate_buf_adds(out, "null");
 		gate_buf_addch(out, '}');
@@ -508,7 +767,9 @@ void gate_status_format_json(struct gate_buf *out, const struct gate_status *st,
 		json_time(out, f->time);
 		gate_buf_addch(out, '}');
 	}
-	gate_buf_addf(out, "],\"totals\":{\"accepted\":%lu,\"rejected\":%lu,\"bypassed\":%lu,\"dry_runs\":%lu,"
+	gate_buf_adds(out, "],\"queue\":");
+	queue_json(out, st);
+	gate_buf_addf(out, ",\"totals\":{\"accepted\":%lu,\"rejected\":%lu,\"bypassed\":%lu,\"dry_runs\":%lu,"
 			   "\"errors\":%lu}}\n",
 		      st->sum.total[GATE_SUMMARY_ACCEPTED], st->sum.total[GATE_SUMMARY_REJECTED],
 		      st->sum.total[GATE_SUMMARY_BYPASSED], st->sum.total[GATE_SUMMARY_DRY_RUN],

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "policy.h"
+#include "queue.h"
 #include "repo.h"
 #include "summary.h"
 
@@ -35,7 +36,25 @@ struct gate_status_ref {
 	char tip[41];                         /* "" when the ref does not exist */
 	char *tip_subject;
 	const struct gate_summary_ref *last;  /* points into the summary, or NULL */
+	/*
+	 * The merge queue's latest landing on this ref when it is newer than
+	 * `last` (points into the queue's items), or NULL.  A landing counts
+	 * as a passing decision: main moved only after its checks passed.
+	 */
+	const struct gate_queue_item *landed;
 	enum gate_status_state state;
+};
+
+/* How many decided items of a branch the queue section shows. */
+#define GATE_STATUS_QUEUE_DECIDED 10
+
+/* One branch of the merge queue, as `git gate status` and the site show it. */
+struct gate_status_queue {
+	char *branch;                          /* refs/heads/main */
+	struct gate_queue_item **pending;      /* waiting and testing, in queue order */
+	size_t npending;
+	struct gate_queue_item **decided;      /* the last GATE_STATUS_QUEUE_DECIDED decided, newest first */
+	size_t ndecided;
 };
 
 struct gate_status {
@@ -50,6 +69,13 @@ struct gate_status {
 	struct gate_status_ref *refs; /* the default branch first */
 	size_t nrefs;
 	struct gate_summary_window w7, w30;
+	/* the merge queue (queue.h), when the repository has one */
+	int queue_used;                        /* GIT_DIR/git-gate/queue exists */
+	int queue_runner;                      /* a runner is active */
+	struct gate_queue_item **queue_items;  /* every item (decided ones: 30 days), owned here */
+	size_t nqueue_items;
+	struct gate_status_queue *queues;      /* by branch: the default branch first */
+	size_t nqueues;
 };
 
 #define GATE_STATUS_INIT { 0 }

@@ -131,8 +131,8 @@ test_expect_success 'a cancelled item never lands and its ref is removed' '
 	 commit_file cancel.txt x "To be cancelled" && git push origin HEAD:refs/for/main 2>../err) &&
 	id=$(sed -n "s/.*queued as item \([0-9]*\).*/\1/p" err) &&
 	git-gate status --repo victim.git >status &&
-	test_grep "^Merge queue: [0-9]* waiting or testing" status &&
-	test_grep "item $id .*main  by tester: To be cancelled" status &&
+	test_grep "^  main: [0-9]* waiting or testing$" status &&
+	test_grep "^ *[0-9]*\. item $id  *waiting  *queued .* by tester  \"To be cancelled\"$" status &&
 	git-gate queue cancel --repo victim.git "$id" &&
 	test -z "$(ref_of victim.git refs/gate-queue/main/$id)" &&
 	wait_runner_gone victim.git &&

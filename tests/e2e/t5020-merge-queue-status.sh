@@ -1,0 +1,233 @@
+#!/bin/sh
+# The merge queue where people look: `git gate status` (text and --json),
+# the status site (status_dir: the page, metrics.prom), the ledger notes a
+# clone fetches (refs/notes/gate: a line on each decided item's pushed
+# tip) and the item refs it can list -- for waiting, landed, rejected and
+# cancelled items, with a hostile subject (terminal escapes, a bidi
+# override, HTML) and a hostile user name shown as text everywhere.
+. "$GATE_SRCDIR/tests/e2e/lib.sh"
+. "$GATE_SRCDIR/tests/e2e/queue-lib.sh"
+
+# json_q FILE EXPR: evaluate EXPR with j = the JSON document in FILE
+json_q() {
+	python3 - "$1" "$2" <<-\EOF
+	import json, sys
+	j = json.load(open(sys.argv[1], encoding="utf-8"))
+	v = eval(sys.argv[2])
+	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
+	EOF
+}
+
+# note_q COMMIT EXPR: EXPR over the ledger lines (n) of COMMIT's note, as
+# the work clone sees them after fetching refs/notes/gate
+note_q() {
+	git -C work fetch -q -f origin refs/notes/gate:refs/notes/gate &&
+	git -C work notes --ref=gate show "$1" >note.out &&
+	python3 - note.out "$2" <<-\EOF
+	import json, sys
+	n = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+	v = eval(sys.argv[2])
+	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
+	EOF
+}
+
+# page_has [!] PATTERN: the status page holds (or not) PATTERN (without
+# printing the whole page when it fails)
+page_has() {
+	if test "$1" = "!"; then
+		! grep -q -e "$2" victim.git/status/index.html || { echo "the page holds: $2" >&2; return 1; }
+	else
+		grep -q -e "$1" victim.git/status/index.html || { echo "the page lacks: $1" >&2; return 1; }
+	fi
+}
+
+# no_raw FILE: no ESC, no BEL and no U+202E (right-to-left override) in FILE
+no_raw() {
+	if grep -q "$(printf '\033')" "$1" || grep -q "$(printf '\007')" "$1" ||
+		grep -q "$(printf '\342\200\256')" "$1"; then
+		echo "$1 holds a raw control or bidi character" >&2
+		return 1
+	fi
+}
+
+ESC=$(printf '\033')
+RLO=$(printf '\342\200\256')
+EVIL_SUBJECT="Evil ${ESC}[31mred${ESC}[m ${RLO}txet <script>alert(1)</script> & <b>bold</b>"
+EVIL_USER="eve${ESC}]0;owned$(printf '\007')<i>"
+
+test_expect_success 'setup: a queued main, with the status site in status_dir' '
+	queue_victim victim.git work &&
+	echo "status_dir = \"status\";" >>victim.git/git-gate.conf &&
+	git-gate validate --repo victim.git >/dev/null
+'
+
+test_expect_success 'waiting items: status shows position, item, who, subject and age, neutralised' '
+	slow_queue victim.git 3 &&
+	(cd work && commit_file a.txt a "Add a" && git push -q origin HEAD:refs/for/main 2>/dev/null &&
+	 commit_file b.txt b "$EVIL_SUBJECT" &&
+	 GIT_GATE_USER="$EVIL_USER" git push origin HEAD:refs/for/main 2>../err) &&
+	test_grep "queued as item 2 for main (position 2)" err &&
+	git-gate status --repo victim.git >status &&
+	test_grep "^Merge queue" status &&
+	test_grep "^  main: 2 waiting or testing$" status &&
+	test_grep "^ *1\. item 1  *\(waiting\|testing\) .* by tester  \"Add a\"$" status &&
+	test_grep "^ *2\. item 2  *waiting  *queued just now by eve\\\\x1b\]0;owned\\\\x07<i>  \"Evil \\\\x1b\[31mred\\\\x1b\[m \\\\xe2\\\\x80\\\\xaetxet <script>" status &&
+	no_raw status
+'
+
+test_expect_success 'waiting items: --json lists them with position, state and the pushed strings as data' '
+	git-gate status --repo victim.git --json >status.json &&
+	no_raw status.json &&
+	test "$(json_q status.json "j[\"queue\"][\"branches\"][0][\"branch\"]")" = refs/heads/main &&
+	test "$(json_q status.json "[(i[\"position\"], i[\"item\"], i[\"user\"]) for i in j[\"queue\"][\"branches\"][0][\"pending\"]]")" = "[(1, 1, '"'"'tester'"'"'), (2, 2, '"'"'eve\\\\x1b]0;owned\\\\x07<i>'"'"')]" &&
+	test "$(json_q status.json "j[\"queue\"][\"branches\"][0][\"pending\"][1][\"state\"]")" = waiting &&
+	json_q status.json "j[\"queue\"][\"branches\"][0][\"pending\"][1][\"subject\"]" >subject &&
+	test_grep "^Evil \\\\x1b\[31mred\\\\x1b\[m \\\\xe2\\\\x80\\\\xaetxet <script>alert(1)</script> & <b>bold</b>$" subject &&
+	test "$(json_q status.json "j[\"queue\"][\"branches\"][0][\"pending\"][1][\"ref\"]")" = refs/gate-queue/main/2 &&
+	test "$(json_q status.json "j[\"queue\"][\"branches\"][0][\"pending\"][1][\"tip\"]")" = "$(git -C work rev-parse HEAD)" &&
+	json_q status.json "j[\"queue\"][\"branches\"][0][\"pending\"][1][\"queued\"]" | grep -E "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$"
+'
+
+test_expect_success 'waiting items: the site shows them escaped, metrics count them, a clone lists their refs' '
+	page_has "<section class=\"card wide\" id=\"queue\"><h2>Merge queue</h2>" &&
+	page_has "Evil \\\\x1b\[31mred\\\\x1b\[m \\\\xe2\\\\x80\\\\xaetxet &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" &&
+	page_has "eve\\\\x1b\]0;owned\\\\x07&lt;i&gt;" &&
+	page_has ! "<script\|<b>bold\|<i>" &&
+	no_raw victim.git/status/index.html &&
+	test_grep "^git_gate_queue_items{repository=\"victim.git\",branch=\"refs/heads/main\",state=\"waiting\"} [12]$" victim.git/status/metrics.prom &&
+	if command -v promtool >/dev/null; then
+		promtool check metrics <victim.git/status/metrics.prom
+	fi &&
+	git -C work ls-remote origin "refs/gate-queue/*" >remote &&
+	test_grep "refs/gate-queue/main/1$" remote &&
+	test_grep "^$(git -C work rev-parse HEAD)	refs/gate-queue/main/2$" remote
+'
+
+test_expect_success 'landed items: main passing by the queue, landed as which commit, in every view' '
+	a=$(git -C work rev-parse HEAD~1) && b=$(git -C work rev-parse HEAD) &&
+	wait_for_ref victim.git refs/heads/main "$b" &&
+	wait_runner_gone victim.git &&
+	slow_queue victim.git 0 &&
+	git-gate status --repo victim.git >status &&
+	test_grep "^  refs/heads/main  ${b%?????????????????????????????????}  landed  just now (.* UTC) by the merge queue, item 2 by eve\\\\x1b" status &&
+	test_grep "^  main: 0 waiting or testing$" status &&
+	test_grep "^ *item 2  *landed  *just now by eve.* as ${b%????????????????????????????}  \"Evil " status &&
+	test_grep "^ *item 1  *landed  *just now by tester as [0-9a-f]\{12\}  \"Add a\"$" status &&
+	no_raw status &&
+	git-gate status --repo victim.git --json >status.json &&
+	test "$(json_q status.json "j[\"refs\"][0][\"state\"], j[\"refs\"][0][\"landed\"][\"item\"]")" = "passing 2" &&
+	test "$(json_q status.json "[(i[\"item\"], i[\"state\"], i[\"landed\"]) for i in j[\"queue\"][\"branches\"][0][\"decided\"]][0]")" = "2 landed $b" &&
+	test "$(json_q status.json "len(j[\"queue\"][\"branches\"][0][\"pending\"])")" = 0 &&
+	page_has "id=\"main-state\">passing<" &&
+	page_has "<span class=\"q-landed\">landed</span> by the merge queue (item 2)" &&
+	test_grep "^git_gate_queue_items{repository=\"victim.git\",branch=\"refs/heads/main\",state=\"waiting\"} 0$" victim.git/status/metrics.prom &&
+	no_raw victim.git/status/index.html
+'
+
+test_expect_success 'landed items: a line in the ledger on the pushed tip, fetched by a clone' '
+	a=$(git -C work rev-parse HEAD~1) && b=$(git -C work rev-parse HEAD) &&
+	test "$(note_q $a "[(l[\"ref\"], l[\"verdict\"], l[\"hook\"], l[\"queue\"][\"item\"]) for l in n if l[\"ref\"].startswith(\"refs/gate-queue/\")]")" = "[('"'"'refs/gate-queue/main/1'"'"', '"'"'landed'"'"', '"'"'queue'"'"', 1)]" &&
+	test "$(note_q $b "[(l[\"verdict\"], l[\"queue\"][\"landed\"], l[\"queue\"][\"branch\"]) for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"]")" = "[('"'"'landed'"'"', '"'"'$b'"'"', '"'"'refs/heads/main'"'"')]" &&
+	test "$(note_q $b "[l[\"pusher\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"]")" = "['"'"'eve\\\\x1b]0;owned\\\\x07<i>'"'"']" &&
+	test "$(note_q $b "[l[\"queue\"][\"candidate_tree\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"][0]")" = "$(git -C work rev-parse HEAD^{tree})" &&
+	test "$(note_q $b "[l[\"policy\"][\"sha256\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"][0]")" = "$(sha256sum victim.git/git-gate.conf | cut -d" " -f1)"
+'
+
+test_expect_success 'a rejected item: its reason in status, --json, the site, the audit log and the ledger' '
+	(cd work && echo bad >state.txt && git commit -q -a -m "Break <the> state" &&
+	 git push -q origin HEAD:refs/for/main 2>/dev/null) &&
+	bad=$(git -C work rev-parse HEAD) &&
+	wait_state victim.git 3 rejected &&
+	wait_runner_gone victim.git &&
+	git-gate status --repo victim.git >status &&
+	test_grep "^ *item 3  *rejected  *just now by tester  \"Break <the> state\": the checks failed on it" status &&
+	git-gate status --repo victim.git --json >status.json &&
+	test "$(json_q status.json "[(i[\"item\"], i[\"state\"], i[\"landed\"]) for i in j[\"queue\"][\"branches\"][0][\"decided\"]][0]")" = "3 rejected None" &&
+	json_q status.json "j[\"queue\"][\"branches\"][0][\"decided\"][0][\"reason\"]" | grep "^the checks failed on it" &&
+	test "$(json_q status.json "j[\"refs\"][0][\"state\"]")" = passing &&
+	page_has "<td>3</td><td><span class=\"q-rejected\">rejected</span>" &&
+	page_has "Break &lt;the&gt; state</td><td>the checks failed on it" &&
+	grep "\"hook\":\"queue\"" victim.git/git-gate/audit.log | grep "\"id\":3," | grep -q "\"verdict\":\"rejected\"" &&
+	test "$(note_q $bad "[(l[\"ref\"], l[\"verdict\"], l[\"queue\"][\"landed\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/3'"'"', '"'"'rejected'"'"', None)]" &&
+	note_q $bad "n[0][\"queue\"][\"reason\"]" | grep "^the checks failed on it" &&
+	(cd work && git reset -q --hard HEAD~1)
+'
+
+test_expect_success 'an admin cancel: in the audit log, the ledger, status and the site' '
+	slow_queue victim.git 3 &&
+	(cd work && commit_file c.txt c "Slow c" && git push -q origin HEAD:refs/for/main 2>/dev/null &&
+	 commit_file d.txt d "Cancel d" && git push -q origin HEAD:refs/for/main 2>/dev/null) &&
+	d=$(git -C work rev-parse HEAD) &&
+	git-gate queue cancel --repo victim.git 5 >out 2>err &&
+	test_grep "item 5 cancelled" out &&
+	test ! -s err &&
+	grep "\"hook\":\"queue\"" victim.git/git-gate/audit.log | grep "\"id\":5," | grep -q "\"verdict\":\"cancelled\"" &&
+	test "$(note_q $d "[(l[\"ref\"], l[\"verdict\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/5'"'"', '"'"'cancelled'"'"')]" &&
+	note_q $d "n[0][\"queue\"][\"reason\"]" | grep "^cancelled by " &&
+	git-gate status --repo victim.git >status &&
+	test_grep "^ *item 5  *cancelled  *just now by tester  \"Cancel d\": cancelled by " status &&
+	page_has "<td>5</td><td><span class=\"q-cancelled\">cancelled</span>" &&
+	wait_for_ref victim.git refs/heads/main "$(git -C work rev-parse HEAD~1)" &&
+	wait_runner_gone victim.git &&
+	slow_queue victim.git 0 &&
+	(cd work && git reset -q --hard HEAD~1)
+'
+
+test_expect_success 'a pusher cancel (deleting the item ref) is in the audit log and the ledger' '
+	slow_queue victim.git 2 &&
+	(cd work && commit_file e.txt e "Slow e" && git push -q origin HEAD:refs/for/main 2>/dev/null &&
+	 commit_file f.txt f "Withdraw f" && git push -q origin HEAD:refs/for/main 2>/dev/null &&
+	 git push -q origin --delete refs/gate-queue/main/7 2>/dev/null) &&
+	f=$(git -C work rev-parse HEAD) &&
+	wait_state victim.git 7 cancelled &&
+	wait_runner_gone victim.git &&
+	slow_queue victim.git 0 &&
+	grep "\"hook\":\"queue\"" victim.git/git-gate/audit.log | grep "\"id\":7," | grep -q "\"verdict\":\"cancelled\"" &&
+	test "$(note_q $f "[(l[\"ref\"], l[\"verdict\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/7'"'"', '"'"'cancelled'"'"')]" &&
+	(cd work && git reset -q --hard HEAD~1)
+'
+
+test_expect_success 'a push to the ledger is still refused: the queue lines cannot be forged' '
+	git -C work notes --ref=gate add -f -m "{\"ledger\":1,\"verdict\":\"landed\"}" HEAD &&
+	test_must_fail git -C work push origin refs/notes/gate:refs/notes/gate 2>err &&
+	test_grep "refs/notes/gate" err
+'
+
+# The page in a real browser: Debian's chromium, headless (as t3800).
+chrome() {
+	profile=$(mktemp -d /tmp/gg-chrome.XXXXXX) &&
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$profile" "$@" 2>>"$TRASH/chrome.err"
+	rc=$?
+	rm -rf "$profile"
+	return $rc
+}
+
+test_expect_success 'in a browser: the queue section shows the hostile subject and user as text' '
+	command -v chromium &&
+	chrome --dump-dom "file://$TRASH/victim.git/status/index.html" >dom.html &&
+	python3 - dom.html <<-\EOF
+	import sys
+	from html.parser import HTMLParser
+	class P(HTMLParser):
+	    def __init__(s):
+	        super().__init__(); s.stack = []; s.text = {}; s.tags = []
+	    def handle_starttag(s, tag, attrs):
+	        a = dict(attrs); s.tags.append((tag, a))
+	        s.stack.append(a.get("id") or a.get("class") or tag)
+	    def handle_endtag(s, tag):
+	        if s.stack: s.stack.pop()
+	    def handle_data(s, d):
+	        for k in s.stack: s.text[k] = s.text.get(k, "") + d
+	p = P(); p.feed(open(sys.argv[1], encoding="utf-8").read())
+	q = p.text.get("queue", "")
+	assert "<script>alert(1)</script> & <b>bold</b>" in q, q[:500]
+	assert "eve\\x1b]0;owned\\x07<i>" in q, q[:500]
+	assert "Break <the> state" in q and "the checks failed on it" in q, q[:500]
+	assert not [t for t in p.tags if t[0] in ("script", "img", "i")], [t for t in p.tags if t[0] in ("script", "img", "i")]
+	assert "\x1b" not in q and "\u202e" not in q
+	EOF
+'
+
+test_done
