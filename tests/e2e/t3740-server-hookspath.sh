@@ -1,7 +1,8 @@
 #!/bin/sh
 # contrib/server: git-gate for every repository of a server through
 # core.hooksPath, with a policy per repository path and the repository's
-# own pre-receive hook chained after git-gate's verdict.
+# own pre-receive hook chained after git-gate's verdict; the merge queue
+# through server-hooks/proc-receive with the settings in the system config.
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
 test_expect_success 'setup: repositories under a root, hooksPath pointing at contrib/server/hooks' '
@@ -111,6 +112,81 @@ test_expect_success 'without git-gate installed every push is rejected (fail clo
 	(cd work && commit_file d d "Add d" && GIT_GATE_LIBEXECDIR=/nonexistent test_must_fail git push other main 2>../err) &&
 	test_grep "git-gate: its hook program /nonexistent/pre-receive is missing" err &&
 	test "$(ref_of repos/other.git main)" = "$before"
+'
+
+# The merge queue on such a server: server-hooks/proc-receive and the
+# receive.* settings in the system config (GIT_CONFIG_SYSTEM stands for
+# /etc/gitconfig), a policy from the policy folder that queues main.
+# sgit: git with that system config (lib.sh turns the system config off)
+sgit() {
+	GIT_CONFIG_NOSYSTEM=0 GIT_CONFIG_SYSTEM="$TRASH/system-gitconfig" git "$@"
+}
+test_expect_success 'setup: a queued repository behind server-hooks, settings in the system config' '
+	cp "$GATE_SRCDIR/contrib/server/hooks/proc-receive" "$GATE_SRCDIR/contrib/server/hooks/post-receive" \
+		server-hooks/ &&
+	chmod +x server-hooks/proc-receive server-hooks/post-receive &&
+	git config --file system-gitconfig core.hooksPath "$TRASH/server-hooks" &&
+	git config --file system-gitconfig receive.procReceiveRefs refs/for &&
+	git config --file system-gitconfig receive.advertisePushOptions true &&
+	git init -q --bare repos/team/queued.git &&
+	cat >repos/team/queued.git/hooks/proc-receive <<-\EOF &&
+	#!/bin/sh
+	touch "${GIT_DIR:-.}/own-proc-receive-ran"
+	exit 1
+	EOF
+	chmod +x repos/team/queued.git/hooks/proc-receive &&
+	cat >policies/team/queued.conf <<-\EOF &&
+	checks = {
+	  build = { type = "command"; sandbox = "none"; timeout = 60; run = "sh ./check.sh"; };
+	  msg = { type = "commit-message"; forbid = "^WIP"; };
+	};
+	rules = ( { refs = [ "refs/heads/main" ]; checks = [ "msg", "build" ]; queue = true;
+	            bypass_users = [ "admin" ]; } );
+	EOF
+	git init -q qwork &&
+	(cd qwork && git remote add origin ../repos/team/queued.git &&
+	 printf "%s\n" "test \"\$(cat state.txt)\" = good || { echo \"FAIL: state is bad\"; exit 1; }" >check.sh &&
+	 echo good >state.txt && git add . && git commit -q -m "Add the test" &&
+	 GIT_GATE_USER=admin sgit push -q -o gate.bypass="seed the project" origin main 2>/dev/null) &&
+	test "$(ref_of repos/team/queued.git main)" = "$(git -C qwork rev-parse HEAD)"
+'
+
+test_expect_success 'server-hooks/proc-receive: a change pushed to refs/for/main with gate.wait lands' '
+	(cd qwork && commit_file q.txt q "Add q" &&
+	 sgit push -o gate.wait origin HEAD:refs/for/main 2>../err) &&
+	test_grep "remote: git-gate: queued as item 1 for main (position 1)" err &&
+	test_grep "remote: git-gate: item 1 landed: main is now" err &&
+	test_grep "\.\.[0-9a-f]*  HEAD -> main" err &&
+	test "$(ref_of repos/team/queued.git main)" = "$(git -C qwork rev-parse HEAD)" &&
+	test_must_fail test -e repos/team/queued.git/own-proc-receive-ran &&
+	git --git-dir=repos/team/queued.git notes --ref=gate show main >note &&
+	test_grep "\"hook\":\"queue\"" note &&
+	test_grep "\"policy\":{\"file\":\"[^\"]*policies/team/queued.conf\"" note &&
+	test_grep "\"hook\":\"queue\".*\"verdict\":\"landed\"" repos/team/queued.git/git-gate/audit.log
+'
+
+test_expect_success 'server-hooks: the queued main refuses direct pushes; a failing change is rejected' '
+	before=$(ref_of repos/team/queued.git main) &&
+	(cd qwork && commit_file r.txt r "Add r" &&
+	 test_must_fail sgit push origin HEAD:main 2>../err) &&
+	test_grep "takes changes through its merge queue: push with .git push origin HEAD:refs/for/main." err &&
+	(cd qwork && echo bad >state.txt && git commit -q -a -m "Break it" &&
+	 test_must_fail sgit push -o gate.wait origin HEAD:refs/for/main 2>../err) &&
+	test_grep "FAIL: state is bad" err &&
+	test_grep "rejected: the checks failed on it" err &&
+	test "$(ref_of repos/team/queued.git main)" = "$before"
+'
+
+test_expect_success 'server-hooks/proc-receive without git-gate installed queues nothing (fail closed)' '
+	before=$(ref_of repos/team/queued.git main) &&
+	(cd qwork && git reset -q --hard "$before" && commit_file s.txt s "Add s" &&
+	 GIT_GATE_LIBEXECDIR="$TRASH/no-libexec" test_must_fail sgit push origin HEAD:refs/for/main 2>../err) &&
+	test_grep "git-gate: its hook program .*no-libexec/pre-receive is missing" err &&
+	mkdir -p partial-libexec && ln -sf "$GIT_GATE_LIBEXECDIR/pre-receive" partial-libexec/pre-receive &&
+	(cd qwork && GIT_GATE_LIBEXECDIR="$TRASH/partial-libexec" test_must_fail sgit push origin HEAD:refs/for/main 2>../err) &&
+	test_grep "git-gate: its hook program .*partial-libexec/proc-receive is missing; nothing was queued" err &&
+	test -z "$(git --git-dir=repos/team/queued.git for-each-ref refs/gate-queue)" &&
+	test "$(ref_of repos/team/queued.git main)" = "$before"
 '
 
 test_done
