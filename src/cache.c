@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +117,8 @@ int gate_cache_store(const char *dir, int shared, const char *key, size_t key_le
 {
 	struct gate_buf body = GATE_BUF_INIT;
 	char hex[2 * GATE_SHA256_LEN + 1];
-	char *path = NULL, *tmp = NULL;
-	int fd = -1, ret = -1, tries;
+	char *path = NULL;
+	int ret = -1;
 
 	if (!dir || !*dir)
 		return gate_error(err, "no cache directory");
@@ -132,49 +131,15 @@ int gate_cache_store(const char *dir, int shared, const char *key, size_t key_le
 	gate_buf_addf(&body, "sum %s\n", hex);
 
 	path = gate_cache_entry_path(dir, key, key_len);
-	/* a unique temporary name; mode 0666 less the umask, or shared like git's files */
-	for (tries = 0; tries < 100; tries++) {
-		free(tmp);
-		tmp = gate_xstrfmt("%s/.tmp-%ld-%lx-%d", dir, (long)getpid(), (unsigned long)pthread_self(), tries);
-		fd = gate_shared_open(shared, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-		if (fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		gate_error(err, "cannot create a file in '%s': %s", dir, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
 	/*
-	 * No fsync: after a crash an entry may be empty or cut short, and
+	 * Not durable: after a crash an entry may be empty or cut short, and
 	 * its checksum then makes it a miss, never a pass.  A lost pass
 	 * costs one more build; waiting for the disk would cost every push.
 	 */
-	if (gate_write_all(fd, body.ptr, body.len) < 0) {
-		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
+	if (gate_shared_write_file(shared, path, body.ptr, body.len, 0, err) < 0)
 		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		gate_error(err, "cannot write '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		gate_error(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
 	free(path);
 	gate_buf_release(&body);
 	return ret;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "policy.h"
@@ -10,13 +11,21 @@
 
 #include "banned.h"
 
+static int is_directory(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static const char usage[] =
 	"usage: git gate validate [--repo DIR] [--layered | --meta] [FILE]\n"
 	"\n"
 	"Check a policy file and list every problem as FILE:LINE: message.\n"
-	"Without FILE: the policy the repository (the current one, or DIR)\n"
-	"would use: GIT_GATE_CONFIG alone, else the system file with the\n"
-	"repository's policy layered over it.\n"
+	"Without FILE, or when FILE is a repository's folder: the policy that\n"
+	"repository (the current one, DIR or FILE) would use: GIT_GATE_CONFIG\n"
+	"alone, else the system file with the repository's policy layered over\n"
+	"it.\n"
 	"\n"
 	"    --layered   FILE is a repository's git-gate.conf: check it layered\n"
 	"                over the system file\n"
@@ -95,6 +104,11 @@ int cmd_validate(int argc, char **argv)
 			return cli_usage(usage, 1);
 		else
 			file = argv[i];
+	}
+	/* `git gate validate /srv/git/app.git`: the policy that repository would use */
+	if (file && !repo_path && !layered && is_directory(file)) {
+		repo_path = file;
+		file = NULL;
 	}
 	if (layered && !file)
 		return cli_usage(usage, 1);

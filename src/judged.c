@@ -533,6 +533,14 @@ int gate_judged_reduce(struct gate_repo *repo, const struct gate_strvec *ids, st
 	gate_strvec_push(&argv, "git");
 	gate_strvec_push(&argv, "merge-base");
 	gate_strvec_push(&argv, "--independent");
+	/*
+	 * The one place ids go on a command line: merge-base reads none from
+	 * stdin.  Each is 40 hex digits taken from cat-file's own answer
+	 * above, so it can be neither an option nor anything but an object
+	 * name, and there are at most MAX_MERGE_BASE of them; one walk that
+	 * stops at the tips' common history is worth it (reduce_by_walk reads
+	 * the whole history).
+	 */
 	for (i = 0; i < present.nr; i++)
 		gate_strvec_push(&argv, present.v[i]);
 	gate_buf_reset(&o);

@@ -178,19 +178,31 @@ static int ref_exists(struct runner *rn, const char *ref)
 	return r != GIT_ENOTFOUND;
 }
 
-/* Move `branch` from `old` to `new` with git's own compare-and-swap. */
+/*
+ * Move `branch` from `old` to `new` with git's own compare-and-swap.  The
+ * branch's name came with a push: it goes to git on stdin, not on the
+ * command line (`msg` is the runner's own).
+ */
 static int move_branch(struct runner *rn, const char *branch, const char *old, const char *new, const char *msg,
 		       struct gate_buf *err)
 {
-	const char *argv[] = { "git", "update-ref", "-m", msg, branch, new, old, NULL };
-	struct gate_buf errout = GATE_BUF_INIT;
+	const char *argv[] = { "git", "update-ref", "-m", msg, "--stdin", "-z", NULL };
+	struct gate_buf errout = GATE_BUF_INIT, in = GATE_BUF_INIT;
 	int status = 0;
 
-	if (gate_run_capture(argv, gate_strvec_argv(&rn->repo->env), rn->git_dir, NULL, 0, NULL, &errout, &status,
-			     err) < 0) {
+	gate_buf_addf(&in, "update %s", branch);
+	gate_buf_add(&in, "", 1);
+	gate_buf_adds(&in, new);
+	gate_buf_add(&in, "", 1);
+	gate_buf_adds(&in, old);
+	gate_buf_add(&in, "", 1);
+	if (gate_run_capture(argv, gate_strvec_argv(&rn->repo->env), rn->git_dir, in.ptr, in.len, NULL, &errout,
+			     &status, err) < 0) {
 		gate_buf_release(&errout);
+		gate_buf_release(&in);
 		return -1;
 	}
+	gate_buf_release(&in);
 	if (status) {
 		gate_error(err, "%s", gate_buf_cstr(&errout));
 		gate_buf_release(&errout);

@@ -50,12 +50,6 @@ int gate_shared_mkdir_p(int shared, const char *path);
 int gate_shared_open(int shared, const char *path, int flags, unsigned mode);
 
 /*
- * Replace the file at `path` with `data` as a whole (a temporary file in
- * the same folder, then rename(2)): readers see the old file or the new
- * one, never a part.  The new file gets the shared mode; `durable`: its
- * data is on disk before the rename (a record a crash must not empty).
- */
-/*
  * The umask under which what another library creates (libgit2's loose
  * objects, its ref folders and lock files) gets the shared mode:
  * `current` with the shared bits taken out.  libgit2 does not read
@@ -64,6 +58,12 @@ int gate_shared_open(int shared, const char *path, int flags, unsigned mode);
 unsigned gate_shared_umask(int shared, unsigned current);
 
 struct gate_buf;
+/*
+ * Replace the file at `path` with `data` as a whole (a temporary file in
+ * the same folder, then rename(2)): readers see the old file or the new
+ * one, never a part.  The new file gets the shared mode; `durable`: its
+ * data is on disk before the rename (a record a crash must not empty).
+ */
 int gate_shared_write_file(int shared, const char *path, const void *data, size_t len, int durable,
 			   struct gate_buf *err);
 

@@ -61,18 +61,9 @@ mkdir -p "$BASE"
 W=$(cd "$BASE" && pwd)/queue
 rm -rf "$W"
 mkdir -p "$W/home" "$W/ws"
-export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config GIT_CONFIG_NOSYSTEM=1 LC_ALL=C TZ=UTC
-export GIT_AUTHOR_NAME='Bench Mark' GIT_AUTHOR_EMAIL='bench@example.com'
-export GIT_COMMITTER_NAME='Bench Mark' GIT_COMMITTER_EMAIL='bench@example.com'
-export GIT_GATE_USER=bench GIT_GATE_LIBEXECDIR=$GATE_BUILDDIR/hooks
-export GIT_GATE_SYSTEM_CONFIG=$W/no-system-policy.conf
-unset GIT_GATE_CONFIG GIT_DIR GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
-	GIT_QUARANTINE_PATH GIT_GATE_TRACE 2>/dev/null || true
-git config --global init.defaultBranch main
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-now() { date +%s.%N; }
+# shellcheck source=tests/bench/env.sh
+. "$GATE_SRCDIR/tests/bench/env.sh"
+bench_env "$W/home"
 
 V=$W/victim.git
 C=$W/client.git

@@ -31,27 +31,20 @@
 set -eu -o pipefail
 
 : "${GATE_BUILDDIR:?set GATE_BUILDDIR to the build directory (or run make bench)}"
+: "${GATE_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 GATE=$GATE_BUILDDIR/git-gate
 BASE=${GATE_BENCH_DIR:-$GATE_BUILDDIR/tests/bench/work}/status
 N=${GATE_BENCH_DECISIONS:-100000}
 REPS=${GATE_BENCH_STATUS_REPS:-7}
-export GIT_GATE_LIBEXECDIR=$GATE_BUILDDIR/hooks
-export GIT_GATE_SYSTEM_CONFIG=$BASE/no-system-policy.conf
-export GIT_GATE_USER=bench GIT_CONFIG_NOSYSTEM=1 HOME=$BASE LC_ALL=C TZ=UTC
-export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
-export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
-unset GIT_GATE_CONFIG GIT_DIR 2>/dev/null || true
 
 [ -x "$GATE" ] || { echo "bench: $GATE is missing: build first (make)" >&2; exit 2; }
 rm -rf "$BASE"
-mkdir -p "$BASE"
+# shellcheck source=tests/bench/env.sh
+. "$GATE_SRCDIR/tests/bench/env.sh"
+bench_env "$BASE"
 cd "$BASE"
-git config --global init.defaultBranch main
 
 now_ms() { date +%s%N | cut -c1-13; }
-
-# median of the numbers on stdin
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # time_ms CMD...: wall time of one run in ms
 time_ms() {

@@ -23,24 +23,13 @@ done
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
+# shellcheck source=tests/bench/env.sh
+. "$GATE_SRCDIR/tests/bench/env.sh"
 # a predictable git: nothing from the user's configuration
-export HOME=$WORK/home
-mkdir -p "$HOME"
-export XDG_CONFIG_HOME=$HOME/.config GIT_CONFIG_NOSYSTEM=1 LC_ALL=C TZ=UTC
-export GIT_AUTHOR_NAME='Bench Mark' GIT_AUTHOR_EMAIL='bench@example.com'
-export GIT_COMMITTER_NAME='Bench Mark' GIT_COMMITTER_EMAIL='bench@example.com'
-export GIT_GATE_USER=bench
-unset GIT_GATE_CONFIG GIT_DIR GIT_WORK_TREE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
-	GIT_QUARANTINE_PATH GIT_GATE_TRACE 2>/dev/null || true
-export GIT_GATE_SYSTEM_CONFIG=$WORK/no-system-policy.conf
-git config --global init.defaultBranch main
-git config --global advice.detachedHead false
+bench_env "$WORK/home"
 
 say() { printf '%s\n' "$*"; }
-log() { printf 'bench: %s\n' "$*" >&2; }
 
-# median of the numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 fmt_s() { awk -v x="$1" 'BEGIN { printf "%.2f s", x }'; }
 fmt_ms() { awk -v x="$1" 'BEGIN { printf "%.1f ms", x * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }

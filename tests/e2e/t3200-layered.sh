@@ -44,6 +44,8 @@ export GIT_GATE_SYSTEM_CONFIG="$TRASH/etc/system.conf"
 test_expect_success 'validate reports the repository file weakening the final rule' '
 	test_expect_code 1 git gate validate --repo victim.git 2>err &&
 	test_grep "^$(cd victim.git && pwd -P)/git-gate.conf:4: .allow_force_push = true. weakens final rule at $TRASH/etc/system.conf:3" err &&
+	test_expect_code 1 git gate validate victim.git 2>err2 &&
+	test_cmp err err2 &&
 	test_grep "^$(cd victim.git && pwd -P)/git-gate.conf:5: .mode = \"warn\". weakens final rule at $TRASH/etc/system.conf:3" err &&
 	test_grep "cannot take effect" err &&
 	test_expect_code 1 git gate validate --layered victim.git/git-gate.conf 2>err &&
