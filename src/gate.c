@@ -324,7 +324,8 @@ static int protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, s
  * an audited bypass; creating the branch (so that a queue can start) is
  * left to allow_create.
  */
-static void queue_protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, const struct gate_push *push)
+static void queue_protect(struct gate_ref_verdict *rv, const struct gate_config *cfg, struct gate_repo *repo,
+			  const struct gate_push *push)
 {
 	const struct gate_update *u = rv->update;
 	const struct gate_rule *r = rv->rule;
@@ -332,9 +333,27 @@ static void queue_protect(struct gate_ref_verdict *rv, const struct gate_config 
 	const char *branch = u->target ? u->target : u->ref;
 
 	if (u->target) {
+		struct gate_buf err = GATE_BUF_INIT;
+		int routed;
+
 		if (!r->allow_update)
 			gate_findings_add(&rv->protection, NULL, NULL, 0, "ask an admin: the rule forbids moving it",
 					  "'%s' cannot be updated, so nothing queued for it could land", u->target);
+		if (!gate_skip_prefix(u->ref, GATE_QUEUE_PUSH_PREFIX, NULL))
+			return; /* the runner judging an item (refs/gate-queue/) */
+		/* without proc-receive taking it, the push would make a plain ref and queue nothing */
+		routed = gate_queue_routed(repo, u, &err);
+		if (routed < 0)
+			gate_findings_add(&rv->protection, NULL, NULL, 0, "ask an admin: git-gate fails closed",
+					  "cannot tell whether the server queues '%s': %s", u->ref, gate_buf_cstr(&err));
+		else if (!routed)
+			gate_findings_add(&rv->protection, NULL, NULL, 0,
+					  "ask an admin: git gate install --queue, or receive.procReceiveRefs = refs/for "
+					  "(contrib/server/README)",
+					  "the server does not hand '%s' to the merge queue (git's proc-receive hook, "
+					  "receive.procReceiveRefs): it would become a plain ref and never land",
+					  u->ref);
+		gate_buf_release(&err);
 		return;
 	}
 	if (!r->queue || r->direct_push || u->kind != GATE_UPDATE_MODIFY)
@@ -609,7 +628,7 @@ int gate_evaluate_ext(struct gate_verdict *v, struct gate_repo *repo, const stru
 		if (!(flags & GATE_EVAL_NO_PROTECTION)) {
 			if (!rv->update->target && protect(rv, cfg, repo, err) < 0)
 				goto out;
-			queue_protect(rv, cfg, push);
+			queue_protect(rv, cfg, repo, push);
 		}
 		if (rv->update->kind == GATE_UPDATE_DELETE)
 			continue;

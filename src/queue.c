@@ -18,6 +18,7 @@
 
 #include "queue-internal.h"
 #include "report.h"
+#include "run-command.h"
 #include "shared.h"
 
 #include "banned.h"
@@ -581,4 +582,77 @@ int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, s
 
 	free(path);
 	return r == GATE_ENOTFOUND ? 0 : r;
+}
+
+/*
+ * One receive.procReceiveRefs value against an update, as git's
+ * receive-pack reads it (proc_receive_ref_matches): "[a][m][d][!]:PREFIX"
+ * or "PREFIX".  1: routed, 0: not, -1: this value does not decide.
+ */
+static int routed_by(const char *value, const struct gate_update *u)
+{
+	const char *colon = strchr(value, ':'), *prefix = value, *rest;
+	int add = 1, del = 1, mod = 1, neg = 0, r = -1;
+	char *pfx;
+	size_t len;
+
+	if (colon) {
+		add = del = mod = 0;
+		for (; prefix < colon; prefix++) {
+			add |= *prefix == 'a';
+			del |= *prefix == 'd';
+			mod |= *prefix == 'm';
+			neg |= *prefix == '!';
+		}
+		prefix++;
+	}
+	if ((u->kind == GATE_UPDATE_CREATE && !add) || (u->kind == GATE_UPDATE_DELETE && !del) ||
+	    (u->kind == GATE_UPDATE_MODIFY && !mod))
+		return -1;
+	len = strlen(prefix);
+	while (len && prefix[len - 1] == '/')
+		len--;
+	pfx = gate_xstrndup(prefix, len);
+	if (gate_skip_prefix(u->ref, pfx, &rest) && (!*rest || *rest == '/')) {
+		if (!neg)
+			r = 1;
+	} else if (neg) {
+		r = 1;
+	}
+	free(pfx);
+	return r;
+}
+
+int gate_queue_routed(struct gate_repo *repo, const struct gate_update *u, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "config", "--get-all", "receive.procReceiveRefs", NULL };
+	struct gate_buf out = GATE_BUF_INIT, errout = GATE_BUF_INIT;
+	char *line, *next;
+	int status, ret = -1;
+
+	if (gate_run_capture(argv, gate_strvec_argv(&repo->env), repo->git_dir, NULL, 0, &out, &errout, &status,
+			     err) < 0)
+		goto out;
+	if (status == 1 && !out.len) {
+		ret = 0; /* not set */
+		goto out;
+	}
+	if (status) {
+		gate_error(err, "git config receive.procReceiveRefs failed: %s", gate_buf_cstr(&errout));
+		goto out;
+	}
+	ret = 0;
+	for (line = out.ptr; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line && routed_by(line, u) == 1) {
+			ret = 1;
+			break;
+		}
+	}
+out:
+	gate_buf_release(&out);
+	gate_buf_release(&errout);
+	return ret;
 }

@@ -89,6 +89,15 @@ void gate_queue_mark_push(struct gate_push *push, const struct gate_config *cfg)
  */
 char *gate_queue_branch_of(const char *ref);
 
+/*
+ * Whether git hands the update `u` (a push to refs/for/<branch>) to the
+ * proc-receive hook, by receive.procReceiveRefs as git reads it (git
+ * config: the repository's, the global and the system files).  Without
+ * that the push would create a plain ref and queue nothing.  1 yes, 0 no,
+ * -1 with a message when it cannot tell.
+ */
+int gate_queue_routed(struct gate_repo *repo, const struct gate_update *u, struct gate_buf *err);
+
 /* The queue's directory of a repository; the caller frees. */
 char *gate_queue_dir(const char *git_dir);
 

@@ -189,4 +189,16 @@ test_expect_success 'server-hooks/proc-receive without git-gate installed queues
 	test "$(ref_of repos/team/queued.git main)" = "$before"
 '
 
+test_expect_success 'server-hooks without receive.procReceiveRefs: a refs/for push is refused, not made a plain ref' '
+	git config --file system-noproc core.hooksPath "$TRASH/server-hooks" &&
+	before=$(ref_of repos/team/queued.git main) &&
+	(cd qwork && git reset -q --hard "$before" && commit_file t.txt t "Add t" &&
+	 GIT_CONFIG_NOSYSTEM=0 GIT_CONFIG_SYSTEM="$TRASH/system-noproc" \
+		test_must_fail git push origin HEAD:refs/for/main 2>../err) &&
+	test_grep "the server does not hand .refs/for/main. to the merge queue (git.s proc-receive hook, receive.procReceiveRefs): it would become a plain ref and never land" err &&
+	test_grep "receive.procReceiveRefs = refs/for (contrib/server/README)" err &&
+	test -z "$(ref_of repos/team/queued.git refs/for/main)" &&
+	test "$(ref_of repos/team/queued.git main)" = "$before"
+'
+
 test_done

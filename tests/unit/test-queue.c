@@ -127,6 +127,65 @@ static void fixture_release(struct fixture *f)
 	gate_buf_release(&err);
 }
 
+/* Set receive.procReceiveRefs in the fixture's config to `values` (NULL-terminated). */
+static void set_proc_receive_refs(const struct fixture *f, const char *const *values)
+{
+	char *cfg = gate_xstrfmt("%s/config", f->dir);
+	const char *unset[] = { "git", "config", "--file", cfg, "--unset-all", "receive.procReceiveRefs", NULL };
+	struct gate_buf err = GATE_BUF_INIT;
+	int status;
+
+	gate_run_capture(unset, NULL, NULL, NULL, 0, NULL, NULL, &status, &err);
+	for (; *values; values++) {
+		const char *add[] = { "git", "config", "--file", cfg, "--add", "receive.procReceiveRefs", *values, NULL };
+		assert_int_equal(gate_run_capture(add, NULL, NULL, NULL, 0, NULL, NULL, &status, &err), 0);
+		assert_int_equal(status, 0);
+	}
+	gate_buf_release(&err);
+	free(cfg);
+}
+
+static void test_queue__routed_reads_proc_receive_refs_as_git_does(void **state)
+{
+	struct fixture f;
+	struct gate_push p = GATE_PUSH_INIT;
+	struct gate_buf err = GATE_BUF_INIT;
+	const char *a = "1111111111111111111111111111111111111111", *b = "2222222222222222222222222222222222222222";
+	static const char *const none[] = { NULL }, *const plain[] = { "refs/for/", NULL },
+				 *const other[] = { "refs/forx", NULL }, *const modify[] = { "m:refs/for", NULL },
+				 *const all_but_heads[] = { "a!:refs/heads", NULL }, *const not_for[] = { "a!:refs/for", NULL },
+				 *const then_for[] = { "a!:refs/for", "ad:refs/for", NULL };
+
+	(void)state;
+	git_libgit2_init();
+	/* only the fixture's config counts */
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	fixture_init(&f);
+	assert_int_equal(gate_push_add(&p, "refs/for/main", GATE_ZERO_OID, a, &err), 0);
+	assert_int_equal(gate_push_add(&p, "refs/for/main", a, b, &err), 0);
+	set_proc_receive_refs(&f, none);
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 0);
+	set_proc_receive_refs(&f, plain);
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 1);
+	set_proc_receive_refs(&f, other); /* a prefix ends at a '/' */
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 0);
+	set_proc_receive_refs(&f, modify); /* modifications only: a new change is not routed */
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 0);
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[1], &err), 1);
+	set_proc_receive_refs(&f, all_but_heads); /* creates outside refs/heads */
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 1);
+	set_proc_receive_refs(&f, not_for);
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 0);
+	set_proc_receive_refs(&f, then_for); /* a negative entry that matches decides nothing */
+	assert_int_equal(gate_queue_routed(f.repo, &p.updates[0], &err), 1);
+	gate_push_release(&p);
+	gate_buf_release(&err);
+	fixture_release(&f);
+	unsetenv("GIT_CONFIG_NOSYSTEM");
+	unsetenv("GIT_CONFIG_GLOBAL");
+}
+
 static void test_queue__items_are_numbered_refs_with_a_neutralised_subject(void **state)
 {
 	struct fixture f;
@@ -196,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_queue__only_refs_for_a_queued_branch_are_marked),
 		cmocka_unit_test(test_queue__items_are_numbered_refs_with_a_neutralised_subject),
 		cmocka_unit_test(test_queue__cancel_removes_the_ref_once),
+		cmocka_unit_test(test_queue__routed_reads_proc_receive_refs_as_git_does),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

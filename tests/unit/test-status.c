@@ -234,6 +234,95 @@ static void test_site__escapes_pushed_text_everywhere(void **state)
 	gate_status_release(&st);
 }
 
+/* A queue item as a damaged or hand-edited item file could hold it: nothing neutralised. */
+static struct gate_queue_item *raw_item(long id, enum gate_queue_state state, const char *user, const char *subject)
+{
+	struct gate_queue_item *it = gate_xcalloc(1, sizeof(*it));
+
+	it->id = id;
+	it->branch = gate_xstrdup("refs/heads/main");
+	it->ref = gate_xstrfmt("refs/gate-queue/main/%ld", id);
+	memset(it->tip, 'a', 40);
+	it->user = gate_xstrdup(user);
+	it->subject = gate_xstrdup(subject);
+	it->state = state;
+	it->queued = (int64_t)time(NULL) - 90;
+	if (gate_queue_state_final(state)) {
+		it->decided = (int64_t)time(NULL);
+		it->reason = gate_xstrdup("conflicts <with> main\xe2\x80\xa8x");
+	}
+	return it;
+}
+
+static void test_site__queue_items_are_escaped_in_every_view(void **state)
+{
+	struct gate_status st;
+	struct gate_status_queue *q;
+	struct gate_buf out = GATE_BUF_INIT;
+	/* LRM, RLO, LINE SEPARATOR, C1 CSI, ESC, ALM: the terminal neutraliser's set */
+	static const char *const raw[] = { "\xe2\x80\x8e", "\xe2\x80\xae", "\xe2\x80\xa8", "\xc2\x9b", "\033",
+					   "\xd8\x9c" };
+	size_t i;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.name = gate_xstrdup("repo.git");
+	st.default_branch = gate_xstrdup("refs/heads/main");
+	st.has_log = 1;
+	st.now = time(NULL);
+	st.today = gate_summary_today();
+	gate_summary_window(&st.sum, st.today, 7, &st.w7);
+	gate_summary_window(&st.sum, st.today, 30, &st.w30);
+	st.queue_used = 1;
+	st.nqueue_items = 2;
+	st.queue_items = gate_xcalloc(2, sizeof(*st.queue_items));
+	st.queue_items[0] = raw_item(1, GATE_QUEUE_WAITING, "eve\xe2\x80\x8e\xc2\x9b" "31m",
+				     "<script>x</script> \xe2\x80\xae\033[2J\xd8\x9c");
+	st.queue_items[1] = raw_item(2, GATE_QUEUE_REJECTED, "bob", "<img src=x onerror=y>");
+	st.nqueues = 1;
+	st.queues = gate_xcalloc(1, sizeof(*st.queues));
+	q = &st.queues[0];
+	q->branch = gate_xstrdup("refs/heads/main");
+	q->npending = q->ndecided = 1;
+	q->pending = gate_xcalloc(1, sizeof(*q->pending));
+	q->decided = gate_xcalloc(1, sizeof(*q->decided));
+	q->pending[0] = st.queue_items[0];
+	q->decided[0] = st.queue_items[1];
+
+	gate_status_html(&out, &st);
+	assert_non_null(strstr(out.ptr, "id=\"queue\""));
+	assert_null(strstr(out.ptr, "<script"));
+	assert_null(strstr(out.ptr, "<img"));
+	assert_non_null(strstr(out.ptr, "&lt;script&gt;x&lt;/script&gt;"));
+	assert_non_null(strstr(out.ptr, "conflicts &lt;with&gt; main"));
+	for (i = 0; i < GATE_ARRAY_SIZE(raw); i++)
+		assert_null(strstr(out.ptr, raw[i]));
+	gate_buf_reset(&out);
+	gate_status_format_text(&out, &st, 1, 10);
+	assert_non_null(strstr(out.ptr, "1. item 1"));
+	assert_non_null(strstr(out.ptr, "eve\\xe2\\x80\\x8e\\xc2\\x9b"));
+	assert_non_null(strstr(out.ptr, "rejected"));
+	for (i = 0; i < GATE_ARRAY_SIZE(raw); i++)
+		if (strcmp(raw[i], "\033"))
+			assert_null(strstr(out.ptr, raw[i]));
+	assert_null(strstr(out.ptr, "\033[2J")); /* colour codes only, never the pushed ones */
+	gate_buf_reset(&out);
+	gate_status_format_text(&out, &st, 0, 10);
+	assert_null(strstr(out.ptr, "\033"));
+	gate_buf_reset(&out);
+	gate_status_format_json(&out, &st, 10);
+	assert_non_null(strstr(out.ptr, "\"queue\":{\"runner_active\":false,\"branches\":[{\"branch\":\"refs/heads/main\""));
+	assert_non_null(strstr(out.ptr, "\"position\":1"));
+	for (i = 0; i < GATE_ARRAY_SIZE(raw); i++)
+		assert_null(strstr(out.ptr, raw[i]));
+	gate_buf_reset(&out);
+	gate_status_metrics(&out, &st);
+	assert_non_null(strstr(out.ptr, "git_gate_queue_items{repository=\"repo.git\",branch=\"refs/heads/main\",state=\"waiting\"} 1\n"));
+	assert_non_null(strstr(out.ptr, "git_gate_queue_runner_active{repository=\"repo.git\"} 0\n"));
+	gate_buf_release(&out);
+	gate_status_release(&st);
+}
+
 static void test_policy__status_dir_is_a_server_setting(void **state)
 {
 	struct gate_config *cfg = NULL;
@@ -267,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_summary__percentiles_are_within_ten_percent),
 		cmocka_unit_test(test_summary__survives_a_save_and_load),
 		cmocka_unit_test(test_site__escapes_pushed_text_everywhere),
+		cmocka_unit_test(test_site__queue_items_are_escaped_in_every_view),
 		cmocka_unit_test(test_policy__status_dir_is_a_server_setting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
