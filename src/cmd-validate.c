@@ -11,11 +11,25 @@
 
 #include "banned.h"
 
-static int is_directory(const char *path)
+/* A repository's own folder (bare, or a work tree's top), not any folder inside one. */
+static int is_repository(const char *path)
 {
 	struct stat st;
+	char *p;
+	int bare, top;
 
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	p = gate_xstrfmt("%s/HEAD", path);
+	bare = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	free(p);
+	p = gate_xstrfmt("%s/objects", path);
+	bare = bare && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	p = gate_xstrfmt("%s/.git", path);
+	top = stat(p, &st) == 0;
+	free(p);
+	return bare || top;
 }
 
 static const char usage[] =
@@ -106,7 +120,7 @@ int cmd_validate(int argc, char **argv)
 			file = argv[i];
 	}
 	/* `git gate validate /srv/git/app.git`: the policy that repository would use */
-	if (file && !repo_path && !layered && is_directory(file)) {
+	if (file && !repo_path && !layered && is_repository(file)) {
 		repo_path = file;
 		file = NULL;
 	}

@@ -326,6 +326,8 @@ struct gate_scan {
 	/* seconds spent per phase, printed with the counters */
 	double t_refs, t_revlist, t_commits, t_commit_hooks, t_changes, t_blob_wait, t_reports;
 	pthread_mutex_t repo_lock;  /* libgit2 objects are not shared safely; also guards blob_reader */
+	pthread_mutex_t error_lock; /* def_error, set from the blob streams' threads too */
+	int diff_children, blob_children; /* for GIT_GATE_TRACE */
 	/* single reads outside the bulk pass: a cat-file child started on first use */
 	struct gate_child blob_reader;
 	/*
@@ -389,6 +391,7 @@ int gate_scan_new(struct gate_scan **out, struct gate_repo *repo, const struct g
 	/* its keys are the ids inside the blob entries */
 	s->blob_map.borrowed = 1;
 	pthread_mutex_init(&s->repo_lock, NULL);
+	pthread_mutex_init(&s->error_lock, NULL);
 	pthread_mutex_init(&s->progress_lock, NULL);
 	pthread_mutex_init(&s->parse_lock, NULL);
 	pthread_cond_init(&s->parse_cond, NULL);
@@ -464,6 +467,12 @@ void gate_scan_free(struct gate_scan *s)
 			       (unsigned long long)s->changes_digest);
 		if (len > 0)
 			(void)gate_write_all(2, line, (size_t)len);
+		if (s->diff_children || s->blob_children) {
+			len = snprintf(line, sizeof(line), "git-gate: trace: children: %d diff-tree, %d cat-file for blobs\n",
+				       s->diff_children, s->blob_children);
+			if (len > 0)
+				(void)gate_write_all(2, line, (size_t)len);
+		}
 		len = snprintf(line, sizeof(line),
 			       "git-gate: trace: ms: refs %.1f, rev-list %.1f, commits %.1f, commit hooks %.1f, "
 			       "changes %.1f, blob wait %.1f, blob reports %.1f; peak RSS %ld KiB\n",
@@ -518,6 +527,7 @@ void gate_scan_free(struct gate_scan *s)
 			free(s->def_groups[i]);
 	free(s->def_groups);
 	pthread_mutex_destroy(&s->repo_lock);
+	pthread_mutex_destroy(&s->error_lock);
 	pthread_mutex_destroy(&s->progress_lock);
 	pthread_mutex_destroy(&s->parse_lock);
 	pthread_cond_destroy(&s->parse_cond);
@@ -1541,7 +1551,11 @@ struct scan_thread {
 	int content;      /* cat-file --batch (else --batch-check) */
 	int failed;
 	struct gate_buf err;
+	size_t blobs_read; /* added to the scan's counts when the thread is joined */
+	uint64_t bytes_read;
 };
+
+static void set_def_error(struct gate_scan *s, size_t i, const struct gate_buf *err, const char *what);
 
 static void blob_analyse(struct scan_thread *t, struct blob_entry *e, const char *data, size_t len)
 {
@@ -1561,8 +1575,8 @@ static void blob_analyse(struct scan_thread *t, struct blob_entry *e, const char
 		if (!s->def_active[i] || !def->type->blob_scan)
 			continue;
 		gate_buf_reset(&t->err);
-		if (def->type->blob_scan(&run, &b, &e->results[s->blob_slot[i]]) < 0 && !s->def_error[i])
-			s->def_error[i] = gate_xstrfmt("%s", t->err.len ? t->err.ptr : "blob scan failed");
+		if (def->type->blob_scan(&run, &b, &e->results[s->blob_slot[i]]) < 0)
+			set_def_error(s, i, &t->err, "blob scan failed");
 	}
 }
 
@@ -1589,12 +1603,12 @@ static void *scan_thread_main(void *arg)
 			t->failed = 1;
 			break;
 		}
-		t->s->blobs_read++;
+		t->blobs_read++;
 		if (!t->content) {
 			blob_analyse(t, e, NULL, 0);
 			continue;
 		}
-		t->s->bytes_read += e->size;
+		t->bytes_read += e->size;
 		if (e->size < IN_PLACE_MAX) {
 			/*
 			 * Analysed where it was read, in the reader's buffer: a
@@ -1696,8 +1710,10 @@ static void *difftree_writer(void *arg)
 
 static void set_def_error(struct gate_scan *s, size_t i, const struct gate_buf *err, const char *what)
 {
+	pthread_mutex_lock(&s->error_lock);
 	if (!s->def_error[i])
 		s->def_error[i] = gate_xstrdup(err->len ? err->ptr : what);
+	pthread_mutex_unlock(&s->error_lock);
 }
 
 /* The commit hooks of every check that judges `c`: cheap, on this thread. */
@@ -2075,6 +2091,203 @@ static int start_blob_stream(struct gate_scan *s, struct catfile *cf, struct sca
 }
 
 /*
+ * diff-tree in up to two parts: a catch-up push's commits are cut in two
+ * halves, each diffed by a child of its own on its own core; the second
+ * one's output is read into memory by a thread while the first one's is
+ * parsed, then parsed in turn, so that changes still come in push order.
+ * Below DT_SPLIT_MIN commits one child is quick enough.
+ */
+#define DT_SPLIT_MIN 256
+
+struct dt_part {
+	struct gate_child child;
+	struct dt_writer w;
+	pthread_t writer, slurper;
+	int started, slurping;
+	struct gate_buf out; /* the slurped output */
+	int read_error;      /* errno of a failed read, for the slurped part */
+};
+
+static void *dt_slurp(void *arg)
+{
+	struct dt_part *p = arg;
+
+	for (;;) {
+		ssize_t n;
+		gate_buf_grow(&p->out, 1 << 20);
+		n = read(p->child.out, p->out.ptr + p->out.len, p->out.alloc - p->out.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			p->read_error = errno;
+		if (n <= 0)
+			break;
+		p->out.len += (size_t)n;
+	}
+	return NULL;
+}
+
+static int dt_part_start(struct gate_scan *s, struct dt_part *p, struct gate_commit **list, size_t from, size_t to,
+			 int slurp, struct gate_buf *err)
+{
+	static const char *const argv[] = { "git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--root", NULL };
+	size_t i;
+
+	p->w.n = to - from;
+	p->w.ids = gate_xcalloc(p->w.n + 1, sizeof(*p->w.ids));
+	p->w.index = gate_xcalloc(p->w.n + 1, sizeof(*p->w.index));
+	p->w.first_parents = (const char(*)[41])s->first_parents;
+	for (i = from; i < to; i++) {
+		memcpy(p->w.ids[i - from], list[i]->id, 41);
+		p->w.index[i - from] = (uint32_t)list[i]->index;
+	}
+	p->child = (struct gate_child)GATE_CHILD_INIT;
+	p->child.argv = argv;
+	p->child.env = gate_strvec_argv(&s->repo->env);
+	p->child.in = -1;
+	p->child.out = -1;
+	if (gate_child_start(&p->child, err) < 0)
+		return -1;
+	s->diff_children++;
+	widen_pipe(p->child.out);
+	p->w.fd = p->child.in;
+	pthread_create(&p->writer, NULL, difftree_writer, &p->w);
+	p->started = 1;
+	if (slurp) {
+		pthread_create(&p->slurper, NULL, dt_slurp, p);
+		p->slurping = 1;
+	}
+	return 0;
+}
+
+/* Wait until a part's slurper has read all of its output. */
+static void dt_part_slurped(struct dt_part *p)
+{
+	if (p->slurping) {
+		pthread_join(p->slurper, NULL);
+		p->slurping = 0;
+	}
+}
+
+/* Its output read (or given up on) and its input written: close and join. */
+static void dt_part_join(struct dt_part *p)
+{
+	if (!p->started || p->child.out < 0)
+		return;
+	dt_part_slurped(p);
+	close(p->child.out);
+	p->child.out = -1;
+	pthread_join(p->writer, NULL);
+}
+
+/* The child's exit: 0, or -1 with a message in `err` (NULL: only clean up). */
+static int dt_part_finish(struct dt_part *p, struct gate_buf *err)
+{
+	int status = 0, ret = 0;
+
+	dt_part_join(p);
+	if (p->started) {
+		if (gate_child_finish(&p->child, &status, err) < 0)
+			ret = -1;
+		else if (status) {
+			if (err)
+				gate_error(err, "git diff-tree failed with exit status %d", status);
+			ret = -1;
+		}
+		p->started = 0;
+	}
+	free(p->w.ids);
+	free(p->w.index);
+	p->w.ids = NULL;
+	p->w.index = NULL;
+	gate_buf_release(&p->out);
+	return ret;
+}
+
+/*
+ * A push's blobs are read by up to MAX_STREAMS cat-file children at once,
+ * each with its writer and its scan thread: inflating a catch-up push's
+ * 700 MB is the longest task of the scan, and one child does it on one
+ * core.  A blob goes to the stream its first path hashes to, so that the
+ * versions of a file, which the pack stores as deltas of each other, are
+ * inflated by the same child and its cache of delta bases (blob by blob
+ * in turn, the two children together did more work than one).
+ */
+#define MAX_STREAMS 2
+
+struct blob_stream {
+	struct catfile cf;
+	struct scan_thread st;
+	pthread_t writer, scanner;
+	int started;
+	struct blob_entry *pending[64]; /* handed over in batches: one lock and wakeup per batch */
+	size_t npending;
+};
+
+static int stream_start(struct gate_scan *s, struct blob_stream *b, int content, struct gate_buf *err)
+{
+	if (start_blob_stream(s, &b->cf, &b->st, content, err) < 0)
+		return -1;
+	s->blob_children++;
+	pthread_create(&b->writer, NULL, catfile_writer, &b->cf);
+	pthread_create(&b->scanner, NULL, scan_thread_main, &b->st);
+	b->started = 1;
+	return 0;
+}
+
+static void stream_flush(struct blob_stream *b)
+{
+	if (b->started)
+		catfile_request_many(&b->cf, b->pending, b->npending);
+	b->npending = 0;
+}
+
+static size_t stream_of(const char *path, size_t nstreams)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 1099511628211ULL;
+	return (size_t)(h % nstreams);
+}
+
+/*
+ * Wait for a started stream to end and add up what it read.  Returns 0,
+ * or -1 with what went wrong in `err` (NULL: only clean up).
+ */
+static int stream_finish(struct gate_scan *s, struct blob_stream *b, struct gate_buf *err)
+{
+	int status = 0, r, ret = 0;
+
+	if (!b->started)
+		return 0;
+	catfile_close(&b->cf);
+	pthread_join(b->scanner, NULL);
+	pthread_join(b->writer, NULL);
+	close(b->cf.child.out);
+	reader_release(&b->st.r);
+	r = gate_child_finish(&b->cf.child, &status, NULL);
+	if (b->st.failed) {
+		if (err)
+			gate_error(err, "%s", gate_buf_cstr(&b->st.err));
+		ret = -1;
+	} else if (r < 0 || status) {
+		if (err)
+			gate_error(err, "git cat-file failed");
+		ret = -1;
+	}
+	s->blobs_read += b->st.blobs_read;
+	s->bytes_read += b->st.bytes_read;
+	pthread_mutex_destroy(&b->cf.lock);
+	pthread_cond_destroy(&b->cf.cond);
+	free(b->cf.items);
+	b->cf.items = NULL;
+	gate_buf_release(&b->st.err);
+	b->started = 0;
+	return ret;
+}
+
+/*
  * A small push (s->inproc): read and analyse its blobs here with libgit2.
  * Returns 1, having read nothing, when they are too many or one is too
  * large to hold (the cat-file stream reads them then), 0 when done, -1
@@ -2140,29 +2353,25 @@ out:
 
 int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
 {
-	static const char *const dt_argv[] = { "git", "diff-tree", "--stdin", "-r", "-z", "--no-renames",
-					       "--root", NULL };
 	const struct gate_config *cfg = s->cfg;
 	struct gate_buf herr = GATE_BUF_INIT;
 	struct gate_commit **list = NULL;
 	size_t nlist = 0, alloc = 0, i, j, k;
-	int want_changes = 0, want_blobs = 0, want_content = 0, ret = -1, status;
+	int want_changes = 0, want_blobs = 0, want_content = 0, ret = -1;
 	double t0;
-	struct blob_entry *pending[64];
-	size_t npending = 0;
-	struct gate_child dt = GATE_CHILD_INIT;
-	struct catfile cf;
-	struct scan_thread st;
-	struct dt_writer dw;
-	pthread_t dt_thread, cf_thread, scan_tid;
-	int dt_started = 0, cf_started = 0, streaming;
+	struct blob_stream bs[MAX_STREAMS];
+	size_t nstreams = 1;
+	struct dt_part dp[2];
+	size_t ndp = 0, part = 0; /* diff-tree parts started, the one being parsed */
+	int streaming;
 	struct reader r;
 	struct gate_commit *cur = NULL;
 	struct parse_thread pt;
 	size_t *njobs_of = NULL; /* per check def: its jobs in this push */
 
-	memset(&cf, 0, sizeof(cf));
-	memset(&st, 0, sizeof(st));
+	memset(bs, 0, sizeof(bs));
+	memset(dp, 0, sizeof(dp));
+	dp[0].child.out = dp[1].child.out = -1;
 	memset(&pt, 0, sizeof(pt));
 	/* Commits some content check must see, in push order. */
 	for (i = 0; i < s->ncommits; i++) {
@@ -2195,38 +2404,29 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	s->inproc = s->ncommits <= GATE_SCAN_INPROC_COMMITS && !getenv("GIT_GATE_TEST_STREAM");
 	t0 = gate_now();
 	streaming = nlist && (want_changes || want_blobs);
-	memset(&dw, 0, sizeof(dw));
 	if (streaming && !s->inproc) {
 		/*
 		 * Start diff-tree (and the blob cat-file) before reading the
 		 * commits: they need only ids and first parents (known from
 		 * rev-list), and get a head start into their 1 MiB pipes.
 		 */
-		dw.n = nlist;
-		dw.ids = gate_xcalloc(nlist, sizeof(*dw.ids));
-		dw.index = gate_xcalloc(nlist, sizeof(*dw.index));
-		dw.first_parents = (const char(*)[41])s->first_parents;
-		for (i = 0; i < nlist; i++) {
-			memcpy(dw.ids[i], list[i]->id, 41);
-			dw.index[i] = (uint32_t)list[i]->index;
-		}
-		dt.argv = dt_argv;
-		dt.env = gate_strvec_argv(&s->repo->env);
-		dt.in = -1;
-		dt.out = -1;
-		if (gate_child_start(&dt, err) < 0)
+		size_t half = nlist >= DT_SPLIT_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? nlist / 2 : nlist;
+		if (dt_part_start(s, &dp[0], list, 0, half, 0, err) < 0)
 			goto out;
-		widen_pipe(dt.out);
-		dw.fd = dt.in;
-		pthread_create(&dt_thread, NULL, difftree_writer, &dw);
-		dt_started = 1;
+		ndp = 1;
+		if (half < nlist) {
+			if (dt_part_start(s, &dp[1], list, half, nlist, 1, err) < 0)
+				goto out;
+			ndp = 2;
+		}
 	}
 	if (streaming && want_blobs && !s->inproc) {
-		if (start_blob_stream(s, &cf, &st, want_content, err) < 0)
-			goto out;
-		pthread_create(&cf_thread, NULL, catfile_writer, &cf);
-		pthread_create(&scan_tid, NULL, scan_thread_main, &st);
-		cf_started = 1;
+		/* reading only sizes (--batch-check) is no long task */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nstreams = want_content && cpus > 1 ? MAX_STREAMS : 1;
+		for (k = 0; k < nstreams; k++)
+			if (stream_start(s, &bs[k], want_content, err) < 0)
+				goto out;
 	}
 	if (!streaming || s->inproc) {
 		/* a small push: read on this thread while diff-tree starts */
@@ -2262,7 +2462,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		r.eof = 1;
 		r.buf = gate_buf_detach(&d);
 	} else {
-		reader_init(&r, dt.out);
+		reader_init(&r, dp[0].child.out);
 	}
 	for (;;) {
 		size_t len;
@@ -2271,13 +2471,36 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		struct gate_change ch;
 		char old_id[41], new_id[41], om[8], nm[8];
 
+		if (!tok && part + 1 < ndp) {
+			/* the first part is parsed: the second one's output, read meanwhile */
+			if (r.start != r.end) {
+				gate_error(err, "unexpected output from git diff-tree");
+				goto fail_stream;
+			}
+			reader_release(&r);
+			part++;
+			dt_part_slurped(&dp[part]);
+			if (dp[part].read_error) {
+				gate_error(err, "cannot read from git diff-tree: %s", strerror(dp[part].read_error));
+				memset(&r, 0, sizeof(r));
+				r.eof = 1;
+				goto fail_stream;
+			}
+			gate_buf_grow(&dp[part].out, 0);
+			memset(&r, 0, sizeof(r));
+			r.fd = -1;
+			r.end = dp[part].out.len;
+			r.alloc = dp[part].out.alloc;
+			r.eof = 1;
+			r.buf = gate_buf_detach(&dp[part].out);
+			continue;
+		}
 		if (!tok)
 			break;
 		if (*tok != ':') {
 			/* a commit header: "<id>"; what the last one brought goes to cat-file now */
-			if (cf_started)
-				catfile_request_many(&cf, pending, npending);
-			npending = 0;
+			for (k = 0; k < nstreams; k++)
+				stream_flush(&bs[k]);
 			if (len < 40 || !(cur = gate_oidmap_get(&s->commit_map, tok))) {
 				gate_error(err, "unexpected output from git diff-tree");
 				goto fail_stream;
@@ -2340,12 +2563,11 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				gate_oidmap_put(&s->blob_map, e->id, e);
 				GATE_ALLOC_GROW(s->blobs, s->nblobs + 1, s->alloc_blobs);
 				s->blobs[s->nblobs++] = e;
-				/* handed over in batches: one lock and wakeup per batch, not per blob */
-				pending[npending++] = e;
-				if (npending == GATE_ARRAY_SIZE(pending)) {
-					if (cf_started)
-						catfile_request_many(&cf, pending, npending);
-					npending = 0;
+				{
+					struct blob_stream *b = &bs[nstreams > 1 ? stream_of(path, nstreams) : 0];
+					b->pending[b->npending++] = e;
+					if (b->npending == GATE_ARRAY_SIZE(b->pending))
+						stream_flush(b);
 				}
 			}
 			/* occurrences are only read after the scan thread is joined */
@@ -2364,9 +2586,8 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				o->has_old = 0;
 		}
 	}
-	if (cf_started)
-		catfile_request_many(&cf, pending, npending);
-	npending = 0;
+	for (k = 0; k < nstreams; k++)
+		stream_flush(&bs[k]);
 	ret = 0;
 	s->t_changes += gate_now() - t0;
 	t0 = gate_now();
@@ -2375,10 +2596,8 @@ fail_stream:
 	while (ret < 0 && !r.eof && reader_fill(&r) >= 0)
 		r.start = r.end = 0;
 	reader_release(&r);
-	if (dt_started) {
-		close(dt.out);
-		pthread_join(dt_thread, NULL);
-	}
+	for (k = 0; k < ndp; k++)
+		dt_part_join(&dp[k]);
 	if (s->parse_threaded) {
 		pthread_join(s->parse_thread, NULL);
 		s->parse_threaded = 0;
@@ -2389,58 +2608,29 @@ fail_stream:
 		ret = -1;
 	}
 	/* diff-tree's input is written: its copies and the first parents are not read again */
-	free(dw.ids);
-	free(dw.index);
-	dw.ids = NULL;
-	dw.index = NULL;
+	for (k = 0; k < ndp; k++)
+		if (dt_part_finish(&dp[k], ret < 0 ? NULL : err) < 0)
+			ret = -1;
+	ndp = 0;
 	free(s->first_parents);
 	s->first_parents = NULL;
 	s->alloc_fp = 0;
-	if (dt_started) {
-		dt_started = 0;
-		if (gate_child_finish(&dt, &status, ret < 0 ? NULL : err) < 0)
-			ret = -1;
-		else if (ret == 0 && status) {
-			gate_error(err, "git diff-tree failed with exit status %d", status);
-			ret = -1;
-		}
-	}
 	if (ret == 0 && want_blobs && s->inproc) {
 		/* a small push: its blobs in this process, unless they are many or large */
 		int r = read_blobs_inproc(s, want_content, err);
 		if (r < 0)
 			ret = -1;
 		else if (r > 0) {
-			if (start_blob_stream(s, &cf, &st, want_content, err) < 0) {
+			/* too many or too large to read here: one stream reads them */
+			if (stream_start(s, &bs[0], want_content, err) < 0)
 				ret = -1;
-			} else {
-				pthread_create(&cf_thread, NULL, catfile_writer, &cf);
-				pthread_create(&scan_tid, NULL, scan_thread_main, &st);
-				cf_started = 1;
-				catfile_request_many(&cf, s->blobs, s->nblobs);
-			}
+			else
+				catfile_request_many(&bs[0].cf, s->blobs, s->nblobs);
 		}
 	}
-	if (cf_started) {
-		catfile_close(&cf);
-		pthread_join(scan_tid, NULL);
-		pthread_join(cf_thread, NULL);
-		close(cf.child.out);
-		reader_release(&st.r);
-		if (gate_child_finish(&cf.child, &status, NULL) < 0 || (status && ret == 0 && !st.failed)) {
-			if (ret == 0)
-				gate_error(err, "git cat-file failed");
+	for (k = 0; k < MAX_STREAMS; k++)
+		if (stream_finish(s, &bs[k], ret == 0 ? err : NULL) < 0)
 			ret = -1;
-		}
-		if (st.failed && ret == 0) {
-			gate_error(err, "%s", gate_buf_cstr(&st.err));
-			ret = -1;
-		}
-		cf_started = 0;
-		pthread_mutex_destroy(&cf.lock);
-		pthread_cond_destroy(&cf.cond);
-		free(cf.items);
-	}
 	if (ret < 0)
 		goto out;
 	s->t_blob_wait += gate_now() - t0;
@@ -2556,32 +2746,17 @@ distribute:
 	}
 	ret = 0;
 out:
-	if (dt_started) {
-		close(dt.out);
-		pthread_join(dt_thread, NULL);
-		gate_child_finish(&dt, &status, NULL);
-	}
-	if (cf_started) {
-		catfile_close(&cf);
-		pthread_join(scan_tid, NULL);
-		pthread_join(cf_thread, NULL);
-		close(cf.child.out);
-		reader_release(&st.r);
-		gate_child_finish(&cf.child, &status, NULL);
-		pthread_mutex_destroy(&cf.lock);
-		pthread_cond_destroy(&cf.cond);
-		free(cf.items);
-	}
+	for (k = 0; k < 2; k++)
+		dt_part_finish(&dp[k], NULL);
+	for (k = 0; k < MAX_STREAMS; k++)
+		stream_finish(s, &bs[k], NULL);
 	if (s->parse_threaded) {
 		pthread_join(s->parse_thread, NULL);
 		s->parse_threaded = 0;
 	}
 	free(njobs_of);
 	gate_buf_release(&pt.err);
-	gate_buf_release(&st.err);
 	gate_buf_release(&herr);
-	free(dw.ids);
-	free(dw.index);
 	free(list);
 	return ret;
 }

@@ -45,6 +45,7 @@ test_expect_success 'setup: 40 commits, some with conflict markers, a large file
 test_expect_success 'one push of 41 commits (warn mode: the report without a rejection): cat-file stream' '
 	(cd w && GIT_GATE_TRACE=1 git push origin main 2>../err.big) &&
 	test_grep "remote: git-gate: trace: 41 commits, 38 blobs read" err.big &&
+	test_grep "remote: git-gate: trace: children: 1 diff-tree, 2 cat-file for blobs" err.big &&
 	findings err.big >big &&
 	test "$(grep -c "leftover conflict marker" big)" = 15 &&
 	test_grep "big.txt: file is 29.3 KiB, over the 20.0 KiB limit" big &&
@@ -99,6 +100,39 @@ test_expect_success 'in-process tree diffs list what git diff-tree lists: every 
 	sed -n "/---- refs/,/accepted/p" err.in >report.in &&
 	sed -n "/---- refs/,/accepted/p" err.stream >report.stream &&
 	test_cmp report.stream report.in
+'
+
+test_expect_success 'a push of 300 commits (two diff-trees, two blob streams) is judged as its pieces are' '
+	make_victim long.git && make_victim pieces.git && policy long.git && policy pieces.git &&
+	git init -q -b main lw &&
+	(cd lw && i=0 && while test $i -lt 300; do
+		i=$((i + 1)) &&
+		d=dir$((i % 5)) && mkdir -p $d &&
+		if test $((i % 37)) = 0; then
+			printf "x\n<<<<<<< HEAD\ny %d\n" $i >>"$d/shared.c"
+		else
+			printf "line %d\n" $i >>"$d/shared.c"
+		fi &&
+		printf "file %d\n" $i >"$d/f$i.txt" &&
+		if test $i = 290; then echo key >"$d/k.pem"; fi &&
+		git add -A && git commit -q -m "Change $i" || exit 1
+	 done) &&
+	(cd lw && GIT_GATE_TRACE=1 git push "$TRASH/long.git" main 2>../err.long) &&
+	test_grep "remote: git-gate: trace: 300 commits, 601 blobs read" err.long &&
+	test_grep "remote: git-gate: trace: children: 2 diff-tree, 2 cat-file for blobs" err.long &&
+	findings err.long >long &&
+	test "$(grep -c "leftover conflict marker" long)" = 5 &&
+	test_grep "k.pem: path matches the forbidden pattern" long &&
+	: >pieces && changes=0 &&
+	for n in 270 240 210 180 150 120 90 60 30 0; do
+		(cd lw && GIT_GATE_TRACE=1 git push "$TRASH/pieces.git" "main~$n:refs/heads/main" 2>../err.piece) &&
+		findings err.piece >>pieces &&
+		c=$(sed -n "s/.*trace: \([0-9]*\) changes (digest.*/\1/p" err.piece) &&
+		changes=$((changes + c)) || return 1
+	done &&
+	test "$changes" = "$(sed -n "s/.*trace: \([0-9]*\) changes (digest.*/\1/p" err.long)" &&
+	sort long >long.sorted && sort pieces >pieces.sorted &&
+	test_cmp long.sorted pieces.sorted
 '
 
 test_done
