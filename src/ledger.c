@@ -570,19 +570,25 @@ out:
 	return ret;
 }
 
-int gate_ledger_add(const char *git_dir, git_repository *repo, const char *object, const char *line,
-		    struct gate_buf *err)
+int gate_ledger_add(const char *git_dir, git_repository *repo, const char *const *objects, const char *const *lines,
+		    size_t n, struct gate_buf *err)
 {
-	struct entry e;
-	size_t len = strlen(line);
-	int ret;
+	struct entry *ents = gate_xcalloc(n ? n : 1, sizeof(*ents));
+	size_t i;
+	int ret = -1;
 
-	if (git_oid_fromstr(&e.commit, object) < 0 || strncmp(line, "{\"ledger\":", 10) || !strchr(line, ',') ||
-	    strchr(line, '\n'))
-		return gate_error(err, "not a ledger line for '%s'", object);
-	e.path = NULL;
-	e.line = with_time(line, len);
-	ret = write_entries(git_dir, repo, &e, 1, err);
-	free(e.line);
+	for (i = 0; i < n; i++) {
+		if (git_oid_fromstr(&ents[i].commit, objects[i]) < 0 || strncmp(lines[i], "{\"ledger\":", 10) ||
+		    !strchr(lines[i], ',') || strchr(lines[i], '\n')) {
+			gate_error(err, "not a ledger line for '%s'", objects[i]);
+			goto out;
+		}
+		ents[i].line = with_time(lines[i], strlen(lines[i]));
+	}
+	ret = n ? write_entries(git_dir, repo, ents, n, err) : 0;
+out:
+	for (i = 0; i < n; i++)
+		free(ents[i].line);
+	free(ents);
 	return ret;
 }

@@ -76,13 +76,13 @@ int gate_ledger_record(const char *git_dir, git_repository *repo, const struct g
 		       struct gate_buf *err);
 
 /*
- * Add `line`, one ledger object without "time" (added here), to the note
- * on `object` (hex): for the decisions that move no ref by a push, the
- * merge queue's (the item's pushed tip gets a line when it is landed,
- * rejected or cancelled).  `repo`: the repository at git_dir when already
- * open, or NULL.
+ * Add lines[i], one ledger object each without "time" (added here), to the
+ * note on objects[i] (hex), all in one notes commit: for the decisions
+ * that move no ref by a push, the merge queue's (each decided item's
+ * pushed tip gets a line: landed, rejected or cancelled).  `repo`: the
+ * repository at git_dir when already open, or NULL.
  */
-int gate_ledger_add(const char *git_dir, git_repository *repo, const char *object, const char *line,
-		    struct gate_buf *err);
+int gate_ledger_add(const char *git_dir, git_repository *repo, const char *const *objects, const char *const *lines,
+		    size_t n, struct gate_buf *err);
 
 #endif

@@ -86,58 +86,50 @@ static int audit(struct gate_repo *repo, const struct gate_config *cfg, const ch
  * that commit, so `git notes --ref=gate show <it>` answers "what became of
  * my change" after a fetch of refs/notes/gate.
  */
-static int ledger_item(struct gate_repo *repo, const struct gate_config *cfg, const struct gate_queue_item *it,
-		       const char *candidate, struct gate_buf *err)
+static void ledger_item(struct gate_buf *b, struct gate_repo *repo, const struct gate_config *cfg,
+			const char *hash, const struct gate_queue_item *it, const char *candidate)
 {
-	struct gate_buf b = GATE_BUF_INIT;
 	char tree[41], ctree[41];
-	char *hash = NULL;
-	int ret;
 
 	if (it->state == GATE_QUEUE_LANDED && it->landed[0])
 		candidate = it->landed;
 	tree_of(repo->git, it->tip, tree);
 	tree_of(repo->git, candidate, ctree);
-	gate_buf_addf(&b, "{\"ledger\":%d,\"ref\":", GATE_LEDGER_VERSION);
-	gate_json_add_strings(&b, it->ref);
-	gate_buf_addf(&b, ",\"old\":\"%s\",\"new\":\"%s\"", GATE_ZERO_OID, it->tip);
+	gate_buf_addf(b, "{\"ledger\":%d,\"ref\":", GATE_LEDGER_VERSION);
+	gate_json_add_strings(b, it->ref);
+	gate_buf_addf(b, ",\"old\":\"%s\",\"new\":\"%s\"", GATE_ZERO_OID, it->tip);
 	if (tree[0])
-		gate_buf_addf(&b, ",\"tree\":\"%s\"", tree);
-	gate_buf_adds(&b, ",\"pusher\":");
-	gate_json_add_strings(&b, it->user);
-	gate_buf_adds(&b, ",\"decided\":");
-	add_utc(&b, it->decided ? (time_t)it->decided : time(NULL));
-	gate_buf_adds(&b, ",\"hook\":\"queue\",\"policy\":");
+		gate_buf_addf(b, ",\"tree\":\"%s\"", tree);
+	gate_buf_adds(b, ",\"pusher\":");
+	gate_json_add_strings(b, it->user);
+	gate_buf_adds(b, ",\"decided\":");
+	add_utc(b, it->decided ? (time_t)it->decided : time(NULL));
+	gate_buf_adds(b, ",\"hook\":\"queue\",\"policy\":");
 	if (cfg) {
-		hash = gate_ledger_policy_hash(cfg, repo);
-		gate_buf_adds(&b, "{\"file\":");
-		gate_json_add_strings(&b, cfg->file ? cfg->file : "built-in default");
-		gate_buf_adds(&b, ",\"sha256\":");
-		gate_json_add_strings(&b, hash + strlen("sha256:"));
-		gate_buf_adds(&b, "}");
+		gate_buf_adds(b, "{\"file\":");
+		gate_json_add_strings(b, cfg->file ? cfg->file : "built-in default");
+		gate_buf_adds(b, ",\"sha256\":");
+		gate_json_add_strings(b, hash + strlen("sha256:"));
+		gate_buf_adds(b, "}");
 	} else {
-		gate_buf_adds(&b, "null"); /* the policy was invalid: that is the reason */
+		gate_buf_adds(b, "null"); /* the policy was invalid: that is the reason */
 	}
-	gate_buf_addf(&b, ",\"verdict\":\"%s\",\"queue\":{\"item\":%ld,\"branch\":", gate_queue_state_name(it->state),
+	gate_buf_addf(b, ",\"verdict\":\"%s\",\"queue\":{\"item\":%ld,\"branch\":", gate_queue_state_name(it->state),
 		      it->id);
-	gate_json_add_strings(&b, it->branch);
-	gate_buf_adds(&b, ",\"landed\":");
-	gate_json_add_strings(&b, it->state == GATE_QUEUE_LANDED && it->landed[0] ? it->landed : NULL);
-	gate_buf_adds(&b, ",\"before\":");
-	gate_json_add_strings(&b, it->state == GATE_QUEUE_LANDED && it->before[0] ? it->before : NULL);
-	gate_buf_adds(&b, ",\"candidate\":");
-	gate_json_add_strings(&b, candidate);
-	gate_buf_adds(&b, ",\"candidate_tree\":");
-	gate_json_add_strings(&b, ctree[0] ? ctree : NULL);
-	gate_buf_adds(&b, ",\"reason\":");
-	gate_json_add_strings(&b, it->state == GATE_QUEUE_LANDED ? NULL : it->reason);
-	gate_buf_adds(&b, ",\"batch\":");
-	gate_json_add_strings(&b, it->batch);
-	gate_buf_adds(&b, "}}");
-	ret = gate_ledger_add(repo->git_dir, repo->git, it->tip, b.ptr, err);
-	free(hash);
-	gate_buf_release(&b);
-	return ret;
+	gate_json_add_strings(b, it->branch);
+	gate_buf_adds(b, ",\"landed\":");
+	gate_json_add_strings(b, it->state == GATE_QUEUE_LANDED && it->landed[0] ? it->landed : NULL);
+	gate_buf_adds(b, ",\"before\":");
+	gate_json_add_strings(b, it->state == GATE_QUEUE_LANDED && it->before[0] ? it->before : NULL);
+	gate_buf_adds(b, ",\"candidate\":");
+	gate_json_add_strings(b, candidate);
+	gate_buf_adds(b, ",\"candidate_tree\":");
+	gate_json_add_strings(b, ctree[0] ? ctree : NULL);
+	gate_buf_adds(b, ",\"reason\":");
+	gate_json_add_strings(b, it->state == GATE_QUEUE_LANDED ? NULL : it->reason);
+	gate_buf_adds(b, ",\"batch\":");
+	gate_json_add_strings(b, it->batch);
+	gate_buf_adds(b, "}}");
 }
 
 int gate_queue_record(struct gate_repo *repo, const struct gate_config *cfg, const char *branch,
@@ -145,25 +137,52 @@ int gate_queue_record(struct gate_repo *repo, const struct gate_config *cfg, con
 		      const char *reason, struct gate_buf *err)
 {
 	struct gate_buf e = GATE_BUF_INIT;
-	size_t i;
+	struct gate_buf *lines;
+	const char **objs, **texts;
+	char *hash = NULL;
+	size_t i, k = 0;
 	int ret = audit(repo, cfg, branch, items, n, candidate, verdict, reason, err);
 
 	if (strcmp(verdict, "landed") && strcmp(verdict, "rejected") && strcmp(verdict, "cancelled"))
 		return ret; /* a test run: no decision about an item */
+	lines = gate_xcalloc(n ? n : 1, sizeof(*lines));
+	objs = gate_xcalloc(n ? n : 1, sizeof(*objs));
+	texts = gate_xcalloc(n ? n : 1, sizeof(*texts));
+	if (cfg)
+		hash = gate_ledger_policy_hash(cfg, repo);
 	for (i = 0; i < n; i++) {
 		struct gate_queue_item *it = NULL;
 
 		/* as stored: the landed commit, the reason, the time of the decision */
-		gate_buf_reset(&e);
-		if (gate_queue_load(&it, repo->git_dir, items[i]->id, &e) < 0 || !gate_queue_state_final(it->state) ||
-		    ledger_item(repo, cfg, it, candidate, &e) < 0) {
+		if (gate_queue_load(&it, repo->git_dir, items[i]->id, &e) < 0 || !gate_queue_state_final(it->state)) {
 			if (ret == 0)
 				gate_error(err, "the ledger note of item %ld was not written: %s", items[i]->id,
 					   e.len ? e.ptr : "it is not decided");
 			ret = -1;
+			gate_buf_reset(&e);
+			gate_queue_item_free(it);
+			continue;
 		}
+		ledger_item(&lines[k], repo, cfg, hash, it, candidate);
+		objs[k] = gate_xstrdup(it->tip);
+		texts[k] = lines[k].ptr;
+		k++;
 		gate_queue_item_free(it);
 	}
+	gate_buf_reset(&e);
+	if (k && gate_ledger_add(repo->git_dir, repo->git, objs, texts, k, &e) < 0) {
+		if (ret == 0)
+			gate_error(err, "the ledger notes were not written: %s", e.ptr);
+		ret = -1;
+	}
+	for (i = 0; i < k; i++) {
+		free((char *)objs[i]);
+		gate_buf_release(&lines[i]);
+	}
+	free(lines);
+	free(objs);
+	free(texts);
+	free(hash);
 	gate_buf_release(&e);
 	return ret;
 }
