@@ -14,6 +14,7 @@
 #include "ledger.h"
 #include "diag.h"
 #include "policy.h"
+#include "queue.h"
 #include "repo.h"
 #include "report.h"
 #include "status.h"
@@ -44,6 +45,21 @@ static int ledger(struct gate_post_receive *pr, struct gate_buf *err)
 	return gate_ledger_record(pr->git_dir, pr->repo ? pr->repo->git : NULL, pr->push, &written, err);
 }
 
+/* A merge queue item its pusher withdrew by deleting its ref: cancelled now, not when a runner next looks. */
+static int queue_withdrawn(struct gate_post_receive *pr, struct gate_buf *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; pr->repo && i < pr->push->nr; i++) {
+		const struct gate_update *u = &pr->push->updates[i];
+		if (u->kind == GATE_UPDATE_DELETE && gate_skip_prefix(u->ref, GATE_QUEUE_REF_PREFIX, NULL) &&
+		    gate_queue_cancel_deleted(pr->repo, pr->policy_ok ? pr->cfg : NULL, u->ref, err) < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
 /* The status site (status_dir), now that the tips have moved. */
 static int status_site(struct gate_post_receive *pr, struct gate_buf *err)
 {
@@ -53,6 +69,7 @@ static int status_site(struct gate_post_receive *pr, struct gate_buf *err)
 const struct gate_post_receive_step gate_post_receive_steps[] = {
 	{ "audit", audit_updated, 0 },
 	{ "ledger", ledger, 0 },
+	{ "merge queue", queue_withdrawn, 0 },
 	{ "status site", status_site, 1 },
 	{ NULL, NULL, 0 },
 };

@@ -27,6 +27,8 @@ int gate_queue_write_file(const char *git_dir, const char *path, const char *dat
 int gate_queue_save(const char *git_dir, const struct gate_queue_item *it, struct gate_buf *err);
 /* Where the report of a rejected item goes; the caller frees. */
 char *gate_queue_report_path(const char *git_dir, long id);
+/* Mark an undecided item as cancelled by its pusher (its ref was deleted). */
+void gate_queue_mark_withdrawn(struct gate_queue_item *it);
 /* Remove an item's ref (a missing one is fine). */
 int gate_queue_drop_ref(git_repository *repo, const struct gate_queue_item *it, struct gate_buf *err);
 

@@ -1216,10 +1216,7 @@ static void cancel_deleted(struct runner *rn, struct gate_queue_item **all, size
 		struct gate_queue_item *it = all[i];
 		if (gate_queue_state_final(it->state) || ref_exists(rn, it->ref))
 			continue;
-		it->state = GATE_QUEUE_CANCELLED;
-		it->decided = (int64_t)time(NULL);
-		free(it->reason);
-		it->reason = gate_xstrfmt("cancelled by its pusher (its ref %s was deleted)", it->ref);
+		gate_queue_mark_withdrawn(it);
 		if (gate_queue_save(rn->git_dir, it, &err) < 0) {
 			logf_(rn, "%s", err.ptr);
 			gate_buf_reset(&err);

@@ -555,6 +555,52 @@ out:
 	return ret;
 }
 
+void gate_queue_mark_withdrawn(struct gate_queue_item *it)
+{
+	it->state = GATE_QUEUE_CANCELLED;
+	it->decided = (int64_t)time(NULL);
+	free(it->reason);
+	it->reason = gate_xstrfmt("cancelled by its pusher (its ref %s was deleted)", it->ref);
+}
+
+int gate_queue_cancel_deleted(struct gate_repo *repo, const struct gate_config *cfg, const char *ref,
+			      struct gate_buf *err)
+{
+	struct gate_queue_item *it = NULL;
+	git_reference *r = NULL;
+	const char *slash = strrchr(ref, '/');
+	long id;
+	int fd, ret = 0, decided = 0;
+
+	if (!slash || !gate_skip_prefix(ref, GATE_QUEUE_REF_PREFIX, NULL) || parse_long(slash + 1, &id) < 0)
+		return 0;
+	fd = gate_queue_lock(repo->git_dir, err);
+	if (fd < 0)
+		return -1;
+	if (gate_queue_load(&it, repo->git_dir, id, err) < 0) {
+		gate_buf_reset(err); /* no such item: nothing to record */
+		goto out;
+	}
+	if (gate_queue_state_final(it->state) || strcmp(it->ref, ref))
+		goto out;
+	if (git_reference_lookup(&r, repo->git, ref) == 0)
+		goto out; /* still there */
+	git_error_clear();
+	gate_queue_mark_withdrawn(it);
+	if (gate_queue_save(repo->git_dir, it, err) < 0) {
+		ret = -1;
+		goto out;
+	}
+	decided = 1;
+out:
+	gate_queue_unlock(fd);
+	git_reference_free(r);
+	if (decided)
+		ret = gate_queue_record(repo, cfg, it->branch, &it, 1, NULL, "cancelled", it->reason, err);
+	gate_queue_item_free(it);
+	return ret;
+}
+
 int gate_queue_may_cancel_by_push(const char *git_dir, const char *ref, const char *user)
 {
 	struct gate_queue_item *it = NULL;

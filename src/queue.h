@@ -143,6 +143,16 @@ int gate_queue_record(struct gate_repo *repo, const struct gate_config *cfg, con
 		      struct gate_queue_item *const *items, size_t n, const char *candidate, const char *verdict,
 		      const char *reason, struct gate_buf *err);
 
+/*
+ * After a push deleted `ref` (refs/gate-queue/<branch>/<N>, which only the
+ * item's pusher may do): record the undecided item as cancelled by its
+ * pusher, in its file, the audit log and the ledger, at once rather than
+ * when a runner next looks.  0 (also when there is nothing to record), or
+ * -1 with a message.
+ */
+int gate_queue_cancel_deleted(struct gate_repo *repo, const struct gate_config *cfg, const char *ref,
+			      struct gate_buf *err);
+
 /* The saved report of a rejected item (empty when there is none). */
 int gate_queue_read_report(struct gate_buf *out, const char *git_dir, long id, struct gate_buf *err);
 
