@@ -467,7 +467,13 @@ static void page_refs(struct gate_buf *out, const struct gate_status *st)
 		gate_buf_adds(out, "<tr><td>");
 		html_cut(out, r->name, 80);
 		gate_buf_addf(out, "</td><td><code>%.10s</code></td><td>", r->tip[0] ? r->tip : "");
-		if (r->last) {
+		if (r->landed) {
+			gate_buf_addf(out, "<span class=\"q-landed\">landed</span> (queue item %ld)</td><td>",
+				      r->landed->id);
+			when_text(out, (double)r->landed->decided);
+			gate_buf_adds(out, "</td><td>");
+			html_cut(out, r->landed->user, 40);
+		} else if (r->last) {
 			verdict_span(out, r->last->last.cls);
 			gate_buf_adds(out, "</td><td>");
 			when_text(out, r->last->last.time);

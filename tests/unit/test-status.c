@@ -288,9 +288,18 @@ static void test_site__queue_items_are_escaped_in_every_view(void **state)
 	q->decided = gate_xcalloc(1, sizeof(*q->decided));
 	q->pending[0] = st.queue_items[0];
 	q->decided[0] = st.queue_items[1];
+	/* two protected refs (the site lists them), main passing by a landing of item 1's pusher */
+	st.nrefs = 2;
+	st.refs = gate_xcalloc(GATE_STATUS_MAX_REFS, sizeof(*st.refs));
+	st.refs[0].name = gate_xstrdup("refs/heads/main");
+	st.refs[0].landed = st.queue_items[0];
+	st.refs[0].state = GATE_STATUS_PASSING;
+	st.refs[1].name = gate_xstrdup("refs/heads/release");
 
 	gate_status_html(&out, &st);
 	assert_non_null(strstr(out.ptr, "id=\"queue\""));
+	assert_non_null(strstr(out.ptr, "id=\"main-state\">passing<"));
+	assert_non_null(strstr(out.ptr, "<span class=\"q-landed\">landed</span> (queue item 1)"));
 	assert_null(strstr(out.ptr, "<script"));
 	assert_null(strstr(out.ptr, "<img"));
 	assert_non_null(strstr(out.ptr, "&lt;script&gt;x&lt;/script&gt;"));
@@ -300,6 +309,7 @@ static void test_site__queue_items_are_escaped_in_every_view(void **state)
 	gate_buf_reset(&out);
 	gate_status_format_text(&out, &st, 1, 10);
 	assert_non_null(strstr(out.ptr, "1. item 1"));
+	assert_non_null(strstr(out.ptr, "by the merge queue, item 1 by eve"));
 	assert_non_null(strstr(out.ptr, "eve\\xe2\\x80\\x8e\\xc2\\x9b"));
 	assert_non_null(strstr(out.ptr, "rejected"));
 	for (i = 0; i < GATE_ARRAY_SIZE(raw); i++)
