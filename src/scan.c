@@ -2102,7 +2102,7 @@ static int start_blob_stream(struct gate_scan *s, struct catfile *cf, struct sca
  * At most this much of the second part is read ahead; the rest waits in
  * its pipe (a whole-history import lists hundreds of MB of changes).
  */
-#define DT_SLURP_MAX ((size_t)8 << 20)
+#define DT_SLURP_MAX ((size_t)1 << 20)
 
 struct dt_part {
 	struct gate_child child;
