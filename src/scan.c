@@ -2098,6 +2098,11 @@ static int start_blob_stream(struct gate_scan *s, struct catfile *cf, struct sca
  * Below DT_SPLIT_MIN commits one child is quick enough.
  */
 #define DT_SPLIT_MIN 256
+/*
+ * At most this much of the second part is read ahead; the rest waits in
+ * its pipe (a whole-history import lists hundreds of MB of changes).
+ */
+#define DT_SLURP_MAX ((size_t)1 << 20)
 
 struct dt_part {
 	struct gate_child child;
@@ -2106,13 +2111,15 @@ struct dt_part {
 	int started, slurping;
 	struct gate_buf out; /* the slurped output */
 	int read_error;      /* errno of a failed read, for the slurped part */
+	int ended;           /* the slurper read to the end (not only slurp_max) */
+	size_t slurp_max;    /* DT_SLURP_MAX; GIT_GATE_TEST_SLURP_MAX in the tests */
 };
 
 static void *dt_slurp(void *arg)
 {
 	struct dt_part *p = arg;
 
-	for (;;) {
+	while (p->out.len < p->slurp_max) {
 		ssize_t n;
 		gate_buf_grow(&p->out, 1 << 20);
 		n = read(p->child.out, p->out.ptr + p->out.len, p->out.alloc - p->out.len - 1);
@@ -2120,8 +2127,10 @@ static void *dt_slurp(void *arg)
 			continue;
 		if (n < 0)
 			p->read_error = errno;
-		if (n <= 0)
+		if (n <= 0) {
+			p->ended = 1;
 			break;
+		}
 		p->out.len += (size_t)n;
 	}
 	return NULL;
@@ -2154,6 +2163,8 @@ static int dt_part_start(struct gate_scan *s, struct dt_part *p, struct gate_com
 	pthread_create(&p->writer, NULL, difftree_writer, &p->w);
 	p->started = 1;
 	if (slurp) {
+		const char *max = getenv("GIT_GATE_TEST_SLURP_MAX");
+		p->slurp_max = max && *max ? (size_t)strtoul(max, NULL, 10) : DT_SLURP_MAX;
 		pthread_create(&p->slurper, NULL, dt_slurp, p);
 		p->slurping = 1;
 	}
@@ -2486,12 +2497,13 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				r.eof = 1;
 				goto fail_stream;
 			}
-			gate_buf_grow(&dp[part].out, 0);
+			/* what was read ahead, then the rest from the pipe */
+			gate_buf_grow(&dp[part].out, 1 << 20);
 			memset(&r, 0, sizeof(r));
-			r.fd = -1;
+			r.fd = dp[part].child.out;
 			r.end = dp[part].out.len;
 			r.alloc = dp[part].out.alloc;
-			r.eof = 1;
+			r.eof = dp[part].ended;
 			r.buf = gate_buf_detach(&dp[part].out);
 			continue;
 		}

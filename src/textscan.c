@@ -418,7 +418,6 @@ void gate_text_hygiene_scan(const struct gate_text_hygiene *o, const char *data,
 		/* the last line, which may have no '\n' */
 		examine(&h, len - 1);
 	}
-	out->lines = (long)gate_text_count_newlines(data, len) + (data[len - 1] != '\n');
 	if (o->ws & GATE_WS_BLANK_AT_EOF) {
 		/* whitespace-only lines at the end, the last one with or without its '\n' */
 		size_t end = len - (data[len - 1] == '\n'), start;
@@ -436,6 +435,9 @@ void gate_text_hygiene_scan(const struct gate_text_hygiene *o, const char *data,
 			end = start - 1;
 		}
 		out->blank_at_eof = blank;
+		/* where they start is only said when there are some: not a count of every text's lines */
+		if (blank)
+			out->lines = (long)gate_text_count_newlines(data, len) + (data[len - 1] != '\n');
 	}
 	/* '=' and '|' marker lines count only next to '<' or '>' ones */
 	if (!h.angle) {

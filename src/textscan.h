@@ -94,7 +94,7 @@ struct gate_text_issue {
 struct gate_text_issues {
 	struct gate_text_issue *v;
 	size_t nr, alloc;
-	long lines;           /* lines in the text */
+	long lines;           /* lines in the text, counted only when blank_at_eof > 0 */
 	long blank_at_eof;    /* trailing whitespace-only lines */
 	int truncated;        /* more issues than `max` were found */
 };

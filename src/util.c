@@ -335,8 +335,17 @@ void gate_buf_add_safe_opts(struct gate_buf *b, const char *s, size_t len, unsig
 	size_t i = 0, n, k;
 
 	while (i < len) {
-		long cp = gate_utf8_decode(p + i, len - i, &n);
+		long cp;
 
+		/* printable ASCII, most of every path and message, in one piece */
+		for (k = i; k < len && p[k] >= 0x20 && p[k] < 0x7f; k++)
+			;
+		if (k > i) {
+			gate_buf_add(b, p + i, k - i);
+			i = k;
+			continue;
+		}
+		cp = gate_utf8_decode(p + i, len - i, &n);
 		if ((cp == '\n' || cp == '\t') && (flags & GATE_SAFE_LINES)) {
 			gate_buf_addch(b, (int)cp);
 		} else if (cp == '\n') {

@@ -121,6 +121,12 @@ test_expect_success 'a push of 300 commits (two diff-trees, two blob streams) is
 	test_grep "remote: git-gate: trace: 300 commits, 601 blobs read" err.long &&
 	test_grep "remote: git-gate: trace: children: 2 diff-tree, 2 cat-file for blobs" err.long &&
 	findings err.long >long &&
+	# the second diff-tree read ahead only in part, the rest from its pipe: the same changes
+	make_victim long2.git && policy long2.git &&
+	(cd lw && GIT_GATE_TRACE=1 GIT_GATE_TEST_SLURP_MAX=1000 git push "$TRASH/long2.git" main 2>../err.long2) &&
+	grep "trace: [0-9]* changes (digest" err.long >digest.long &&
+	grep "trace: [0-9]* changes (digest" err.long2 >digest.long2 &&
+	test_cmp digest.long digest.long2 &&
 	test "$(grep -c "leftover conflict marker" long)" = 5 &&
 	test_grep "k.pem: path matches the forbidden pattern" long &&
 	: >pieces && changes=0 &&
