@@ -306,6 +306,21 @@ static void drop_meta(struct gate_config *repo, struct gate_strvec *warnings, co
 	repo->meta_allow_commands = 0;
 }
 
+
+/* Checks, rules and groups were moved into the layered policy: free only their arrays, not them. */
+static void drop_moved(struct gate_config *c)
+{
+	free(c->checks);
+	c->checks = NULL;
+	c->nchecks = 0;
+	free(c->rules);
+	c->rules = NULL;
+	c->nrules = 0;
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+}
+
 int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct gate_config *repo,
 		      struct gate_diag *diag)
 {
@@ -481,25 +496,8 @@ int gate_policy_layer(struct gate_config **out, struct gate_config *sys, struct 
 	memset(&sys->meta_users, 0, sizeof(sys->meta_users));
 	m->meta_allow_commands = sys->meta_allow_commands;
 
-	/* what was moved must not be freed with the shells */
-	free(sys->checks);
-	sys->checks = NULL;
-	sys->nchecks = 0;
-	free(repo->checks);
-	repo->checks = NULL;
-	repo->nchecks = 0;
-	free(sys->rules);
-	sys->rules = NULL;
-	sys->nrules = 0;
-	free(repo->rules);
-	repo->rules = NULL;
-	repo->nrules = 0;
-	free(sys->groups);
-	sys->groups = NULL;
-	sys->ngroups = 0;
-	free(repo->groups);
-	repo->groups = NULL;
-	repo->ngroups = 0;
+	drop_moved(sys);
+	drop_moved(repo);
 	gate_config_free(sys);
 	gate_config_free(repo);
 	*out = m;

@@ -2120,9 +2120,12 @@ static void *dt_slurp(void *arg)
 	struct dt_part *p = arg;
 
 	while (p->out.len < p->slurp_max) {
+		size_t want = p->slurp_max - p->out.len;
 		ssize_t n;
-		gate_buf_grow(&p->out, 1 << 20);
-		n = read(p->child.out, p->out.ptr + p->out.len, p->out.alloc - p->out.len - 1);
+		gate_buf_grow(&p->out, want < (1 << 20) ? want : (1 << 20));
+		if (want > p->out.alloc - p->out.len - 1)
+			want = p->out.alloc - p->out.len - 1;
+		n = read(p->child.out, p->out.ptr + p->out.len, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -2160,12 +2163,20 @@ static int dt_part_start(struct gate_scan *s, struct dt_part *p, struct gate_com
 	s->diff_children++;
 	widen_pipe(p->child.out);
 	p->w.fd = p->child.in;
-	pthread_create(&p->writer, NULL, difftree_writer, &p->w);
+	if (pthread_create(&p->writer, NULL, difftree_writer, &p->w)) {
+		int status;
+		close(p->child.in);
+		close(p->child.out);
+		p->child.out = -1;
+		gate_child_finish(&p->child, &status, NULL);
+		return gate_error(err, "cannot start a thread to feed git diff-tree");
+	}
 	p->started = 1;
 	if (slurp) {
 		const char *max = getenv("GIT_GATE_TEST_SLURP_MAX");
 		p->slurp_max = max && *max ? (size_t)strtoul(max, NULL, 10) : DT_SLURP_MAX;
-		pthread_create(&p->slurper, NULL, dt_slurp, p);
+		if (pthread_create(&p->slurper, NULL, dt_slurp, p))
+			return gate_error(err, "cannot start a thread to read git diff-tree");
 		p->slurping = 1;
 	}
 	return 0;
@@ -2237,13 +2248,31 @@ struct blob_stream {
 
 static int stream_start(struct gate_scan *s, struct blob_stream *b, int content, struct gate_buf *err)
 {
+	int status, writing = 0;
+
 	if (start_blob_stream(s, &b->cf, &b->st, content, err) < 0)
 		return -1;
 	s->blob_children++;
-	pthread_create(&b->writer, NULL, catfile_writer, &b->cf);
-	pthread_create(&b->scanner, NULL, scan_thread_main, &b->st);
-	b->started = 1;
-	return 0;
+	if (!pthread_create(&b->writer, NULL, catfile_writer, &b->cf)) {
+		writing = 1;
+		if (!pthread_create(&b->scanner, NULL, scan_thread_main, &b->st)) {
+			b->started = 1;
+			return 0;
+		}
+	}
+	/* no thread to feed or to read the child: it gets no more input, and ends */
+	if (writing) {
+		catfile_close(&b->cf);
+		pthread_join(b->writer, NULL);
+	} else {
+		close(b->cf.child.in);
+	}
+	close(b->cf.child.out);
+	reader_release(&b->st.r);
+	gate_child_finish(&b->cf.child, &status, NULL);
+	pthread_mutex_destroy(&b->cf.lock);
+	pthread_cond_destroy(&b->cf.cond);
+	return gate_error(err, "cannot start a thread to read git cat-file");
 }
 
 static void stream_flush(struct blob_stream *b)

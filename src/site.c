@@ -163,6 +163,25 @@ static void axes(struct gate_buf *out, double ymax, double scale, const char *un
 	}
 }
 
+
+/*
+ * One part of a day's stacked bar: `n` pushes of class `cls` (CSS class,
+ * and `what` for the tooltip) drawn upwards from `y`, `scale` pixels a
+ * push.  Returns the top of the part, where the next one starts.
+ */
+static double stack_bar(struct gate_buf *out, const char *cls, const char *what, unsigned long n, double x, double y,
+			double width, double scale, const char *label)
+{
+	double h = scale * (double)n;
+
+	y -= h;
+	if (n)
+		gate_buf_addf(out, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+				   "<title>%s: %lu %s</title></rect>",
+			      cls, x, y, width, h, label, n, what);
+	return y;
+}
+
 static void chart_decisions(struct gate_buf *out, const struct gate_status *st)
 {
 	long first = st->today - CHART_DAYS + 1;
@@ -188,7 +207,7 @@ static void chart_decisions(struct gate_buf *out, const struct gate_status *st)
 	for (i = 0; i < CHART_DAYS; i++) {
 		const struct gate_summary_day *d = gate_summary_day_get(&st->sum, first + i);
 		unsigned long acc, byp, rej;
-		double x = ML + bw * i + bw * 0.15, y = H - MB, h;
+		double x = ML + bw * i + bw * 0.15, y = H - MB;
 		char lab[16];
 		if (!d)
 			continue;
@@ -196,24 +215,9 @@ static void chart_decisions(struct gate_buf *out, const struct gate_status *st)
 		byp = d->n[GATE_SUMMARY_BYPASSED];
 		rej = d->n[GATE_SUMMARY_REJECTED] + d->n[GATE_SUMMARY_ERROR];
 		day_label(lab, first + i, "%Y-%m-%d");
-		h = (H - MT - MB) * (double)acc / ymax;
-		y -= h;
-		if (acc)
-			gate_buf_addf(out, "<rect class=\"acc\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-					   "<title>%s: %lu accepted</title></rect>",
-				      x, y, bw * 0.7, h, lab, acc);
-		h = (H - MT - MB) * (double)byp / ymax;
-		y -= h;
-		if (byp)
-			gate_buf_addf(out, "<rect class=\"byp\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-					   "<title>%s: %lu bypassed</title></rect>",
-				      x, y, bw * 0.7, h, lab, byp);
-		h = (H - MT - MB) * (double)rej / ymax;
-		y -= h;
-		if (rej)
-			gate_buf_addf(out, "<rect class=\"rej\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-					   "<title>%s: %lu rejected</title></rect>",
-				      x, y, bw * 0.7, h, lab, rej);
+		y = stack_bar(out, "acc", "accepted", acc, x, y, bw * 0.7, (H - MT - MB) / ymax, lab);
+		y = stack_bar(out, "byp", "bypassed", byp, x, y, bw * 0.7, (H - MT - MB) / ymax, lab);
+		(void)stack_bar(out, "rej", "rejected", rej, x, y, bw * 0.7, (H - MT - MB) / ymax, lab);
 	}
 	gate_buf_adds(out, "</svg>");
 }

@@ -600,18 +600,8 @@ static void json_decision(struct gate_buf *out, const struct gate_summary_decisi
 		gate_buf_adds(out, "null");
 	else
 		gate_buf_addf(out, "%.3f", d->seconds);
-	gate_buf_adds(out, ",\"ref\":");
-	gate_json_add_strings(out, d->ref);
-	gate_buf_addf(out, ",\"refs\":%zu,\"old\":", d->nrefs);
-	gate_json_add_strings(out, d->old_id);
-	gate_buf_adds(out, ",\"new\":");
-	gate_json_add_strings(out, d->new_id);
-	gate_buf_adds(out, ",\"user\":");
-	gate_json_add_strings(out, d->user);
-	gate_buf_adds(out, ",\"subject\":");
-	gate_json_add_strings(out, d->subject);
-	gate_buf_adds(out, ",\"reasons\":");
-	gate_json_add_strings(out, d->reasons);
+	gate_buf_addch(out, ',');
+	gate_summary_json_fields(out, d, "refs");
 	gate_buf_addch(out, '}');
 }
 

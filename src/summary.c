@@ -685,12 +685,11 @@ static void json_classes(struct gate_buf *b, const unsigned long *n)
 	gate_buf_addch(b, ']');
 }
 
-static void json_decision(struct gate_buf *b, const struct gate_summary_decision *d)
+void gate_summary_json_fields(struct gate_buf *b, const struct gate_summary_decision *d, const char *count_key)
 {
-	gate_buf_addf(b, "{\"time\":%.3f,\"class\":\"%s\",\"seconds\":%.3f,\"ref\":", d->time,
-		      gate_summary_class_name(d->cls), d->seconds);
+	gate_buf_adds(b, "\"ref\":");
 	gate_json_add_strings(b, d->ref);
-	gate_buf_addf(b, ",\"nrefs\":%zu,\"old\":", d->nrefs);
+	gate_buf_addf(b, ",\"%s\":%zu,\"old\":", count_key, d->nrefs);
 	gate_json_add_strings(b, d->old_id);
 	gate_buf_adds(b, ",\"new\":");
 	gate_json_add_strings(b, d->new_id);
@@ -700,6 +699,13 @@ static void json_decision(struct gate_buf *b, const struct gate_summary_decision
 	gate_json_add_strings(b, d->subject);
 	gate_buf_adds(b, ",\"reasons\":");
 	gate_json_add_strings(b, d->reasons);
+}
+
+static void json_decision(struct gate_buf *b, const struct gate_summary_decision *d)
+{
+	gate_buf_addf(b, "{\"time\":%.3f,\"class\":\"%s\",\"seconds\":%.3f,", d->time,
+		      gate_summary_class_name(d->cls), d->seconds);
+	gate_summary_json_fields(b, d, "nrefs");
 	gate_buf_addch(b, '}');
 }
 

@@ -51,6 +51,7 @@ enum gate_summary_class {
 
 const char *gate_summary_class_name(enum gate_summary_class c);
 
+
 struct gate_summary_count {
 	char *name;
 	unsigned long n;
@@ -81,6 +82,13 @@ struct gate_summary_decision {
 	char *subject;   /* the new tip's subject, when the record has it */
 	char *reasons;   /* failing checks, or the bypass reason */
 };
+
+/*
+ * A decision's ref, count of refs (under the key `count_key`), old and new
+ * ids, user, subject and reasons as JSON members, comma-separated, without
+ * braces: shared by the summary's own file and `git gate status --json`.
+ */
+void gate_summary_json_fields(struct gate_buf *b, const struct gate_summary_decision *d, const char *count_key);
 
 struct gate_summary_ref {
 	char *name;

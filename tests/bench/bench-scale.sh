@@ -57,44 +57,6 @@ RESULTS=$WORK/results-scale.md
 : >"$RESULTS"
 out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 
-# The wrapper pre-receive: runs each of $BENCH_ORDER on the stdin git gave
-# it, appends "what start end status" to $BENCH_OUT/times, and exits with
-# $BENCH_EXIT (1: rejected on purpose, so that the push can be repeated).
-write_wrapper() { # HOOKFILE
-	cat >"$1" <<EOF
-#!/bin/bash
-o=\$BENCH_OUT
-mkdir -p "\$o"
-cat >"\$o/stdin"
-read -r old new ref <"\$o/stdin"
-floor() {
-	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
-		/usr/bin/time -f %M -o "\$o/floor.rss" git cat-file --batch >/dev/null
-}
-revlist() {
-	git rev-list "\$new" --not --all >/dev/null
-}
-gate() {
-	GIT_GATE_TRACE=1 "$HOOK" <"\$o/stdin" >"\$o/gate.out" 2>&1
-}
-restore() {
-	# the judged records as seeded before the first push
-	if [ -d git-gate/judged.bench ]; then
-		rm -rf git-gate/judged && cp -a git-gate/judged.bench git-gate/judged
-	fi
-}
-for what in \$BENCH_ORDER; do
-	t0=\$EPOCHREALTIME
-	\$what
-	rc=\$?
-	t1=\$EPOCHREALTIME
-	echo "\$what \$t0 \$t1 \$rc" >>"\$o/times"
-done
-[ "\${BENCH_EXIT:-1}" = 0 ] || echo "bench: rejected on purpose, so that the push can be repeated"
-exit \${BENCH_EXIT:-1}
-EOF
-	chmod +x "$1"
-}
 
 # ---- workload c: small push on 20,000 branches ---------------------------
 

@@ -44,7 +44,6 @@
 #                         (e.g. contrib/BENCHMARKS.md)
 set -eu -o pipefail
 
-PEER=$(cd "$(dirname "$0")" && pwd)/peer-pre-receive.sh
 REPS=${GATE_BENCH_REPS:-5}
 SMALL_REPS=${GATE_BENCH_SMALL_REPS:-20}
 PEER_MODE=${GATE_BENCH_PEER:-full}
@@ -53,49 +52,6 @@ ONLY=${GATE_BENCH_ONLY:-}
 
 # ---- the wrapper hook ------------------------------------------------------
 
-# The wrapper times each contender in the order given by $BENCH_ORDER on
-# the stdin git gave it (saved to a file), writes "what start end status"
-# lines to $BENCH_OUT/times, and rejects the push.
-write_wrapper() { # HOOKFILE
-	cat >"$1" <<EOF
-#!/bin/bash
-o=\$BENCH_OUT
-mkdir -p "\$o"
-cat >"\$o/stdin"
-read -r old new ref <"\$o/stdin"
-floor() {
-	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
-		/usr/bin/time -f %M -o "\$o/floor.rss" git cat-file --batch >/dev/null
-}
-gate() {
-	GIT_GATE_TRACE=1 /usr/bin/time -v -o "\$o/gate.rusage" "$HOOK" <"\$o/stdin" >"\$o/gate.out" 2>&1
-}
-peer() {
-	"$PEER" <"\${BENCH_PEER_STDIN:-\$o/stdin}" >"\$o/peer.out" 2>&1
-}
-restore() {
-	# the judged records as seeded before the first push (see workload b)
-	if [ -d git-gate/judged.bench ]; then
-		rm -rf git-gate/judged && cp -a git-gate/judged.bench git-gate/judged
-	fi
-}
-sizes() {
-	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
-		git cat-file --batch-check='%(objecttype) %(objectsize)' >"\$o/objects"
-	du -sk "\$GIT_QUARANTINE_PATH" | cut -f1 >"\$o/quarantine.kb"
-}
-for what in \$BENCH_ORDER; do
-	t0=\$EPOCHREALTIME
-	\$what
-	rc=\$?
-	t1=\$EPOCHREALTIME
-	echo "\$what \$t0 \$t1 \$rc" >>"\$o/times"
-done
-echo "bench: rejected on purpose, so that the push can be repeated"
-exit 1
-EOF
-	chmod +x "$1"
-}
 
 
 RESULTS=$WORK/results.md
@@ -160,7 +116,7 @@ workload_a() {
 		[ "$i" = 1 ] && order="sizes $order"
 		[ "$i" = 1 ] && [ "$PEER_MODE" != off ] && order="$order peer"
 		log "catch-up push $i/$REPS: $order"
-		if BENCH_OUT=$A/runs/$i BENCH_ORDER=$order BENCH_PEER_STDIN=$peer_stdin \
+		if BENCH_OUT=$A/runs/$i BENCH_ORDER=$order BENCH_RUSAGE=1 BENCH_PEER_STDIN=$peer_stdin \
 			git -C "$client" push -q "$victim" main:main >"$A/push.$i.log" 2>&1; then
 			log "the push was accepted: the wrapper hook did not run?"
 			cat "$A/push.$i.log" >&2
@@ -261,7 +217,7 @@ workload_b() {
 	for i in $(seq 1 "$SMALL_REPS"); do
 		local order="restore gate"
 		[ "$i" = 1 ] && order="sizes restore gate"
-		if BENCH_OUT=$B/runs/$i BENCH_ORDER=$order \
+		if BENCH_OUT=$B/runs/$i BENCH_ORDER=$order BENCH_RUSAGE=1 \
 			git -C "$client" push -q "$victim" main:main >"$B/push.$i.log" 2>&1; then
 			log "the push was accepted: the wrapper hook did not run?"
 			exit 1

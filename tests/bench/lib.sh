@@ -151,3 +151,58 @@ log "checks enabled: ${TYPES[*]}${MISSING[*]:+ (not in this build: ${MISSING[*]}
 
 MACHINE="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(git --version)"
 START_LOAD=$(load)
+
+# write_wrapper HOOKFILE: the pre-receive that times the contenders.  It
+# runs each of $BENCH_ORDER (floor, revlist, gate, peer, restore, sizes)
+# on the stdin git gave it (saved to a file), appends "what start end
+# status" lines to $BENCH_OUT/times, and exits with $BENCH_EXIT (default
+# 1: rejected on purpose, so that the push can be repeated).  With
+# BENCH_RUSAGE=1 the hook runs under /usr/bin/time -v ($BENCH_OUT/gate.rusage).
+PEER=$GATE_SRCDIR/tests/bench/peer-pre-receive.sh
+write_wrapper() {
+	cat >"$1" <<EOF
+#!/bin/bash
+o=\$BENCH_OUT
+mkdir -p "\$o"
+cat >"\$o/stdin"
+read -r old new ref <"\$o/stdin"
+floor() {
+	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
+		/usr/bin/time -f %M -o "\$o/floor.rss" git cat-file --batch >/dev/null
+}
+revlist() {
+	git rev-list "\$new" --not --all >/dev/null
+}
+gate() {
+	if [ "\${BENCH_RUSAGE:-0}" = 1 ]; then
+		GIT_GATE_TRACE=1 /usr/bin/time -v -o "\$o/gate.rusage" "$HOOK" <"\$o/stdin" >"\$o/gate.out" 2>&1
+	else
+		GIT_GATE_TRACE=1 "$HOOK" <"\$o/stdin" >"\$o/gate.out" 2>&1
+	fi
+}
+peer() {
+	"$PEER" <"\${BENCH_PEER_STDIN:-\$o/stdin}" >"\$o/peer.out" 2>&1
+}
+restore() {
+	# the judged records as seeded before the first push
+	if [ -d git-gate/judged.bench ]; then
+		rm -rf git-gate/judged && cp -a git-gate/judged.bench git-gate/judged
+	fi
+}
+sizes() {
+	git rev-list --objects "\$new" --not --all | cut -d' ' -f1 |
+		git cat-file --batch-check='%(objecttype) %(objectsize)' >"\$o/objects"
+	du -sk "\$GIT_QUARANTINE_PATH" | cut -f1 >"\$o/quarantine.kb"
+}
+for what in \$BENCH_ORDER; do
+	t0=\$EPOCHREALTIME
+	\$what
+	rc=\$?
+	t1=\$EPOCHREALTIME
+	echo "\$what \$t0 \$t1 \$rc" >>"\$o/times"
+done
+[ "\${BENCH_EXIT:-1}" = 0 ] || echo "bench: rejected on purpose, so that the push can be repeated"
+exit \${BENCH_EXIT:-1}
+EOF
+	chmod +x "$1"
+}

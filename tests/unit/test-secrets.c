@@ -856,9 +856,7 @@ static void test_secrets__policy_patterns_and_rules_none(void **state)
 
 static void test_secrets__policy_mistakes_are_reported(void **state)
 {
-	static const struct {
-		const char *keys, *error;
-	} bad[] = {
+	static const struct unit_bad_keys bad[] = {
 		{ "disable_rules = [ \"github-token\" ];", "no built-in rule is called 'github-token'" },
 		{ "allow_fingerprints = [ \"abc\" ];", "\"abc\" is not a fingerprint" },
 		{ "allow_fingerprints = [ \"zz8d811fbb7c86f3\" ];", "is not a fingerprint" },
@@ -876,17 +874,9 @@ static void test_secrets__policy_mistakes_are_reported(void **state)
 		{ "allow_paths = [ \"[x\" ];", "allow_paths" },
 		{ "colour = 1;", "unknown key 'colour'" },
 	};
-	size_t i;
 
 	(void)state;
-	for (i = 0; i < GATE_ARRAY_SIZE(bad); i++) {
-		char *policy = gate_xstrfmt(POLICY("%s"), bad[i].keys);
-		char *e = unit_policy_errors(policy);
-		if (!strstr(e, bad[i].error))
-			fail_msg("%s: expected \"%s\" in:\n%s", bad[i].keys, bad[i].error, e);
-		free(e);
-		free(policy);
-	}
+	unit_expect_policy_errors(POLICY("%s"), bad, GATE_ARRAY_SIZE(bad));
 }
 
 int main(void)

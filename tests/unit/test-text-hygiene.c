@@ -358,9 +358,7 @@ static void test_hygiene__allowed_paths_and_binary_files_pass(void **state)
 
 static void test_hygiene__policy_mistakes_are_reported(void **state)
 {
-	static const struct {
-		const char *keys, *error;
-	} bad[] = {
+	static const struct unit_bad_keys bad[] = {
 		{ "whitespace_rules = \"trailing-space\";", "has no effect unless whitespace = true" },
 		{ "whitespace = true; whitespace_rules = \"tabs\";", "unknown whitespace rule \"tabs\"" },
 		{ "whitespace = true; whitespace_rules = \"-trailing-space,-space-before-tab\";", "no whitespace rule" },
@@ -369,17 +367,9 @@ static void test_hygiene__policy_mistakes_are_reported(void **state)
 		{ "whitespace = \"yes\";", "'whitespace' must be" },
 		{ "colour = 1;", "unknown key 'colour'" },
 	};
-	size_t i;
 
 	(void)state;
-	for (i = 0; i < GATE_ARRAY_SIZE(bad); i++) {
-		char *policy = gate_xstrfmt(POLICY("%s"), bad[i].keys);
-		char *e = unit_policy_errors(policy);
-		if (!strstr(e, bad[i].error))
-			fail_msg("%s: expected \"%s\" in:\n%s", bad[i].keys, bad[i].error, e);
-		free(e);
-		free(policy);
-	}
+	unit_expect_policy_errors(POLICY("%s"), bad, GATE_ARRAY_SIZE(bad));
 }
 
 int main(void)

@@ -51,6 +51,28 @@ static inline char *unit_policy_errors(const char *text)
 }
 
 /*
+ * Policies that must not load, each with a part of the message it must
+ * give: `keys` is put into `policy_fmt` (a policy text with one %s).
+ */
+struct unit_bad_keys {
+	const char *keys, *error;
+};
+
+static inline void unit_expect_policy_errors(const char *policy_fmt, const struct unit_bad_keys *bad, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *policy = gate_xstrfmt(policy_fmt, bad[i].keys);
+		char *e = unit_policy_errors(policy);
+		if (!strstr(e, bad[i].error))
+			fail_msg("%s: expected \"%s\" in:\n%s", bad[i].keys, bad[i].error, e);
+		free(e);
+		free(policy);
+	}
+}
+
+/*
  * A check from a policy and a commit to run its hooks on: check 0 of
  * `policy`, and a commit whose message is `message`.
  */
