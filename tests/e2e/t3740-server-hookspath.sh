@@ -159,10 +159,16 @@ test_expect_success 'server-hooks/proc-receive: a change pushed to refs/for/main
 	test_grep "\.\.[0-9a-f]*  HEAD -> main" err &&
 	test "$(ref_of repos/team/queued.git main)" = "$(git -C qwork rev-parse HEAD)" &&
 	test_must_fail test -e repos/team/queued.git/own-proc-receive-ran &&
+	# the runner writes the ledger note and its audit record just after the
+	# waiting push returned (up to 30 s)
+	i=0 &&
+	while ! grep -q "\"hook\":\"queue\".*\"verdict\":\"landed\"" repos/team/queued.git/git-gate/audit.log; do
+		i=$((i + 1)) && test $i -le 300 || { echo "no landed record in the audit log" >&2; exit 1; }
+		sleep 0.1
+	done &&
 	git --git-dir=repos/team/queued.git notes --ref=gate show main >note &&
 	test_grep "\"hook\":\"queue\"" note &&
-	test_grep "\"policy\":{\"file\":\"[^\"]*policies/team/queued.conf\"" note &&
-	test_grep "\"hook\":\"queue\".*\"verdict\":\"landed\"" repos/team/queued.git/git-gate/audit.log
+	test_grep "\"policy\":{\"file\":\"[^\"]*policies/team/queued.conf\"" note
 '
 
 test_expect_success 'server-hooks: the queued main refuses direct pushes; a failing change is rejected' '
