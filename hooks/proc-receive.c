@@ -315,6 +315,9 @@ static void wait_for(const char *git_dir, struct command *cmds, size_t n, const 
 						fresh->batch && strchr(fresh->batch, ' ') ? "s" : "",
 						fresh->batch ? fresh->batch : "");
 				else if (gate_queue_state_final(fresh->state)) {
+					/* the runner records a decision (audit log, ledger) before it lets
+					 * go of the queue lock: once we hold it, the records are there */
+					gate_queue_settle(git_dir);
 					gate_queue_item_free(c->item);
 					c->item = fresh;
 					fresh = NULL;

@@ -653,11 +653,12 @@ static int reject(struct runner *rn, struct gate_queue_item *it, const char *rea
 	decided = 1;
 	ret = 0;
 out:
+	/* recorded before the lock goes: whoever waits for the verdict finds it in the log and the ledger */
+	if (decided)
+		audit(rn, it->branch, &it, 1, candidate, "rejected", reason);
 	gate_queue_unlock(fd);
 	if (ret < 0)
 		logf_(rn, "cannot record the rejection of item %ld: %s", it->id, gate_buf_cstr(&err));
-	else if (decided)
-		audit(rn, it->branch, &it, 1, candidate, "rejected", reason);
 	gate_queue_item_free(cur);
 	gate_buf_release(&err);
 	gate_buf_release(&r);
@@ -911,10 +912,11 @@ static int land(struct runner *rn, const struct gate_rule *rule, const char *bra
 	      (gate_now() - t0) * 1000);
 	ret = DONE;
 out:
-	gate_queue_unlock(fd);
+	/* recorded before the lock goes: whoever waits for the verdict finds it in the log and the ledger */
 	if (ret == DONE)
 		audit(rn, branch, items, n, cands[n - 1], "landed", NULL);
-	else if (err.len)
+	gate_queue_unlock(fd);
+	if (ret != DONE && err.len)
 		logf_(rn, "%s", err.ptr);
 	free(jp);
 	gate_buf_release(&err);

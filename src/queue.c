@@ -139,6 +139,14 @@ void gate_queue_unlock(int fd)
 		close(fd); /* releases the flock */
 }
 
+void gate_queue_settle(const char *git_dir)
+{
+	struct gate_buf err = GATE_BUF_INIT;
+
+	gate_queue_unlock(gate_queue_lock(git_dir, &err));
+	gate_buf_release(&err);
+}
+
 int gate_queue_write_file(const char *git_dir, const char *path, const char *data, size_t len,
 			  struct gate_buf *err)
 {

@@ -108,6 +108,14 @@ char *gate_queue_dir(const char *git_dir);
 int gate_queue_add(struct gate_queue_item **out, struct gate_repo *repo, const char *branch, const char *tip,
 		   const char *user, struct gate_buf *err);
 
+/*
+ * Wait until a change of the queue in progress is done (the queue lock,
+ * taken and let go).  The runner records a decision -- item file, audit
+ * log, ledger -- under that lock, so after an item is seen decided, this
+ * makes sure its records are written too.
+ */
+void gate_queue_settle(const char *git_dir);
+
 /* Read item `id`: 0, GATE_ENOTFOUND, or -1 with a message. */
 int gate_queue_load(struct gate_queue_item **out, const char *git_dir, long id, struct gate_buf *err);
 
