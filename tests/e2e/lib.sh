@@ -229,3 +229,16 @@ test_done() {
 	fi
 	exit 1
 }
+
+# chrome ARGS...: Debian's chromium, headless, with a profile of its own in a
+# short folder (chromium puts a socket there, and a deep build folder's path
+# is too long for a socket's name); its messages go to $TRASH/chrome.err.
+chrome() {
+	profile=$(mktemp -d /tmp/gg-chrome.XXXXXX) &&
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$profile" "$@" 2>>"$TRASH/chrome.err"
+	rc=$?
+	rm -rf "$profile"
+	return $rc
+}

@@ -274,18 +274,7 @@ test_expect_success 'git gate status --html writes the same site elsewhere' '
 	done
 '
 
-# The page in a real browser: Debian's chromium, headless.
-# Its profile lives in a short folder of its own: chromium puts a socket
-# there, and a deep build folder's path is too long for a socket's name.
-chrome() {
-	profile=$(mktemp -d /tmp/gg-chrome.XXXXXX) &&
-	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--user-data-dir="$profile" "$@" 2>>"$TRASH/chrome.err"
-	rc=$?
-	rm -rf "$profile"
-	return $rc
-}
+# The page in a real browser (chrome: tests/e2e/lib.sh).
 
 test_expect_success 'in a browser: main is failing, the counts and a chart are there, the script is text' '
 	command -v chromium &&

@@ -199,16 +199,7 @@ test_expect_success 'a push to the ledger is still refused: the queue lines cann
 	test_grep "refs/notes/gate" err
 '
 
-# The page in a real browser: Debian's chromium, headless (as t3800).
-chrome() {
-	profile=$(mktemp -d /tmp/gg-chrome.XXXXXX) &&
-	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--user-data-dir="$profile" "$@" 2>>"$TRASH/chrome.err"
-	rc=$?
-	rm -rf "$profile"
-	return $rc
-}
+# The page in a real browser (chrome: tests/e2e/lib.sh).
 
 test_expect_success 'in a browser: the queue section shows the hostile subject and user as text' '
 	command -v chromium &&
