@@ -21,6 +21,12 @@ int cmd_status(int argc, char **argv);
 int cli_usage(const char *usage, int misuse);
 /* Whether arg is -h/--help. */
 int cli_is_help(const char *arg);
+/*
+ * An option with a value, as "--name VALUE" or "--name=VALUE", at
+ * argv[*i]: its value (and *i moved past it), or NULL when argv[*i] is
+ * not that option.
+ */
+const char *cli_option(int argc, char **argv, int *i, const char *name);
 /* A policy's problems, one a line on stderr, neutralised (they quote policy text). */
 struct gate_diag;
 void cli_print_diag(const struct gate_diag *diag);

@@ -181,6 +181,7 @@ static int resolve(struct gate_repo *repo, const char *rev, char out[41])
 
 int cmd_check(int argc, char **argv)
 {
+	const char *v;
 	struct gate_driver_opts o = { .hook = "check", .out_fd = 1 };
 	struct gate_push push = GATE_PUSH_INIT;
 	struct gate_repo *repo = NULL;
@@ -200,10 +201,8 @@ int cmd_check(int argc, char **argv)
 			o.repo_path = argv[i] + 7;
 		else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
 			o.verbose = 1;
-		else if (!strcmp(argv[i], "--remote") && i + 1 < argc)
-			remote = argv[++i];
-		else if (!strncmp(argv[i], "--remote=", 9))
-			remote = argv[i] + 9;
+		else if ((v = cli_option(argc, argv, &i, "--remote")))
+			remote = v;
 		else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
 			force = 1;
 		else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-"))

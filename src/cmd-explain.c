@@ -77,6 +77,7 @@ static void print_list(const struct gate_strvec *l)
 
 int cmd_explain(int argc, char **argv)
 {
+	const char *v;
 	struct gate_config *cfg = NULL;
 	struct gate_diag diag = GATE_DIAG_INIT;
 	struct gate_repo *repo = NULL;
@@ -90,10 +91,8 @@ int cmd_explain(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i]))
 			return cli_usage(usage, 0);
-		if (!strcmp(argv[i], "--repo") && i + 1 < argc)
-			repo_path = argv[++i];
-		else if (!strncmp(argv[i], "--repo=", 7))
-			repo_path = argv[i] + 7;
+		if ((v = cli_option(argc, argv, &i, "--repo")))
+			repo_path = v;
 		else if (argv[i][0] == '-' || ref)
 			return cli_usage(usage, 1);
 		else

@@ -152,6 +152,7 @@ static void record_cancel(struct gate_repo *repo, long id)
 
 int cmd_queue(int argc, char **argv)
 {
+	const char *v;
 	const char *repo_path = NULL, *verb = "list";
 	struct gate_repo *repo = NULL;
 	struct gate_buf err = GATE_BUF_INIT;
@@ -162,10 +163,8 @@ int cmd_queue(int argc, char **argv)
 		const char *a = argv[i];
 		if (cli_is_help(a))
 			return cli_usage(queue_usage, 0);
-		if (!strcmp(a, "--repo") && i + 1 < argc)
-			repo_path = argv[++i];
-		else if (!strncmp(a, "--repo=", 7))
-			repo_path = a + 7;
+		if ((v = cli_option(argc, argv, &i, "--repo")))
+			repo_path = v;
 		else if (!strcmp(a, "--all"))
 			all = 1;
 		else if (!strcmp(a, "--once"))

@@ -222,6 +222,7 @@ static struct tally *tally_for(struct tally **t, size_t *n, const struct gate_ch
 
 int cmd_replay(int argc, char **argv)
 {
+	const char *v;
 	const char *repo_path = NULL, *config = NULL, *refarg = NULL, *user = NULL;
 	long max = 100;
 	int with_commands = 0, verbose = 0, i, ret = GATE_EXIT_USAGE;
@@ -241,18 +242,12 @@ int cmd_replay(int argc, char **argv)
 		char *end;
 		if (cli_is_help(a))
 			return cli_usage(usage, 0);
-		if (!strcmp(a, "--repo") && i + 1 < argc)
-			repo_path = argv[++i];
-		else if (!strncmp(a, "--repo=", 7))
-			repo_path = a + 7;
-		else if (!strcmp(a, "--config") && i + 1 < argc)
-			config = argv[++i];
-		else if (!strncmp(a, "--config=", 9))
-			config = a + 9;
-		else if (!strcmp(a, "--user") && i + 1 < argc)
-			user = argv[++i];
-		else if (!strncmp(a, "--user=", 7))
-			user = a + 7;
+		if ((v = cli_option(argc, argv, &i, "--repo")))
+			repo_path = v;
+		else if ((v = cli_option(argc, argv, &i, "--config")))
+			config = v;
+		else if ((v = cli_option(argc, argv, &i, "--user")))
+			user = v;
 		else if ((!strcmp(a, "--max") && i + 1 < argc) || !strncmp(a, "--max=", 6)) {
 			const char *v = a[5] == '=' ? a + 6 : argv[++i];
 			errno = 0;

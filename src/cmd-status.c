@@ -35,6 +35,7 @@ static const char usage[] =
 
 int cmd_status(int argc, char **argv)
 {
+	const char *v;
 	struct gate_config *cfg = NULL;
 	struct gate_diag diag = GATE_DIAG_INIT;
 	struct gate_repo *repo = NULL;
@@ -50,20 +51,14 @@ int cmd_status(int argc, char **argv)
 		const char *a = argv[i];
 		if (cli_is_help(a))
 			return cli_usage(usage, 0);
-		if (!strcmp(a, "--repo") && i + 1 < argc)
-			repo_path = argv[++i];
-		else if (!strncmp(a, "--repo=", 7))
-			repo_path = a + 7;
+		if ((v = cli_option(argc, argv, &i, "--repo")))
+			repo_path = v;
 		else if (!strcmp(a, "--json"))
 			json = 1;
-		else if (!strcmp(a, "--html") && i + 1 < argc)
-			html = argv[++i];
-		else if (!strncmp(a, "--html=", 7))
-			html = a + 7;
-		else if (!strcmp(a, "--color") && i + 1 < argc)
-			color_when = argv[++i];
-		else if (!strncmp(a, "--color=", 8))
-			color_when = a + 8;
+		else if ((v = cli_option(argc, argv, &i, "--html")))
+			html = v;
+		else if ((v = cli_option(argc, argv, &i, "--color")))
+			color_when = v;
 		else if (!strcmp(a, "--no-color"))
 			color_when = "never";
 		else if ((!strcmp(a, "-n") || !strcmp(a, "--count")) && i + 1 < argc) {

@@ -93,6 +93,7 @@ static int load_layered(struct gate_config **out, const char *file, int meta, st
 
 int cmd_validate(int argc, char **argv)
 {
+	const char *v;
 	struct gate_config *cfg = NULL;
 	struct gate_diag diag = GATE_DIAG_INIT;
 	struct gate_repo *repo = NULL;
@@ -108,10 +109,8 @@ int cmd_validate(int argc, char **argv)
 			layered = 1;
 		else if (!strcmp(argv[i], "--meta"))
 			meta = layered = 1;
-		else if (!strcmp(argv[i], "--repo") && i + 1 < argc)
-			repo_path = argv[++i];
-		else if (!strncmp(argv[i], "--repo=", 7))
-			repo_path = argv[i] + 7;
+		else if ((v = cli_option(argc, argv, &i, "--repo")))
+			repo_path = v;
 		else if (argv[i][0] == '-' && argv[i][1])
 			return cli_usage(usage, 1);
 		else if (file)

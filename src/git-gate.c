@@ -52,6 +52,18 @@ int cli_is_help(const char *arg)
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
 }
 
+const char *cli_option(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (!strcmp(a, name) && *i + 1 < argc)
+		return argv[++*i];
+	if (!strncmp(a, name, n) && a[n] == '=')
+		return a + n + 1;
+	return NULL;
+}
+
 void cli_print_diag(const struct gate_diag *diag)
 {
 	struct gate_buf b = GATE_BUF_INIT;
