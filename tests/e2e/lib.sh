@@ -242,3 +242,15 @@ chrome() {
 	rm -rf "$profile"
 	return $rc
 }
+
+# note_q COMMIT EXPR: evaluate EXPR (Python) over the ledger lines of
+# COMMIT's note as the work clone has them (n = the list of records)
+note_q() {
+	git -C work notes --ref=gate show "$1" >note.out &&
+	python3 - note.out "$2" <<-\EOF
+	import json, sys
+	n = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+	v = eval(sys.argv[2])
+	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
+	EOF
+}

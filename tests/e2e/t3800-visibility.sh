@@ -7,18 +7,6 @@
 # as text.
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
-# note_q COMMIT EXPR: evaluate EXPR (Python) over the ledger lines of
-# COMMIT's note in the work clone (n = the list of records)
-note_q() {
-	git -C work notes --ref=gate show "$1" >note.out &&
-	python3 - note.out "$2" <<-\EOF
-	import json, sys
-	n = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
-	v = eval(sys.argv[2])
-	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
-	EOF
-}
-
 # json_q FILE EXPR: evaluate EXPR with j = the JSON document in FILE
 json_q() {
 	python3 - "$1" "$2" <<-\EOF

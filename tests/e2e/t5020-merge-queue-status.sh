@@ -18,17 +18,11 @@ json_q() {
 	EOF
 }
 
-# note_q COMMIT EXPR: EXPR over the ledger lines (n) of COMMIT's note, as
-# the work clone sees them after fetching refs/notes/gate
-note_q() {
+# queue_note_q COMMIT EXPR: note_q (tests/e2e/lib.sh) as the work clone
+# sees the ledger after fetching refs/notes/gate
+queue_note_q() {
 	git -C work fetch -q -f origin refs/notes/gate:refs/notes/gate &&
-	git -C work notes --ref=gate show "$1" >note.out &&
-	python3 - note.out "$2" <<-\EOF
-	import json, sys
-	n = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
-	v = eval(sys.argv[2])
-	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
-	EOF
+	note_q "$@"
 }
 
 # page_has [!] PATTERN: the status page holds (or not) PATTERN (without
@@ -129,11 +123,11 @@ test_expect_success 'landed items: main passing by the queue, landed as which co
 
 test_expect_success 'landed items: a line in the ledger on the pushed tip, fetched by a clone' '
 	a=$(git -C work rev-parse HEAD~1) && b=$(git -C work rev-parse HEAD) &&
-	test "$(note_q $a "[(l[\"ref\"], l[\"verdict\"], l[\"hook\"], l[\"queue\"][\"item\"]) for l in n if l[\"ref\"].startswith(\"refs/gate-queue/\")]")" = "[('"'"'refs/gate-queue/main/1'"'"', '"'"'landed'"'"', '"'"'queue'"'"', 1)]" &&
-	test "$(note_q $b "[(l[\"verdict\"], l[\"queue\"][\"landed\"], l[\"queue\"][\"branch\"]) for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"]")" = "[('"'"'landed'"'"', '"'"'$b'"'"', '"'"'refs/heads/main'"'"')]" &&
-	test "$(note_q $b "[l[\"pusher\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"]")" = "['"'"'eve\\\\x1b]0;owned\\\\x07<i>'"'"']" &&
-	test "$(note_q $b "[l[\"queue\"][\"candidate_tree\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"][0]")" = "$(git -C work rev-parse HEAD^{tree})" &&
-	test "$(note_q $b "[l[\"policy\"][\"sha256\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"][0]")" = "$(sha256sum victim.git/git-gate.conf | cut -d" " -f1)"
+	test "$(queue_note_q $a "[(l[\"ref\"], l[\"verdict\"], l[\"hook\"], l[\"queue\"][\"item\"]) for l in n if l[\"ref\"].startswith(\"refs/gate-queue/\")]")" = "[('"'"'refs/gate-queue/main/1'"'"', '"'"'landed'"'"', '"'"'queue'"'"', 1)]" &&
+	test "$(queue_note_q $b "[(l[\"verdict\"], l[\"queue\"][\"landed\"], l[\"queue\"][\"branch\"]) for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"]")" = "[('"'"'landed'"'"', '"'"'$b'"'"', '"'"'refs/heads/main'"'"')]" &&
+	test "$(queue_note_q $b "[l[\"pusher\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"]")" = "['"'"'eve\\\\x1b]0;owned\\\\x07<i>'"'"']" &&
+	test "$(queue_note_q $b "[l[\"queue\"][\"candidate_tree\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"][0]")" = "$(git -C work rev-parse HEAD^{tree})" &&
+	test "$(queue_note_q $b "[l[\"policy\"][\"sha256\"] for l in n if l[\"ref\"] == \"refs/gate-queue/main/2\"][0]")" = "$(sha256sum victim.git/git-gate.conf | cut -d" " -f1)"
 '
 
 test_expect_success 'a rejected item: its reason in status, --json, the site, the audit log and the ledger' '
@@ -151,8 +145,8 @@ test_expect_success 'a rejected item: its reason in status, --json, the site, th
 	page_has "<td>3</td><td><span class=\"q-rejected\">rejected</span>" &&
 	page_has "Break &lt;the&gt; state</td><td>the checks failed on it" &&
 	grep "\"hook\":\"queue\"" victim.git/git-gate/audit.log | grep "\"id\":3," | grep -q "\"verdict\":\"rejected\"" &&
-	test "$(note_q $bad "[(l[\"ref\"], l[\"verdict\"], l[\"queue\"][\"landed\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/3'"'"', '"'"'rejected'"'"', None)]" &&
-	note_q $bad "n[0][\"queue\"][\"reason\"]" | grep "^the checks failed on it" &&
+	test "$(queue_note_q $bad "[(l[\"ref\"], l[\"verdict\"], l[\"queue\"][\"landed\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/3'"'"', '"'"'rejected'"'"', None)]" &&
+	queue_note_q $bad "n[0][\"queue\"][\"reason\"]" | grep "^the checks failed on it" &&
 	(cd work && git reset -q --hard HEAD~1)
 '
 
@@ -165,8 +159,8 @@ test_expect_success 'an admin cancel: in the audit log, the ledger, status and t
 	test_grep "item 5 cancelled" out &&
 	test ! -s err &&
 	grep "\"hook\":\"queue\"" victim.git/git-gate/audit.log | grep "\"id\":5," | grep -q "\"verdict\":\"cancelled\"" &&
-	test "$(note_q $d "[(l[\"ref\"], l[\"verdict\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/5'"'"', '"'"'cancelled'"'"')]" &&
-	note_q $d "n[0][\"queue\"][\"reason\"]" | grep "^cancelled by " &&
+	test "$(queue_note_q $d "[(l[\"ref\"], l[\"verdict\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/5'"'"', '"'"'cancelled'"'"')]" &&
+	queue_note_q $d "n[0][\"queue\"][\"reason\"]" | grep "^cancelled by " &&
 	git-gate status --repo victim.git >status &&
 	test_grep "^ *item 5  *cancelled  *\(just now\|[0-9]* min ago\) by tester  \"Cancel d\": cancelled by " status &&
 	page_has "<td>5</td><td><span class=\"q-cancelled\">cancelled</span>" &&
@@ -188,7 +182,7 @@ test_expect_success 'a pusher cancel (deleting the item ref) is recorded at once
 	test_grep "^ *item 6  *cancelled  *\(just now\|[0-9]* min ago\) by tester  \"Withdraw f\": cancelled by its pusher (its ref refs/gate-queue/main/6 was deleted)$" status &&
 	test_grep "^  main: 0 waiting or testing$" status &&
 	grep "\"hook\":\"queue\"" victim.git/git-gate/audit.log | grep "\"id\":6," | grep -q "\"verdict\":\"cancelled\"" &&
-	test "$(note_q $f "[(l[\"ref\"], l[\"verdict\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/6'"'"', '"'"'cancelled'"'"')]" &&
+	test "$(queue_note_q $f "[(l[\"ref\"], l[\"verdict\"]) for l in n]")" = "[('"'"'refs/gate-queue/main/6'"'"', '"'"'cancelled'"'"')]" &&
 	page_has "<td>6</td><td><span class=\"q-cancelled\">cancelled</span>" &&
 	(cd work && git reset -q --hard HEAD~1)
 '
