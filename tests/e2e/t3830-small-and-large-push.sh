@@ -141,4 +141,61 @@ test_expect_success 'a push of 300 commits (two diff-trees, two blob streams) is
 	test_cmp long.sorted pieces.sorted
 '
 
+test_expect_success 'the commits read while rev-list walks are judged as those read after it' '
+	make_victim ahead.git && make_victim after.git &&
+	for r in ahead.git after.git; do
+		cat >"$r/git-gate.conf" <<-\EOF || return 1
+		rules = ( { refs = [ "refs/heads/**" ]; mode = "warn"; checks = [ "msg", "hyg", "paths" ]; } );
+		checks = {
+		  msg = { type = "commit-message"; subject_max = 9; };
+		  hyg = { type = "text-hygiene"; };
+		  paths = { type = "forbidden-paths"; patterns = [ "*.pem" ]; };
+		};
+		max_findings = 1000;
+		EOF
+	done &&
+	(cd lw && GIT_GATE_TRACE=1 GIT_GATE_TEST_PREFETCH=1 git push "$TRASH/ahead.git" main 2>../err.ahead) &&
+	(cd lw && GIT_GATE_TRACE=1 git push "$TRASH/after.git" main 2>../err.after) &&
+	test_grep "remote: git-gate: trace: commits read while rev-list ran: 300, 300 of them judged" err.ahead &&
+	test_grep ! "commits read while rev-list ran" err.after &&
+	test_grep "\[msg\] commit-message: 201 problems" err.ahead &&
+	grep "trace: [0-9]* changes (digest" err.ahead >digest.ahead &&
+	grep "trace: [0-9]* changes (digest" err.after >digest.after &&
+	test_cmp digest.after digest.ahead &&
+	sed -n "/---- refs/,/accepted/p" err.ahead | sed "s/(policy: .*//" >report.ahead &&
+	sed -n "/---- refs/,/accepted/p" err.after | sed "s/(policy: .*//" >report.after &&
+	test_cmp report.after report.ahead
+'
+
+test_expect_success 'read ahead: commits the quarantine lacks are read after the walk, those it alone holds are dropped' '
+	make_victim mixed.git &&
+	# the pack kept as sent (git unpacks a small one, leaving out what it already has)
+	git --git-dir=mixed.git config receive.unpackLimit 1 &&
+	cat >mixed.git/git-gate.conf <<-\EOF &&
+	rules = ( { refs = [ "refs/heads/**" ]; checks = [ "msg" ]; } );
+	checks = { msg = { type = "commit-message"; subject_max = 40; }; };
+	EOF
+	git init -q -b main mw &&
+	(cd mw && commit_file a "1" "Base" && git push -q "$TRASH/mixed.git" main 2>/dev/null &&
+	 commit_file b "2" "Judged on a branch since deleted" &&
+	 git push -q "$TRASH/mixed.git" HEAD:refs/heads/gone 2>/dev/null &&
+	 git push -q "$TRASH/mixed.git" :refs/heads/gone 2>/dev/null &&
+	 commit_file c "3" "New on top of it" &&
+	 GIT_GATE_TRACE=1 GIT_GATE_TEST_PREFETCH=1 git push "$TRASH/mixed.git" HEAD:refs/heads/again 2>../err.mixed) &&
+	test "$(ref_of mixed.git again)" = "$(git -C mw rev-parse HEAD)" &&
+	test_grep "remote: git-gate: trace: 1 commits, " err.mixed &&
+	test_grep "remote: git-gate: trace: commits read while rev-list ran: 2, 1 of them judged" err.mixed &&
+	# a commit on the server that no hook judged (fetched in) and a new one on top: the walk lists both
+	(cd mw && git checkout -q -b side HEAD~2 &&
+	 commit_file s "s" "Side work with a subject far too long to pass" &&
+	 git --git-dir="$TRASH/mixed.git" fetch -q "$TRASH/mw" side:refs/heads/side &&
+	 commit_file t "t" "On top of the side work" &&
+	 GIT_GATE_TRACE=1 GIT_GATE_TEST_PREFETCH=1 git push "$TRASH/mixed.git" HEAD:refs/heads/side2 2>../err.side
+	 test $? -ne 0) &&
+	test "$(ref_of mixed.git side2)" = "" &&
+	test_grep "remote: git-gate: trace: 2 commits, " err.side &&
+	test_grep "remote: git-gate: trace: commits read while rev-list ran: 1, 1 of them judged" err.side &&
+	test_grep "subject is 45 characters" err.side
+'
+
 test_done
