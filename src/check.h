@@ -170,6 +170,12 @@ struct gate_check_type {
 	int (*blob_report)(const struct gate_check_run *run, const struct gate_blob *b, void *result,
 			   const struct gate_occurrence *occ, struct gate_findings *out);
 	void (*blob_result_free)(void *result);
+	/*
+	 * On the main thread, once .change has seen every change of the
+	 * push (NULL: nothing to do): what only the change hook used can be
+	 * let go while the blobs are still being read, not after them.
+	 */
+	void (*changes_done)(const struct gate_check_run *run);
 	int (*job)(const struct gate_check_run *run, const struct gate_job *job, struct gate_findings *out);
 	/*
 	 * Whether a pass vouches for every commit it was given, on any ref,

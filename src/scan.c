@@ -2944,6 +2944,13 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	}
 	for (k = 0; k < nstreams; k++)
 		stream_flush(&bs[k]);
+	/* no change hook runs again */
+	for (k = 0; k < cfg->nchecks; k++) {
+		const struct gate_check_def *def = &cfg->checks[k];
+		struct gate_check_run run = { def, def->data, s, s->pusher, &herr, NULL };
+		if (s->def_active[k] && def->type->changes_done)
+			def->type->changes_done(&run);
+	}
 	ret = 0;
 	s->t_changes += gate_now() - t0;
 	t0 = gate_now();
