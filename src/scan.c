@@ -369,6 +369,8 @@ struct gate_scan {
 	 */
 	int inproc;
 	git_odb *odb;
+	git_odb *store_odb;               /* the repository's objects without the quarantine: see short_walk() */
+	int short_tried, short_walks, full_walks; /* for GIT_GATE_TRACE */
 	char default_tip[41];             /* see default_tip(); "" when none */
 	int default_looked_up;
 	struct gate_oidmap ancestry;      /* "A D" -> 1 (A is an ancestor of D) or 2 (not) */
@@ -487,6 +489,13 @@ void gate_scan_free(struct gate_scan *s)
 			       (unsigned long long)s->changes_digest);
 		if (len > 0)
 			(void)gate_write_all(2, line, (size_t)len);
+		if (s->short_tried) {
+			len = snprintf(line, sizeof(line),
+				       "git-gate: trace: walks: %d from the old value alone, %d past every excluded tip\n",
+				       s->short_walks, s->full_walks);
+			if (len > 0)
+				(void)gate_write_all(2, line, (size_t)len);
+		}
 		if (s->prefetch) {
 			prefetch_join(s);
 			len = snprintf(line, sizeof(line),
@@ -512,6 +521,7 @@ void gate_scan_free(struct gate_scan *s)
 	blob_reader_stop(s);
 	prefetch_free(s);
 	git_odb_free(s->odb);
+	git_odb_free(s->store_odb);
 	for (i = 0; i < s->ncommits; i++) {
 		s->commits[i]->groups = NULL; /* in s->small */
 		gate_commit_release(s->commits[i]);
@@ -917,6 +927,7 @@ static int cmp_str(const void *a, const void *b)
 
 struct group {
 	const char *new_id;
+	const char *old_id;          /* the ref's value before the push; NULL: a new ref, or refs that differ */
 	struct gate_strvec excludes; /* sorted, unique */
 	struct gate_strvec also;     /* excluded commits judged all the same (judged.h exceptions) */
 };
@@ -1139,6 +1150,60 @@ out:
 	return unseen;
 }
 
+/*
+ * Many excluded tips -- a judged tip for each unmerged branch (forks,
+ * review branches) -- make every walk start from all of them: 40-50 ms
+ * for 20,000, whatever the push.  The common push, a fast-forward of
+ * commits new to the server, needs none of them: if nothing `git rev-list
+ * NEW ^OLD` lists was in the repository before the push, none of it can be
+ * reachable from a tip the repository held, so the other exclusions would
+ * take nothing away.  (The one exception, a judged tip kept from a
+ * rejected push whose commits come again, has them judged again: stricter,
+ * never looser.)  Returns 1 with that list in `out`, or 0 when the full
+ * walk must be made: a commit already in the repository (a merge of an
+ * existing branch, a rewind), or any failure.
+ */
+#define SHORT_WALK_MIN_EXCLUDES 16
+
+static int short_walk(struct gate_scan *s, const struct group *g, struct gate_buf *out)
+{
+	static const char *const argv[] = { "git", "rev-list", "--parents", "--stdin", NULL };
+	struct gate_buf in = GATE_BUF_INIT, eo = GATE_BUF_INIT, err = GATE_BUF_INIT;
+	const char *line;
+	int status, ret = 0;
+
+	if (!s->store_odb) {
+		char *dir = gate_xstrfmt("%s/objects", s->repo->git_dir);
+		int r = git_odb_open(&s->store_odb, dir);
+		free(dir);
+		if (r < 0) {
+			git_error_clear();
+			s->store_odb = NULL;
+			goto out;
+		}
+	}
+	gate_buf_addf(&in, "%s\n^%s\n", g->new_id, g->old_id);
+	if (gate_run_capture(argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, out, &eo, &status, &err) <
+		    0 ||
+	    status)
+		goto out;
+	for (line = out->ptr; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		git_oid oid;
+		if (git_oid_fromstrn(&oid, line, 40) < 0 ||
+		    git_odb_exists_ext(s->store_odb, &oid, GIT_ODB_LOOKUP_NO_REFRESH))
+			goto out;
+	}
+	ret = 1;
+out:
+	if (!ret)
+		gate_buf_reset(out);
+	git_error_clear();
+	gate_buf_release(&in);
+	gate_buf_release(&eo);
+	gate_buf_release(&err);
+	return ret;
+}
+
 static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct gate_buf *err)
 {
 	/* --ignore-missing: a ref tip that names a missing object excludes nothing */
@@ -1152,6 +1217,15 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 	int status, ret = -1;
 	char *line, *next;
 
+	if (g->old_id && g->excludes.nr >= SHORT_WALK_MIN_EXCLUDES && s->repo->quarantined) {
+		int r = short_walk(s, g, &out);
+		s->short_tried++;
+		if (r > 0) {
+			s->short_walks++;
+			goto walked;
+		}
+	}
+	s->full_walks++;
 	gate_buf_addf(&in, "%s\n", g->new_id);
 	for (i = 0; i < g->excludes.nr; i++)
 		gate_buf_addf(&in, "^%s\n", g->excludes.v[i]);
@@ -1163,6 +1237,7 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 			   gate_buf_cstr(&eo));
 		goto out;
 	}
+walked:
 	if (!out.len && tip_unseen(s, g->new_id, err))
 		goto out; /* nothing to judge only when git can see the tip: --ignore-missing must not hide it */
 	if (g->also.nr) {
@@ -1389,10 +1464,14 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 				break;
 		if (j == ngroups) {
 			groups[ngroups].new_id = jb->update->new_id;
+			groups[ngroups].old_id = jb->update->kind != GATE_UPDATE_CREATE ? jb->update->old_id : NULL;
 			groups[ngroups].excludes = uniq;
 			groups[ngroups].also = also;
 			ngroups++;
 		} else {
+			if (groups[j].old_id &&
+			    (jb->update->kind == GATE_UPDATE_CREATE || strcmp(groups[j].old_id, jb->update->old_id)))
+				groups[j].old_id = NULL;
 			gate_strvec_clear(&uniq);
 			gate_strvec_clear(&also);
 		}

@@ -111,4 +111,65 @@ test_expect_success 'a new branch from a warn-mode branch.s commit judges that b
 	test_grep "WIP: not yet" err
 '
 
+# Many unmerged branches keep as many tips in the record: a fast-forward
+# of new commits walks from the old value alone, every other shape past
+# all the tips, with the same result.
+test_expect_success 'setup: 20 unmerged branches, each judged: a record of 20 more tips' '
+	(cd w && git checkout -q main && git reset -q --hard "$(ref_of ../v.git main)" &&
+	 i=0 && while test $i -lt 20; do
+		i=$((i + 1)) && git checkout -q -b "u/$i" "main~$((i % 5 + 1))" &&
+		commit_file "u$i" "$i" "Add u$i" || exit 1
+	 done && git checkout -q main &&
+	 GIT_GATE_TRACE=1 git push origin "refs/heads/u/*:refs/heads/u/*" 2>../err) &&
+	test "$(git -C v.git for-each-ref refs/heads/u | wc -l)" = 20 &&
+	test "$(judged err)" = 20
+'
+
+test_expect_success 'with many tips, a fast-forward of new commits walks from the old value alone' '
+	(cd w && commit_file j1 j1 "Add j1" && commit_file j2 j2 "Add j2" &&
+	 GIT_GATE_TRACE=1 git push origin main 2>../err) &&
+	test_grep "trace: walks: 1 from the old value alone, 0 past every excluded tip" err &&
+	test "$(judged err)" = 2 &&
+	test "$(ref_of v.git main)" = "$(git -C w rev-parse main)" &&
+	(cd w && commit_file j3 j3 "WIP j3" && GIT_GATE_TRACE=1 test_must_fail git push origin main 2>../err) &&
+	test_grep "trace: walks: 1 from the old value alone, 0 past every excluded tip" err &&
+	test_grep "WIP j3" err &&
+	(cd w && git reset -q --hard HEAD~1)
+'
+
+test_expect_success 'with many tips, a merge of a judged branch walks past them all and judges only the merge' '
+	(cd w && git merge -q --no-ff -m "Merge u 3" u/3 && GIT_GATE_TRACE=1 git push origin main 2>../err) &&
+	test_grep "trace: walks: 0 from the old value alone, 1 past every excluded tip" err &&
+	test "$(judged err)" = 1 &&
+	test "$(ref_of v.git main)" = "$(git -C w rev-parse main)"
+'
+
+test_expect_success 'with many tips, a merge of commits no hook judged judges them' '
+	before=$(ref_of v.git main) &&
+	(cd w && git checkout -q -b side main~2 && commit_file s1 s1 "WIP side" && git checkout -q main) &&
+	git -C v.git fetch -q "$TRASH/w" side:refs/heads/side &&
+	(cd w && git merge -q --no-ff -m "Merge side" side && GIT_GATE_TRACE=1 test_must_fail git push origin main 2>../err) &&
+	test_grep "trace: walks: 0 from the old value alone, 1 past every excluded tip" err &&
+	test "$(judged err)" = 2 &&
+	test_grep "WIP side" err &&
+	test "$(ref_of v.git main)" = "$before" &&
+	(cd w && git reset -q --hard "$before")
+'
+
+test_expect_success 'with many tips, a rewind judges nothing, going forward again nothing twice, a new ref walks past them' '
+	tip=$(ref_of v.git main) &&
+	(cd w && GIT_GATE_TRACE=1 git push -f origin main~2:main 2>../err) &&
+	test_grep "trace: walks: 1 from the old value alone, 0 past every excluded tip" err &&
+	test "$(judged err)" = 0 &&
+	(cd w && GIT_GATE_TRACE=1 git push origin main:main 2>../err) &&
+	test_grep "trace: walks: 0 from the old value alone, 1 past every excluded tip" err &&
+	test "$(judged err)" = 0 &&
+	test "$(ref_of v.git main)" = "$tip" &&
+	(cd w && git checkout -q -b rel9 main~7 && commit_file r9 r9 "WIP r9" &&
+	 GIT_GATE_TRACE=1 test_must_fail git push origin rel9:refs/heads/release/9 2>../err) &&
+	test_grep ! "trace: walks:" err &&
+	test "$(judged err)" = 1 &&
+	test_grep "WIP r9" err
+'
+
 test_done
