@@ -33,6 +33,10 @@
 #     times gitolite's own update hook and rejects.  Targets: gate <= 1.0x
 #     the floor (median), gate faster than gitolite's update hook.
 #
+#  f. the same small push on 20,000 unmerged branches: each branch one
+#     commit of its own on top of an older first-parent commit of main,
+#     so that the judged records hold a tip for each.  Targets as for c.
+#
 #  e. whole-history import: git.git up to v2.40.0 pushed to an empty
 #     repository with every built-in content check; the hook's peak RSS
 #     (VmHWM, GIT_GATE_TRACE).  Target: <= 100 MiB.
@@ -42,7 +46,7 @@
 #   GATE_BENCH_SCALE_REPS   pushes for c (default 9)
 #   GATE_BENCH_GL_REPS      pushes for d (default 5)
 #   GATE_BENCH_IMPORT_REPS  pushes for e (default 1)
-#   GATE_BENCH_SCALE_ONLY   c, d or e: run one workload
+#   GATE_BENCH_SCALE_ONLY   c, d, e or f: run one workload
 #   GATE_BENCH_RECORD_SCALE a file to append the results to as Markdown
 set -eu -o pipefail
 
@@ -60,23 +64,32 @@ out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 
 # ---- workload c: small push on 20,000 branches ---------------------------
 
-workload_c() {
-	local C=$WORK/c victim client stamp commit
+# c (merged: each branch on an older first-parent commit of main) or f
+# (unmerged: each branch one commit of its own on top of one)
+small_push_many_branches() { # WORKLOAD merged|unmerged
+	local C=$WORK/$1 kind=$2 victim client stamp commit
 	victim=$C/victim.git
 	client=$C/client.git
-	stamp="$NEW $NREFS 1"
+	stamp="$NEW $NREFS 1 $kind"
 	if [ "$(cat "$C/stamp" 2>/dev/null)" != "$stamp" ]; then
-		log "building workload c in $C (git.git up to $NEW_TAG, its tags, $NREFS branches; takes minutes)"
+		log "building workload $1 in $C (git.git up to $NEW_TAG, its tags, $NREFS $kind branches; takes minutes)"
 		rm -rf "$C"
 		mkdir -p "$C"
 		git init -q --bare "$victim"
 		git -C "$SRC" tag --merged "$NEW" | sed 's|.*|+refs/tags/&:refs/tags/&|' >"$C/tags"
 		git -C "$victim" fetch -q --no-tags "$SRC" "+refs/tags/$NEW_TAG:refs/tags/$NEW_TAG" $(cat "$C/tags")
 		git -C "$victim" update-ref refs/heads/main "$NEW"
-		# one branch on each older first-parent commit of main, newest first
-		git -C "$victim" rev-list --first-parent "$NEW" |
-			awk -v n="$NREFS" 'NR > 1 && c < n { c++; printf "create refs/heads/b/%05d %s\n", c, $1 }' |
-			git -C "$victim" update-ref --stdin
+		if [ "$kind" = merged ]; then
+			# one branch on each older first-parent commit of main, newest first
+			git -C "$victim" rev-list --first-parent "$NEW" |
+				awk -v n="$NREFS" 'NR > 1 && c < n { c++; printf "create refs/heads/b/%05d %s\n", c, $1 }' |
+				git -C "$victim" update-ref --stdin
+		else
+			# one commit of its own (main's tree there, its own message) on each
+			git -C "$victim" rev-list --first-parent "$NEW" |
+				awk -v n="$NREFS" 'NR > 1 && c < n { c++; printf "commit refs/heads/u/%05d\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 15\nunmerged %05d\nfrom %s\n\n", c, c, $1 }' |
+				git -C "$victim" fast-import --quiet
+		fi
 		git -C "$victim" pack-refs --all
 		git -C "$victim" commit-graph write --reachable
 		commit=$(one_commit_client "$client")
@@ -107,9 +120,15 @@ workload_c() {
 	rl=$(for i in $(seq 1 "$C_REPS"); do elapsed "$C/runs/$i/times" revlist; done | median)
 	grc=$(rc_of "$C/runs/1/times" gate)
 	judged=$(sed -n 's/.*trace: \([0-9]*\) commits,.*/\1/p' "$C/runs/1/gate.out" | tail -1)
-	out "### c. small push on $nbranches branches"
-	out ""
-	out "Workload: one new commit (two files changed, one added) pushed to main of a repository holding $NEW_TAG's history with $nrefs refs ($nbranches branches along main's first-parent history, its tags; packed refs, a commit-graph); one rule refs/heads/** with every enabled check; the judged records restored to their seeded state before each push. $C_REPS pushes, medians; the load average: $(load)."
+	if [ "$kind" = merged ]; then
+		out "### c. small push on $nbranches branches"
+		out ""
+		out "Workload: one new commit (two files changed, one added) pushed to main of a repository holding $NEW_TAG's history with $nrefs refs ($nbranches branches along main's first-parent history, its tags; packed refs, a commit-graph); one rule refs/heads/** with every enabled check; the judged records restored to their seeded state before each push. $C_REPS pushes, medians; the load average: $(load)."
+	else
+		out "### f. small push on $nbranches unmerged branches"
+		out ""
+		out "Workload: as c, but each of the $nbranches branches holds one commit of its own (on an older first-parent commit of main): a judged record holds $(grep -c '^tip ' "$(ls "$victim"/git-gate/judged.bench/hyg.* | head -1)") tips. $C_REPS pushes, medians; the load average: $(load)."
+	fi
 	out ""
 	out "| | median | min | max |"
 	out "|---|---|---|---|"
@@ -269,7 +288,8 @@ out "## $(date -u '+%Y-%m-%d %H:%M UTC'): at scale (tests/bench/bench-scale.sh),
 out ""
 out "Machine: $MACHINE. Load average at the start: $START_LOAD."
 out ""
-[ -n "$ONLY" ] && [ "$ONLY" != c ] || workload_c
+[ -n "$ONLY" ] && [ "$ONLY" != c ] || small_push_many_branches c merged
+[ -n "$ONLY" ] && [ "$ONLY" != f ] || small_push_many_branches f unmerged
 [ -n "$ONLY" ] && [ "$ONLY" != d ] || workload_d
 [ -n "$ONLY" ] && [ "$ONLY" != e ] || workload_e
 out "Load average at the end: $(load)."
