@@ -74,8 +74,9 @@ static void add_tip(struct gate_judged *j, const char *id)
 {
 	if (gate_oidmap_get(&j->tip_set, id))
 		return;
-	gate_oidmap_put(&j->tip_set, id, (void *)1);
 	gate_strvec_push(&j->tips, id);
+	/* the key is the copy in tips (tip_set.borrowed): one copy of 20,000 tips, not two */
+	gate_oidmap_put(&j->tip_set, j->tips.v[j->tips.nr - 1], (void *)1);
 }
 
 static void add_except(struct gate_judged *j, const char *id)
@@ -88,8 +89,9 @@ static void add_except(struct gate_judged *j, const char *id)
 
 static void clear_state(struct gate_judged *j)
 {
-	gate_strvec_clear(&j->tips);
 	gate_oidmap_release(&j->tip_set);
+	j->tip_set.borrowed = 1;
+	gate_strvec_clear(&j->tips);
 	gate_oidmap_release(&j->entered);
 	gate_strvec_clear(&j->except);
 	gate_oidmap_release(&j->except_set);
@@ -102,11 +104,10 @@ static void clear_state(struct gate_judged *j)
  * Parse a record's text into j.  A last line without its newline is being
  * written by another push (or was cut short by a crash) and is ignored.
  */
-static int parse(struct gate_judged *j, const char *text, size_t len, struct gate_buf *err)
+static int parse(struct gate_judged *j, char *text, size_t len, struct gate_buf *err)
 {
-	const char *p = text, *end = text + len, *nl;
+	char *p = text, *end = text + len, *nl, *line;
 	size_t lineno = 1;
-	char *line = NULL;
 	int ret = -1;
 
 	clear_state(j);
@@ -116,8 +117,9 @@ static int parse(struct gate_judged *j, const char *text, size_t len, struct gat
 	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
 		const char *rest;
 		lineno++;
-		free(line);
-		line = gate_xstrndup(p, (size_t)(nl - p));
+		/* each line in place (a record of 20,000 tips is read on every push) */
+		line = p;
+		*nl = '\0';
 		if (strlen(line) != (size_t)(nl - p))
 			goto bad; /* a NUL byte */
 		if (gate_skip_prefix(line, "tip ", &rest)) {
@@ -151,7 +153,6 @@ bad:
 		   j->path, lineno);
 	clear_state(j);
 out:
-	free(line);
 	return ret;
 }
 
@@ -177,7 +178,8 @@ static int load(struct gate_judged *j, struct gate_buf *err)
 		gate_error(err, "cannot read the judged record '%s': %s", j->path, strerror(errno));
 		goto out;
 	}
-	ret = parse(j, text.ptr ? text.ptr : "", text.len, err);
+	gate_buf_grow(&text, 0); /* never NULL: parsed in place */
+	ret = parse(j, text.ptr, text.len, err);
 out:
 	close(fd);
 	gate_buf_release(&text);
@@ -192,6 +194,8 @@ int gate_judged_open(struct gate_judged **out, const char *git_dir, const struct
 	size_t dl = strlen(git_dir);
 	char *name;
 	int r;
+
+	j->tip_set.borrowed = 1;
 
 	/* a policy inside the repository by its path there: the repository may move */
 	if (!strncmp(policy, git_dir, dl) && policy[dl] == '/')
@@ -230,6 +234,21 @@ int gate_judged_exists(const struct gate_judged *j)
 const char *gate_judged_path(const struct gate_judged *j)
 {
 	return j->path;
+}
+
+int gate_judged_same_tips(const struct gate_judged *a, const struct gate_judged *b)
+{
+	size_t i;
+
+	if (a == b)
+		return 1;
+	if (a->tips.nr != b->tips.nr)
+		return 0;
+	/* tips are unique in each: the same count and all of a in b */
+	for (i = 0; i < a->tips.nr; i++)
+		if (!gate_oidmap_get(&b->tip_set, a->tips.v[i]))
+			return 0;
+	return 1;
 }
 
 const char *const *gate_judged_tips(const struct gate_judged *j, size_t *n)

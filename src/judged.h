@@ -98,6 +98,8 @@ int gate_judged_reduce(struct gate_repo *repo, const struct gate_strvec *ids, st
 
 /* The tips, unique, in no particular order. */
 const char *const *gate_judged_tips(const struct gate_judged *j, size_t *n);
+/* Whether two records hold the same tips (two checks' records often do). */
+int gate_judged_same_tips(const struct gate_judged *a, const struct gate_judged *b);
 
 /* Whether `id` is one of the tips (a hash lookup). */
 int gate_judged_has_tip(const struct gate_judged *j, const char *id);

@@ -1385,6 +1385,37 @@ out:
 	return ret;
 }
 
+/*
+ * The group of an earlier job (before jobs[i]) on the same update whose
+ * check has a record of the same tips, the same default tip and the same
+ * exceptions as `rec`, `dflt` and `also`, or -1.
+ */
+static int same_walk_as(struct gate_scan *s, const struct gate_scan_job *jobs, size_t i,
+			const struct gate_judged *rec, const char *dflt, const struct gate_strvec *also,
+			const struct group *groups)
+{
+	size_t k;
+
+	for (k = 0; k < i; k++) {
+		const struct gate_scan_job *o = &jobs[k];
+		const struct gate_judged *orec;
+		const char *odflt;
+
+		if (o->group < 0 || o->update != jobs[i].update)
+			continue;
+		orec = s->judged ? s->judged[def_index(s, o->def)] : NULL;
+		if (!orec || !gate_judged_exists(orec))
+			continue;
+		odflt = default_tip(s, o->def, o->update->ref);
+		if (!odflt != !dflt || (dflt && strcmp(odflt, dflt)))
+			continue;
+		if (!same_strvec(&groups[o->group].also, also) || !gate_judged_same_tips(orec, rec))
+			continue;
+		return o->group;
+	}
+	return -1;
+}
+
 int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n, struct gate_buf *err)
 {
 	struct gate_ref *refs = NULL;
@@ -1414,16 +1445,30 @@ int gate_scan_collect(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 		if (rec && gate_judged_exists(rec)) {
 			/* what the check judged and passed, and what it grandfathered */
 			size_t nt;
-			const char *const *tips = gate_judged_tips(rec, &nt);
+			const char *const *tips;
 			const char *dflt = default_tip(s, jb->def, jb->update->ref);
-			for (j = 0; j < nt; j++)
-				gate_strvec_push(&ex, tips[j]);
-			if (dflt)
-				gate_strvec_push(&ex, dflt);
+			int same;
 			if (exceptions_brought(s, rec, jb->update, dflt, &also, err) < 0) {
 				gate_strvec_clear(&ex);
 				goto out;
 			}
+			/*
+			 * An earlier check's job on this update with the same default
+			 * tip and a record of the same tips and exceptions walks the
+			 * same commits: its group, without sorting 20,000 tips again.
+			 */
+			if ((same = same_walk_as(s, jobs, i, rec, dflt, &also, groups)) >= 0) {
+				gate_strvec_clear(&ex);
+				gate_strvec_clear(&also);
+				jb->group = same;
+				s->def_active[def_index(s, jb->def)] = 1;
+				continue;
+			}
+			tips = gate_judged_tips(rec, &nt);
+			for (j = 0; j < nt; j++)
+				gate_strvec_push(&ex, tips[j]);
+			if (dflt)
+				gate_strvec_push(&ex, dflt);
 		} else {
 			/* no record (git gate check, replay): refs that enforce the check stand in */
 			if (!ref_rules) {
