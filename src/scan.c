@@ -299,6 +299,9 @@ struct prefetched {
 struct commit_prefetch {
 	pthread_t thread;
 	int joined;
+	pthread_mutex_t lock;
+	int stop;                      /* under lock: the walk is over, what is read is all there is */
+	int read_all;                  /* GIT_GATE_TEST_PREFETCH: never stopped, for tests that count */
 	struct gate_strvec env;        /* the repository's, over the quarantine alone */
 	const char *const *repo_env;   /* the repository's */
 	struct gate_oidmap map;        /* id -> struct prefetched *, NULL once taken */
@@ -1906,11 +1909,13 @@ static void run_commit_hooks(struct gate_scan *s, struct gate_commit *c)
  * PREFETCH_MAX_COMMITS new commits is read ahead, and at most
  * PREFETCH_MAX_BYTES of them held (read in pack order, they wait for
  * their turn: a whole-history import's would be most of its memory).
- * A commit the walk lists that the
- * quarantine lacks (already on the server: a branch copied to a new name)
- * is read afterwards as before, and one the quarantine holds that the
- * walk does not list is dropped: either way a commit is judged on git's
- * own answer for its id, so the verdict cannot change.
+ * Reading stops when the walk ends (waiting for the rest would hold up
+ * everything after it).  A commit the walk lists that was not read by
+ * then, or that the quarantine lacks (already on the server: a branch
+ * copied to a new name), is read afterwards as before, and one the
+ * quarantine holds that the walk does not list is dropped: either way a
+ * commit is judged on git's own answer for its id, so the verdict cannot
+ * change.
  */
 #define PREFETCH_MIN_OBJECTS 2048
 #define PREFETCH_MAX_COMMITS 16384
@@ -1963,6 +1968,16 @@ static void prefetch_drop(struct commit_prefetch *p)
 	p->n = 0;
 }
 
+static int prefetch_stopped(struct commit_prefetch *p)
+{
+	int stop;
+
+	pthread_mutex_lock(&p->lock);
+	stop = p->stop;
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
 /* The ids of the quarantine's commits, unless there are more than PREFETCH_MAX_COMMITS. */
 static size_t prefetch_list(struct commit_prefetch *p, char (**out)[41])
 {
@@ -1994,7 +2009,7 @@ static size_t prefetch_list(struct commit_prefetch *p, char (**out)[41])
 		/* "commit <id>" */
 		if (strncmp(line, "commit ", 7))
 			continue;
-		if (len != 47 || !gate_is_hex_oid(line + 7) || n == PREFETCH_MAX_COMMITS) {
+		if (len != 47 || !gate_is_hex_oid(line + 7) || n == PREFETCH_MAX_COMMITS || prefetch_stopped(p)) {
 			fail = 1; /* closing the pipe ends the child */
 			break;
 		}
@@ -2023,6 +2038,7 @@ static void *prefetch_main(void *arg)
 	char (*ids)[41] = NULL;
 	size_t n = prefetch_list(p, &ids), i;
 	uint64_t bytes = 0;
+	int cut = 0, bad = 0;
 	struct dt_writer w;
 	pthread_t writer;
 	struct reader r;
@@ -2053,15 +2069,25 @@ static void *prefetch_main(void *arg)
 		char type[16];
 		uint64_t size;
 
-		if (read_header(&r, ids[i], type, &size) < 0 || strcmp(type, "commit"))
+		/* the walk is over: the commits not read yet are read in turn (waiting would cost more) */
+		if (prefetch_stopped(p)) {
+			cut = 1;
 			break;
+		}
+		if (read_header(&r, ids[i], type, &size) < 0 || strcmp(type, "commit")) {
+			bad = 1;
+			break;
+		}
 		bytes += size;
-		if (bytes > PREFETCH_MAX_BYTES)
-			break; /* enough held: the rest are read in turn */
+		if (bytes > PREFETCH_MAX_BYTES) {
+			cut = 1; /* enough held: the rest are read in turn */
+			break;
+		}
 		pf = gate_xmalloc(sizeof(*pf) + (size_t)size + 1);
 		pf->size = (size_t)size;
 		if (reader_bytes(&r, pf->data, size) < 0 || reader_bytes(&r, NULL, 1) < 0) {
 			free(pf);
+			bad = 1;
 			break;
 		}
 		pf->data[size] = '\0';
@@ -2071,9 +2097,8 @@ static void *prefetch_main(void *arg)
 	close(c.out);
 	pthread_join(writer, NULL);
 	reader_release(&r);
-	/* a child that failed (not one cut short) or output not understood: all is read again */
-	if (gate_child_finish(&c, &status, NULL) < 0 || (status && bytes <= PREFETCH_MAX_BYTES) ||
-	    (i < n && bytes <= PREFETCH_MAX_BYTES))
+	/* output not understood, or a child that failed (not one cut short): all is read again */
+	if (gate_child_finish(&c, &status, NULL) < 0 || bad || (status && !cut))
 		prefetch_drop(p);
 out:
 	free(ids);
@@ -2093,6 +2118,8 @@ static void prefetch_start(struct gate_scan *s)
 	if (!(force && !strcmp(force, "1")) && quarantine_objects(quarantine) < PREFETCH_MIN_OBJECTS)
 		return;
 	p = gate_xcalloc(1, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->read_all = force && !strcmp(force, "1");
 	for (i = 0; i < s->repo->env.nr; i++)
 		gate_strvec_push(&p->env, s->repo->env.v[i]);
 	gate_strvec_pushf(&p->env, "GIT_OBJECT_DIRECTORY=%s", quarantine);
@@ -2100,6 +2127,7 @@ static void prefetch_start(struct gate_scan *s)
 	(void)gate_strvec_argv(&p->env);
 	p->repo_env = gate_strvec_argv(&s->repo->env);
 	if (pthread_create(&p->thread, NULL, prefetch_main, p)) {
+		pthread_mutex_destroy(&p->lock);
 		gate_strvec_clear(&p->env);
 		free(p);
 		return;
@@ -2107,9 +2135,13 @@ static void prefetch_start(struct gate_scan *s)
 	s->prefetch = p;
 }
 
+/* The walk is over: stop reading ahead, keep what was read. */
 static void prefetch_join(struct gate_scan *s)
 {
 	if (s->prefetch && !s->prefetch->joined) {
+		pthread_mutex_lock(&s->prefetch->lock);
+		s->prefetch->stop = !s->prefetch->read_all;
+		pthread_mutex_unlock(&s->prefetch->lock);
 		pthread_join(s->prefetch->thread, NULL);
 		s->prefetch->joined = 1;
 	}
@@ -2137,6 +2169,7 @@ static void prefetch_free(struct gate_scan *s)
 		return;
 	prefetch_join(s);
 	prefetch_drop(s->prefetch);
+	pthread_mutex_destroy(&s->prefetch->lock);
 	gate_strvec_clear(&s->prefetch->env);
 	free(s->prefetch);
 	s->prefetch = NULL;
