@@ -290,6 +290,19 @@ struct catfile {
 	int write_error;
 };
 
+/* A large push's git children started while rev-list walks: see spares_start(). */
+#define NSPARES 4
+
+struct spares {
+	pthread_t thread;
+	int joined;
+	const char *const *env;
+	const char *const *argv[NSPARES];
+	struct gate_child child[NSPARES];
+	int ready[NSPARES]; /* started and not taken */
+	size_t n, taken;    /* for GIT_GATE_TRACE */
+};
+
 /* A push's commits read while rev-list walks: see prefetch_start(). */
 struct prefetched {
 	size_t size;
@@ -381,10 +394,21 @@ struct gate_scan {
 	void **check_state;
 	void (**check_state_free)(void *);
 	struct commit_prefetch *prefetch; /* see prefetch_start(); NULL: not started */
+	struct spares *spares;            /* see spares_start(); NULL: not started */
 };
 
 static int read_header(struct reader *r, const char *want, char type[16], uint64_t *size);
 static void blob_reader_stop(struct gate_scan *s);
+static void spares_start(struct gate_scan *s);
+static int spare_take(struct gate_scan *s, const char *const *argv, struct gate_child *out);
+static void spares_free(struct gate_scan *s);
+static void spares_join(struct spares *sp);
+
+/* The bulk readers' command lines (see spares_start()). */
+static const char *const difftree_argv[] = { "git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--root", NULL };
+/* --buffer: no flush per object; all is read once stdin is closed */
+static const char *const blobs_argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
+static const char *const blob_sizes_argv[] = { "git", "cat-file", "--batch-check", "--buffer", NULL };
 static void prefetch_start(struct gate_scan *s);
 static void prefetch_join(struct gate_scan *s);
 static void prefetch_free(struct gate_scan *s);
@@ -499,6 +523,14 @@ void gate_scan_free(struct gate_scan *s)
 			if (len > 0)
 				(void)gate_write_all(2, line, (size_t)len);
 		}
+		if (s->spares) {
+			spares_join(s->spares);
+			len = snprintf(line, sizeof(line),
+				       "git-gate: trace: git children started while rev-list ran: %zu, %zu of them used\n",
+				       s->spares->n, s->spares->taken);
+			if (len > 0)
+				(void)gate_write_all(2, line, (size_t)len);
+		}
 		if (s->prefetch) {
 			prefetch_join(s);
 			len = snprintf(line, sizeof(line),
@@ -523,6 +555,7 @@ void gate_scan_free(struct gate_scan *s)
 	}
 	blob_reader_stop(s);
 	prefetch_free(s);
+	spares_free(s);
 	git_odb_free(s->odb);
 	git_odb_free(s->store_odb);
 	for (i = 0; i < s->ncommits; i++) {
@@ -1895,6 +1928,127 @@ static void run_commit_hooks(struct gate_scan *s, struct gate_commit *c)
 	s->t_commit_hooks += gate_now() - t0;
 }
 
+/* ---- a large push's git children, started while rev-list walks ---- */
+
+/* What the active checks need: changes (diff-tree), blobs, their content. */
+static void wanted(const struct gate_scan *s, int *changes, int *blobs, int *content)
+{
+	size_t i;
+
+	*changes = *blobs = *content = 0;
+	for (i = 0; i < s->cfg->nchecks; i++) {
+		const struct gate_check_type *t = s->cfg->checks[i].type;
+		if (!s->def_active[i])
+			continue;
+		if (t->change)
+			*changes = 1;
+		if (t->blob_scan) {
+			*blobs = 1;
+			if (t->flags & GATE_CHECK_CONTENT)
+				*content = 1;
+		}
+	}
+}
+
+/*
+ * Starting the two diff-trees and the two blob cat-files of a large push
+ * took 8-13 ms on the main thread after the walk (each start waits for
+ * its exec).  Where commits are read ahead (prefetch_start()), they are
+ * started during the walk instead, by a thread of their own, and taken
+ * when the scan gets to them; one the scan does not take (a push smaller
+ * than it looked, one diff-tree where two were guessed) is sent EOF and
+ * waited for.  They read nothing before they get their input, so what
+ * they judge is the same.
+ */
+static void *spares_main(void *arg)
+{
+	struct spares *sp = arg;
+	struct gate_buf err = GATE_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sp->n; i++) {
+		sp->child[i] = (struct gate_child)GATE_CHILD_INIT;
+		sp->child[i].argv = sp->argv[i];
+		sp->child[i].env = sp->env;
+		sp->child[i].in = -1;
+		sp->child[i].out = -1;
+		sp->ready[i] = gate_child_start(&sp->child[i], &err) == 0;
+		gate_buf_reset(&err);
+	}
+	gate_buf_release(&err);
+	return NULL;
+}
+
+static void spares_start(struct gate_scan *s)
+{
+	struct spares *sp;
+	int changes, blobs, content;
+
+	wanted(s, &changes, &blobs, &content);
+	if (s->spares || !(changes || blobs) || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	sp = gate_xcalloc(1, sizeof(*sp));
+	sp->env = gate_strvec_argv(&s->repo->env);
+	sp->argv[sp->n++] = difftree_argv;
+	sp->argv[sp->n++] = difftree_argv;
+	if (blobs) {
+		sp->argv[sp->n++] = content ? blobs_argv : blob_sizes_argv;
+		sp->argv[sp->n++] = content ? blobs_argv : blob_sizes_argv;
+	}
+	if (pthread_create(&sp->thread, NULL, spares_main, sp)) {
+		free(sp);
+		return;
+	}
+	s->spares = sp;
+}
+
+static void spares_join(struct spares *sp)
+{
+	if (!sp->joined) {
+		pthread_join(sp->thread, NULL);
+		sp->joined = 1;
+	}
+}
+
+/* A spare child started with `argv` into *out: 1, or 0 when there is none. */
+static int spare_take(struct gate_scan *s, const char *const *argv, struct gate_child *out)
+{
+	struct spares *sp = s->spares;
+	size_t i;
+
+	if (!sp)
+		return 0;
+	spares_join(sp);
+	for (i = 0; i < sp->n; i++)
+		if (sp->ready[i] && sp->argv[i] == argv) {
+			*out = sp->child[i];
+			sp->ready[i] = 0;
+			sp->taken++;
+			return 1;
+		}
+	return 0;
+}
+
+static void spares_free(struct gate_scan *s)
+{
+	struct spares *sp = s->spares;
+	size_t i;
+	int status;
+
+	if (!sp)
+		return;
+	spares_join(sp);
+	for (i = 0; i < sp->n; i++)
+		if (sp->ready[i]) {
+			/* never given input: EOF ends it */
+			close(sp->child[i].in);
+			close(sp->child[i].out);
+			gate_child_finish(&sp->child[i], &status, NULL);
+		}
+	free(sp);
+	s->spares = NULL;
+}
+
 /* ---- a large push's commits, read while rev-list walks ---- */
 
 /*
@@ -2126,6 +2280,7 @@ static void prefetch_start(struct gate_scan *s)
 	gate_strvec_push(&p->env, "GIT_ALTERNATE_OBJECT_DIRECTORIES");
 	(void)gate_strvec_argv(&p->env);
 	p->repo_env = gate_strvec_argv(&s->repo->env);
+	spares_start(s);
 	if (pthread_create(&p->thread, NULL, prefetch_main, p)) {
 		pthread_mutex_destroy(&p->lock);
 		gate_strvec_clear(&p->env);
@@ -2541,16 +2696,14 @@ static int diff_commits_inproc(struct gate_scan *s, struct gate_commit **list, s
 static int start_blob_stream(struct gate_scan *s, struct catfile *cf, struct scan_thread *st, int content,
 			     struct gate_buf *err)
 {
-	/* --buffer: no flush per object; all is read once stdin is closed */
-	static const char *const cf_argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
-	static const char *const cfc_argv[] = { "git", "cat-file", "--batch-check", "--buffer", NULL };
+	const char *const *argv = content ? blobs_argv : blob_sizes_argv;
 
 	cf->child = (struct gate_child)GATE_CHILD_INIT;
-	cf->child.argv = content ? cf_argv : cfc_argv;
+	cf->child.argv = argv;
 	cf->child.env = gate_strvec_argv(&s->repo->env);
 	cf->child.in = -1;
 	cf->child.out = -1;
-	if (gate_child_start(&cf->child, err) < 0)
+	if (!spare_take(s, argv, &cf->child) && gate_child_start(&cf->child, err) < 0)
 		return -1;
 	pthread_mutex_init(&cf->lock, NULL);
 	pthread_cond_init(&cf->cond, NULL);
@@ -2614,7 +2767,6 @@ static void *dt_slurp(void *arg)
 static int dt_part_start(struct gate_scan *s, struct dt_part *p, struct gate_commit **list, size_t from, size_t to,
 			 int slurp, struct gate_buf *err)
 {
-	static const char *const argv[] = { "git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--root", NULL };
 	size_t i;
 
 	p->w.n = to - from;
@@ -2626,11 +2778,11 @@ static int dt_part_start(struct gate_scan *s, struct dt_part *p, struct gate_com
 		p->w.index[i - from] = (uint32_t)list[i]->index;
 	}
 	p->child = (struct gate_child)GATE_CHILD_INIT;
-	p->child.argv = argv;
+	p->child.argv = difftree_argv;
 	p->child.env = gate_strvec_argv(&s->repo->env);
 	p->child.in = -1;
 	p->child.out = -1;
-	if (gate_child_start(&p->child, err) < 0)
+	if (!spare_take(s, difftree_argv, &p->child) && gate_child_start(&p->child, err) < 0)
 		return -1;
 	s->diff_children++;
 	widen_pipe(p->child.out);
@@ -2900,18 +3052,7 @@ int gate_scan_content(struct gate_scan *s, struct gate_scan_job *jobs, size_t n,
 	s->nslots = 0;
 	for (i = 0; i < cfg->nchecks; i++)
 		s->blob_slot[i] = s->def_active[i] && cfg->checks[i].type->blob_scan ? (int)s->nslots++ : -1;
-	for (i = 0; i < cfg->nchecks; i++) {
-		const struct gate_check_type *t = cfg->checks[i].type;
-		if (!s->def_active[i])
-			continue;
-		if (t->change)
-			want_changes = 1;
-		if (t->blob_scan) {
-			want_blobs = 1;
-			if (t->flags & GATE_CHECK_CONTENT)
-				want_content = 1;
-		}
-	}
+	wanted(s, &want_changes, &want_blobs, &want_content);
 	/* GIT_GATE_TEST_STREAM=1: the tests' way to judge a small push through the children too */
 	s->inproc = s->ncommits <= GATE_SCAN_INPROC_COMMITS && !getenv("GIT_GATE_TEST_STREAM");
 	t0 = gate_now();

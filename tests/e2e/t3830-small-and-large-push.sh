@@ -157,6 +157,7 @@ test_expect_success 'the commits read while rev-list walks are judged as those r
 	(cd lw && GIT_GATE_TRACE=1 GIT_GATE_TEST_PREFETCH=1 git push "$TRASH/ahead.git" main 2>../err.ahead) &&
 	(cd lw && GIT_GATE_TRACE=1 git push "$TRASH/after.git" main 2>../err.after) &&
 	test_grep "remote: git-gate: trace: commits read while rev-list ran: 300, 300 of them judged" err.ahead &&
+	test_grep "remote: git-gate: trace: git children started while rev-list ran: 4, 4 of them used" err.ahead &&
 	test_grep ! "commits read while rev-list ran" err.after &&
 	test_grep "\[msg\] commit-message: 201 problems" err.ahead &&
 	grep "trace: [0-9]* changes (digest" err.ahead >digest.ahead &&
@@ -164,7 +165,13 @@ test_expect_success 'the commits read while rev-list walks are judged as those r
 	test_cmp digest.after digest.ahead &&
 	sed -n "/---- refs/,/accepted/p" err.ahead | sed "s/(policy: .*//" >report.ahead &&
 	sed -n "/---- refs/,/accepted/p" err.after | sed "s/(policy: .*//" >report.after &&
-	test_cmp report.after report.ahead
+	test_cmp report.after report.ahead &&
+	# a small push: the children started ahead are not needed, and end
+	(cd lw && git checkout -q -b one main && commit_file one.txt 1 "One" &&
+	 GIT_GATE_TRACE=1 GIT_GATE_TEST_PREFETCH=1 git push "$TRASH/ahead.git" one:main 2>../err.one) &&
+	test_grep "remote: git-gate: trace: 1 commits, 1 blobs read" err.one &&
+	test_grep "remote: git-gate: trace: git children started while rev-list ran: 4, 0 of them used" err.one &&
+	test "$(ref_of ahead.git main)" = "$(git -C lw rev-parse one)"
 '
 
 test_expect_success 'read ahead: commits the quarantine lacks are read after the walk, those it alone holds are dropped' '
