@@ -1251,7 +1251,7 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 	size_t *nparents = NULL;
 	long *par_start = NULL, *par = NULL, *order = NULL;
 	size_t n = 0, alloc = 0, alloc2 = 0, npar = 0, apar = 0, i;
-	int status, ret = -1;
+	int status, ret = -1, attempt;
 	char *line, *next;
 
 	if (g->old_id && g->excludes.nr >= SHORT_WALK_MIN_EXCLUDES && s->repo->quarantined) {
@@ -1266,9 +1266,23 @@ static int rev_list(struct gate_scan *s, const struct group *g, int gi, struct g
 	gate_buf_addf(&in, "%s\n", g->new_id);
 	for (i = 0; i < g->excludes.nr; i++)
 		gate_buf_addf(&in, "^%s\n", g->excludes.v[i]);
-	if (gate_run_capture(argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo, &status,
-			     err) < 0)
-		goto out;
+	for (attempt = 0;; attempt++) {
+		if (gate_run_capture(argv, gate_strvec_argv(&s->repo->env), NULL, in.ptr, in.len, &out, &eo,
+				     &status, err) < 0)
+			goto out;
+		/*
+		 * A judged tip recorded by a concurrent push whose objects git
+		 * is moving out of its quarantine right now: git found no
+		 * object, then found the file, and calls it "corrupt" (seen
+		 * with 8 pushes at once).  A moment later it is there.  A
+		 * truly corrupt object fails again, and the push is rejected.
+		 */
+		if (status != 128 || attempt == 2 || !strstr(gate_buf_cstr(&eo), " is corrupt"))
+			break;
+		gate_buf_reset(&out);
+		gate_buf_reset(&eo);
+		usleep(20000);
+	}
 	if (status) {
 		gate_error(err, "git rev-list failed (%s): %s", status == 128 ? "missing objects?" : "error",
 			   gate_buf_cstr(&eo));
