@@ -243,6 +243,16 @@ chrome() {
 	return $rc
 }
 
+# json_q FILE EXPR: evaluate EXPR with j = the JSON document in FILE
+json_q() {
+	python3 - "$1" "$2" <<-\EOF
+	import json, sys
+	j = json.load(open(sys.argv[1], encoding="utf-8"))
+	v = eval(sys.argv[2])
+	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
+	EOF
+}
+
 # note_q COMMIT EXPR: evaluate EXPR (Python) over the ledger lines of
 # COMMIT's note as the work clone has them (n = the list of records)
 note_q() {

@@ -7,16 +7,6 @@
 # as text.
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
-# json_q FILE EXPR: evaluate EXPR with j = the JSON document in FILE
-json_q() {
-	python3 - "$1" "$2" <<-\EOF
-	import json, sys
-	j = json.load(open(sys.argv[1], encoding="utf-8"))
-	v = eval(sys.argv[2])
-	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
-	EOF
-}
-
 fetch_notes() {
 	git -C work fetch -q -f origin refs/notes/gate:refs/notes/gate
 }

@@ -8,16 +8,6 @@
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 . "$GATE_SRCDIR/tests/e2e/queue-lib.sh"
 
-# json_q FILE EXPR: evaluate EXPR with j = the JSON document in FILE
-json_q() {
-	python3 - "$1" "$2" <<-\EOF
-	import json, sys
-	j = json.load(open(sys.argv[1], encoding="utf-8"))
-	v = eval(sys.argv[2])
-	print(" ".join(map(str, v)) if isinstance(v, tuple) else v)
-	EOF
-}
-
 # queue_note_q COMMIT EXPR: note_q (tests/e2e/lib.sh) as the work clone
 # sees the ledger after fetching refs/notes/gate
 queue_note_q() {
