@@ -276,4 +276,30 @@ test_expect_success 'a damaged record rejects the push and says how to recover' 
 	test "$(ref_of dmg.git main)" = "$(git -C dmg.work rev-parse HEAD)"
 '
 
+test_expect_success 'two checks on one push: each skips only what it passed (a walk is shared only by equal records)' '
+	make_victim two.git &&
+	make_work two.work two.git &&
+	cat >two.git/git-gate.conf <<-\EOF &&
+	rules = (
+	  { refs = [ "refs/heads/feature/*" ]; checks = [ "msg" ]; },
+	  { refs = [ "refs/heads/**" ]; checks = [ "msg", "short" ]; }
+	);
+	checks = {
+	  msg = { type = "commit-message"; forbid = "^WIP"; };
+	  short = { type = "commit-message"; subject_max = 10; };
+	};
+	EOF
+	(cd two.work && commit_file a a "Add a" && GIT_GATE_TRACE=1 git push origin main 2>../err) &&
+	test "$(ref_of two.git main)" = "$(git -C two.work rev-parse main)" &&
+	(cd two.work && commit_file b b "A subject longer than ten" && git push origin HEAD:refs/heads/feature/b 2>../err) &&
+	test "$(ref_of two.git feature/b)" = "$(git -C two.work rev-parse HEAD)" &&
+	test_grep "^tip $(git -C two.work rev-parse HEAD)$" "$(record two.git msg)" &&
+	test_grep ! "^tip $(git -C two.work rev-parse HEAD)$" "$(ls two.git/git-gate/judged/short.commit-message.*)" &&
+	# msg passed it on feature/b, short never judged it: on main short does
+	(cd two.work && test_must_fail git push origin HEAD:main 2>../err) &&
+	test_grep "\[short\] commit-message" err &&
+	test_grep "subject is 25 characters long" err &&
+	test_grep ! "\[msg\]" err
+'
+
 test_done
