@@ -243,6 +243,29 @@ chrome() {
 	return $rc
 }
 
+# dom_json FILE: the page a browser rendered (chrome --dump-dom) as JSON:
+# "text" maps each element's id (else its class, else its tag) to the text
+# inside it, "tags" lists [tag, attributes] in order, "title" the title
+dom_json() {
+	python3 - "$1" <<-\EOF
+	import json, sys
+	from html.parser import HTMLParser
+	class P(HTMLParser):
+	    def __init__(s):
+	        super().__init__(); s.stack = []; s.text = {}; s.tags = []; s.title = ""
+	    def handle_starttag(s, tag, attrs):
+	        a = dict(attrs); s.tags.append((tag, a))
+	        s.stack.append(a.get("id") or a.get("class") or tag)
+	    def handle_endtag(s, tag):
+	        if s.stack: s.stack.pop()
+	    def handle_data(s, d):
+	        for k in s.stack: s.text[k] = s.text.get(k, "") + d
+	        if s.stack and s.stack[-1] == "title": s.title += d
+	p = P(); p.feed(open(sys.argv[1], encoding="utf-8").read())
+	print(json.dumps({"text": p.text, "tags": p.tags, "title": p.title}))
+	EOF
+}
+
 # json_q FILE EXPR: evaluate EXPR with j = the JSON document in FILE
 json_q() {
 	python3 - "$1" "$2" <<-\EOF
