@@ -25,7 +25,9 @@ nothing_escaped() {
 	ws_empty &&
 	! test -e "$TRASH/../evil" &&
 	! test -e "$TRASH/evil" &&
-	test -z "$(find "$GATE_BUILDDIR/tests" -name evil 2>/dev/null)"
+	# other tests' trash folders (make check runs them at once) are theirs
+	test -z "$(find "$GATE_BUILDDIR/tests" -path "$GATE_BUILDDIR/tests/e2e/trash.*" ! -path "$TRASH" -prune -o \
+		-name evil -print 2>/dev/null)"
 }
 
 # git's own object checks (receive.fsckObjects, which install turns on)

@@ -202,14 +202,14 @@ test_expect_success 'grandfathered: a commit kept only under refs/notes/ is not,
 	(
 		cd notes.work &&
 		commit_file n n "WIP: smuggled in as notes" &&
-		git push -q origin HEAD:refs/notes/evil 2>/dev/null &&
+		git push -q origin HEAD:refs/notes/smuggled 2>/dev/null &&
 		git tag smuggled &&
 		git reset -q --hard HEAD^
 	) &&
 	policy notes.git "checks = [ \"msg\" ];" &&
 	(cd notes.work && commit_file g g "Fine" && git push origin main 2>../err) &&
 	test -f "$(record notes.git)" &&
-	test_grep ! "$(git --git-dir=notes.git rev-parse refs/notes/evil)" "$(record notes.git)" &&
+	test_grep ! "$(git --git-dir=notes.git rev-parse refs/notes/smuggled)" "$(record notes.git)" &&
 	(cd notes.work && test_must_fail git push origin smuggled^{commit}:refs/heads/topic 2>../err) &&
 	test_grep "smuggled in as notes" err
 '
