@@ -1,9 +1,11 @@
 #!/bin/sh
 # A small push (at most 32 commits, at most 256 blobs) is read in the
-# hook's own process; a larger one through git's cat-file, its blobs
-# analysed in the reader's buffer.  Both must judge the same content the
-# same way: the same commits pushed at once and in small pieces give the
-# same findings, and a small push with many blobs falls back to the stream.
+# hook's own process; a larger one through git's diff-tree and cat-file,
+# its blobs read from the pushed pack by the hook (t3840) or, when there
+# is none, through cat-file, and analysed where they were read.  All must
+# judge the same content the same way: the same commits pushed at once
+# and in small pieces give the same findings, and a small push with many
+# blobs falls back to the stream.
 . "$GATE_SRCDIR/tests/e2e/lib.sh"
 
 # findings ERRFILE: the report's finding lines, without the commit ids
@@ -42,14 +44,26 @@ test_expect_success 'setup: 40 commits, some with conflict markers, a large file
 	test "$(git -C w rev-list --count main)" = 42
 '
 
-test_expect_success 'one push of 41 commits (warn mode: the report without a rejection): cat-file stream' '
+test_expect_success 'one push of 41 commits (warn mode: the report without a rejection): blobs from the pushed pack' '
 	(cd w && GIT_GATE_TRACE=1 git push origin main 2>../err.big) &&
 	test_grep "remote: git-gate: trace: 41 commits, 38 blobs read" err.big &&
-	test_grep "remote: git-gate: trace: children: 1 diff-tree, 2 cat-file for blobs" err.big &&
+	test_grep "remote: git-gate: trace: blobs read from the pushed pack: 38, through git cat-file: 0" err.big &&
+	test_grep "remote: git-gate: trace: children: 1 diff-tree, 0 cat-file for blobs" err.big &&
 	findings err.big >big &&
 	test "$(grep -c "leftover conflict marker" big)" = 15 &&
 	test_grep "big.txt: file is 29.3 KiB, over the 20.0 KiB limit" big &&
 	test_grep "k.pem: path matches the forbidden pattern" big
+'
+
+test_expect_success 'the same push with its blobs through two cat-file streams: judged alike' '
+	make_victim bigc.git && policy bigc.git &&
+	(cd w && git push -q "$TRASH/bigc.git" main~41:refs/heads/main 2>/dev/null &&
+	 GIT_GATE_TRACE=1 GIT_GATE_TEST_NO_PACK=1 git push "$TRASH/bigc.git" main 2>../err.bigc) &&
+	test_grep "remote: git-gate: trace: 41 commits, 38 blobs read" err.bigc &&
+	test_grep "remote: git-gate: trace: children: 1 diff-tree, 2 cat-file for blobs" err.bigc &&
+	test_grep ! "blobs read from the pushed pack" err.bigc &&
+	findings err.bigc >bigc &&
+	test_cmp big bigc
 '
 
 test_expect_success 'the same commits in small pushes: read in-process, judged alike' '
@@ -119,14 +133,19 @@ test_expect_success 'a push of 300 commits (two diff-trees, two blob streams) is
 	 done) &&
 	(cd lw && GIT_GATE_TRACE=1 git push "$TRASH/long.git" main 2>../err.long) &&
 	test_grep "remote: git-gate: trace: 300 commits, 601 blobs read" err.long &&
-	test_grep "remote: git-gate: trace: children: 2 diff-tree, 2 cat-file for blobs" err.long &&
+	test_grep "remote: git-gate: trace: children: 2 diff-tree, 0 cat-file for blobs" err.long &&
 	findings err.long >long &&
-	# the second diff-tree read ahead only in part, the rest from its pipe: the same changes
+	# the second diff-tree read ahead only in part, the rest from its pipe, and
+	# the blobs through two cat-file streams: the same changes, the same findings
 	make_victim long2.git && policy long2.git &&
-	(cd lw && GIT_GATE_TRACE=1 GIT_GATE_TEST_SLURP_MAX=1000 git push "$TRASH/long2.git" main 2>../err.long2) &&
+	(cd lw && GIT_GATE_TRACE=1 GIT_GATE_TEST_SLURP_MAX=1000 GIT_GATE_TEST_NO_PACK=1 \
+		git push "$TRASH/long2.git" main 2>../err.long2) &&
+	test_grep "remote: git-gate: trace: children: 2 diff-tree, 2 cat-file for blobs" err.long2 &&
 	grep "trace: [0-9]* changes (digest" err.long >digest.long &&
 	grep "trace: [0-9]* changes (digest" err.long2 >digest.long2 &&
 	test_cmp digest.long digest.long2 &&
+	findings err.long2 >long2 &&
+	test_cmp long long2 &&
 	test "$(grep -c "leftover conflict marker" long)" = 5 &&
 	test_grep "k.pem: path matches the forbidden pattern" long &&
 	: >pieces && changes=0 &&
@@ -157,7 +176,8 @@ test_expect_success 'the commits read while rev-list walks are judged as those r
 	(cd lw && GIT_GATE_TRACE=1 GIT_GATE_TEST_PREFETCH=1 git push "$TRASH/ahead.git" main 2>../err.ahead) &&
 	(cd lw && GIT_GATE_TRACE=1 git push "$TRASH/after.git" main 2>../err.after) &&
 	test_grep "remote: git-gate: trace: commits read while rev-list ran: 300, 300 of them judged" err.ahead &&
-	test_grep "remote: git-gate: trace: git children started while rev-list ran: 4, 4 of them used" err.ahead &&
+	# the two diff-trees (the blobs are read from the pushed pack: no cat-file)
+	test_grep "remote: git-gate: trace: git children started while rev-list ran: 2, 2 of them used" err.ahead &&
 	test_grep ! "commits read while rev-list ran" err.after &&
 	test_grep "\[msg\] commit-message: 201 problems" err.ahead &&
 	grep "trace: [0-9]* changes (digest" err.ahead >digest.ahead &&

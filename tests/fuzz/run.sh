@@ -22,7 +22,7 @@ set -u
 srcdir=${1:?usage: run.sh SRCDIR BUILDDIR}
 builddir=${2:?usage: run.sh SRCDIR BUILDDIR}
 CLANG=${CLANG:-clang}
-FUZZ_TARGETS=${FUZZ_TARGETS:-"policy push report audit commit secrets glob paths"}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"policy push report audit commit secrets glob paths pack"}
 FUZZ_TIME=${FUZZ_TIME:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-0}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
@@ -38,8 +38,8 @@ if [ ! -f "$builddir/config.h" ]; then
 	echo "make fuzz: no config.h in $builddir: run configure first" >&2
 	exit 2
 fi
-deps=$(pkg-config --cflags libgit2 libconfig libpcre2-8) || exit 2
-libs=$(pkg-config --libs libgit2 libconfig libpcre2-8) || exit 2
+deps=$(pkg-config --cflags libgit2 libconfig libpcre2-8 zlib) || exit 2
+libs=$(pkg-config --libs libgit2 libconfig libpcre2-8 zlib) || exit 2
 
 out=$builddir/fuzz
 mkdir -p "$out/obj" || exit 2
