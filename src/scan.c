@@ -606,11 +606,12 @@ void gate_scan_free(struct gate_scan *s)
 	free(s->first_parents);
 	gate_oidmap_release(&s->commit_map);
 	gate_oidmap_release(&s->ancestry);
-	for (i = 0; i < s->nblobs; i++)
-		blob_entry_free(s, s->blobs[i]);
+	/* those no change brought first: the others are freed through `blobs` */
 	for (i = 0; i < s->nahead; i++)
 		if (!s->ahead[i]->listed)
 			blob_entry_free(s, s->ahead[i]);
+	for (i = 0; i < s->nblobs; i++)
+		blob_entry_free(s, s->blobs[i]);
 	free(s->blobs);
 	free(s->ahead);
 	free(s->blob_slot);
