@@ -18,6 +18,9 @@
 #              --batch takes a whole "<id> <path>" line for a name and would
 #              print "missing" for most of them)
 #       gate   git-gate's pre-receive with every built-in check enabled
+#       catfile  the same with GIT_GATE_TEST_NO_PACK=1: every blob through
+#              two git cat-file streams (the way before the pushed pack was
+#              read in the hook), for comparison
 #       peer   tests/bench/peer-pre-receive.sh, four checks per commit with
 #              git plumbing, the way admins write a hook by hand
 #     Targets: gate/floor <= 1.0 (issue 13; 1.5 before), peer/gate >= 20, gate peak
@@ -109,9 +112,9 @@ workload_a() {
 	for i in $(seq 1 "$REPS"); do
 		# rotate the order so that no contender always runs first
 		case $((i % 3)) in
-		1) order="floor gate" ;;
-		2) order="gate floor" ;;
-		0) order="floor gate" ;;
+		1) order="floor keep gate back catfile back" ;;
+		2) order="keep gate back catfile back floor" ;;
+		0) order="keep catfile back floor gate back" ;;
 		esac
 		[ "$i" = 1 ] && order="sizes $order"
 		[ "$i" = 1 ] && [ "$PEER_MODE" != off ] && order="$order peer"
@@ -129,9 +132,11 @@ workload_a() {
 		grep -q 'rejected on purpose' "$A/push.$i.log" || { cat "$A/push.$i.log" >&2; exit 1; }
 	done
 
-	local floor gate peer peer_per gate_kb own floor_kb nobj bytes qkb grc
+	local floor gate catfile catfile_own peer peer_per gate_kb own floor_kb nobj bytes qkb grc
 	floor=$(for i in $(seq 1 "$REPS"); do elapsed "$A/runs/$i/times" floor; done | median)
 	gate=$(for i in $(seq 1 "$REPS"); do elapsed "$A/runs/$i/times" gate; done | median)
+	catfile=$(for i in $(seq 1 "$REPS"); do elapsed "$A/runs/$i/times" catfile; done | median)
+	catfile_own=$(for i in $(seq 1 "$REPS"); do own_kb "$A/runs/$i/catfile.out"; done | sort -n | tail -1)
 	gate_kb=$(for i in $(seq 1 "$REPS"); do awk -F': ' '/Maximum resident/ { print $2 }' "$A/runs/$i/gate.rusage"; done | sort -n | tail -1)
 	own=$(for i in $(seq 1 "$REPS"); do own_kb "$A/runs/$i/gate.out"; done | sort -n | tail -1)
 	floor_kb=$(for i in $(seq 1 "$REPS"); do cat "$A/runs/$i/floor.rss"; done | sort -n | tail -1)
@@ -149,6 +154,7 @@ workload_a() {
 	out "|---|---|---|"
 	out "| floor: \`git rev-list --objects NEW --not --all \\| cut -d' ' -f1 \\| git cat-file --batch >/dev/null\` | $(fmt_s "$floor") | $(mib "$floor_kb") (git cat-file) |"
 	out "| git-gate pre-receive (exit $grc) | $(fmt_s "$gate") | $(mib "$own") (the hook; $(mib "$gate_kb") for the largest of it and its git children) |"
+	out "| the same, every blob through \`git cat-file\` (GIT_GATE_TEST_NO_PACK=1: the way before the pushed pack was read) | $(fmt_s "$catfile") | $(mib "$catfile_own") (the hook) |"
 	if [ "$PEER_MODE" != off ]; then
 		local pt
 		pt=$(elapsed "$A/runs/1/times" peer)
@@ -161,7 +167,8 @@ workload_a() {
 		fi
 	fi
 	out ""
-	out "- gate/floor = $(ratio "$gate" "$floor") (target <= 1.0: $(holds "$(ratio "$gate" "$floor")" "<=" 1.0))"
+	out "- gate/floor = $(ratio "$gate" "$floor") (target <= 1.0: $(holds "$(ratio "$gate" "$floor")" "<=" 1.0)); through cat-file: $(ratio "$catfile" "$floor")"
+	out "- the hook's blobs (run 1): $(sed -n 's/.*trace: blobs read from the pushed pack: \(.*\)/from the pushed pack \1/p' "$A/runs/1/gate.out" | tr -d '\r' | sed 's/ *$//')"
 	if [ "$PEER_MODE" != off ]; then
 		out "- peer/gate = $(ratio "$peer" "$gate") (target >= 20: $(holds "$(ratio "$peer" "$gate")" ">=" 20)); the peer: $(fmt_ms "$peer_per") a commit, $peer_note"
 	fi

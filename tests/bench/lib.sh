@@ -153,7 +153,8 @@ MACHINE="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/c
 START_LOAD=$(load)
 
 # write_wrapper HOOKFILE: the pre-receive that times the contenders.  It
-# runs each of $BENCH_ORDER (floor, revlist, gate, peer, restore, sizes)
+# runs each of $BENCH_ORDER (floor, revlist, gate, catfile, peer, restore,
+# sizes; keep and back save and put back the judged records)
 # on the stdin git gave it (saved to a file), appends "what start end
 # status" lines to $BENCH_OUT/times, and exits with $BENCH_EXIT (default
 # 1: rejected on purpose, so that the push can be repeated).  With
@@ -179,6 +180,18 @@ gate() {
 	else
 		GIT_GATE_TRACE=1 "$HOOK" <"\$o/stdin" >"\$o/gate.out" 2>&1
 	fi
+}
+catfile() {
+	# the hook with every blob read through git cat-file, not from the pushed pack
+	GIT_GATE_TRACE=1 GIT_GATE_TEST_NO_PACK=1 /usr/bin/time -v -o "\$o/catfile.rusage" "$HOOK" <"\$o/stdin" >"\$o/catfile.out" 2>&1
+}
+keep() {
+	# the judged records before the hook runs: a second run in the same push must not find its commits judged
+	rm -rf "\$o/judged.keep"
+	if [ -d git-gate/judged ]; then cp -a git-gate/judged "\$o/judged.keep"; fi
+}
+back() {
+	if [ -d "\$o/judged.keep" ]; then rm -rf git-gate/judged && cp -a "\$o/judged.keep" git-gate/judged; fi
 }
 peer() {
 	"$PEER" <"\${BENCH_PEER_STDIN:-\$o/stdin}" >"\$o/peer.out" 2>&1
