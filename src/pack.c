@@ -346,31 +346,6 @@ size_t gate_pack_blobs(const struct gate_pack *p, struct gate_pack_blob **out)
 
 /* ---- reading ---- */
 
-/*
- * Objects of OWN_MAP_MIN bytes and more are given pages of their own
- * (mmap), returned when they are dropped.  Through malloc, a thread
- * reading blobs of every size from 100 KiB to megabytes in turn kept an
- * arena three times the size of what it held: glibc raises its mmap
- * threshold to the size of each mapped block freed, and serves the next
- * ones from the arena.
- */
-#define OWN_MAP_MIN ((size_t)128 << 10)
-
-static char *object_alloc(size_t size)
-{
-	return size < OWN_MAP_MIN ? gate_xmalloc(size) : gate_xmap(size);
-}
-
-static void object_free(char *p, size_t size)
-{
-	if (!p)
-		return;
-	if (size < OWN_MAP_MIN)
-		free(p);
-	else
-		munmap(p, size);
-}
-
 struct cache_entry {
 	const struct gate_pack *pack;
 	uint64_t offset;
@@ -455,7 +430,7 @@ static void cache_drop(struct gate_pack_reader *r, struct cache_entry *e)
 	*pp = e->chain;
 	lru_unlink(e);
 	r->used -= e->len + sizeof(*e);
-	object_free(e->data, e->len + 1);
+	free(e->data);
 	free(e);
 }
 
@@ -500,8 +475,8 @@ void gate_pack_reader_free(struct gate_pack_reader *r)
 		inflateEnd(&r->z);
 	free(r->chain);
 	free(r->delta);
-	object_free(r->big[0], r->big_alloc[0]);
-	object_free(r->big[1], r->big_alloc[1]);
+	free(r->big[0]);
+	free(r->big[1]);
 	free(r);
 }
 
@@ -665,21 +640,25 @@ static int corrupt(struct gate_buf *err, uint64_t offset, const char *what)
  * Room for an object of `size` bytes and its NUL: a new allocation the
  * cache will take, or, for an object too large for the cache, one of the
  * reader's two big buffers (not `avoid`, which holds the delta's base),
- * kept from read to read: allocating and freeing blobs of megabytes one
- * after the other left the thread's malloc arena three times the size of
- * what it held.
+ * kept from read to read.  (How malloc serves a reader's allocations
+ * matters: see packs_open() in scan.c.)
  */
-static char *object_room(struct gate_pack_reader *r, uint64_t size, int avoid, int *slot)
+static char *object_room(struct gate_pack_reader *r, uint64_t size, int avoid, int *slot,
+			 const struct cache_entry *keep)
 {
 	if (cacheable(r, (size_t)size)) {
 		*slot = -1;
-		return object_alloc((size_t)size + 1);
+		/* room in the cache first: what it drops is memory this object can reuse */
+		while (r->used + size + 1 + sizeof(struct cache_entry) > r->budget && r->lru.prev != &r->lru &&
+		       r->lru.prev != keep)
+			cache_drop(r, r->lru.prev);
+		return gate_xmalloc((size_t)size + 1);
 	}
 	*slot = avoid == 0 ? 1 : 0;
 	if (r->big_alloc[*slot] < size + 1) {
-		object_free(r->big[*slot], r->big_alloc[*slot]);
+		free(r->big[*slot]);
 		r->big_alloc[*slot] = (size_t)size + 1;
-		r->big[*slot] = object_alloc(r->big_alloc[*slot]);
+		r->big[*slot] = gate_xmalloc(r->big_alloc[*slot]);
 	}
 	return r->big[*slot];
 }
@@ -715,8 +694,8 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 				ret = GATE_ENOTFOUND;
 				goto out;
 			}
-			base = object_room(r, size, -1, &slot);
-			base_len = (size_t)size; /* before any failure: object_free() needs it */
+			base = object_room(r, size, -1, &slot, NULL);
+			base_len = (size_t)size;
 			if (inflate_at(r, p, at, (unsigned char *)base, size) < 0) {
 				corrupt(err, cur, "its data does not inflate to its size");
 				goto out;
@@ -787,10 +766,11 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 			ret = GATE_ENOTFOUND;
 			goto out;
 		}
-		res = object_room(r, dst, hit ? -1 : slot, &res_slot);
+		/* a cached base is kept while its delta is applied */
+		res = object_room(r, dst, hit ? -1 : slot, &res_slot, hit);
 		if (apply_delta((const unsigned char *)base, base_len, d, dend, (unsigned char *)res, (size_t)dst) < 0) {
 			if (res_slot < 0)
-				object_free(res, (size_t)dst + 1);
+				free(res);
 			corrupt(err, l->offset, "a delta that does not apply to its base");
 			goto out;
 		}
@@ -815,6 +795,6 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 	ret = 0;
 out:
 	if (ret < 0 && base && !hit && slot < 0)
-		object_free(base, base_len + 1);
+		free(base);
 	return ret;
 }

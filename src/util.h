@@ -27,8 +27,6 @@
 void *gate_xmalloc(size_t n);
 void *gate_xcalloc(size_t nmemb, size_t size);
 void *gate_xrealloc(void *p, size_t n);
-/* Pages of their own for a large buffer (anonymous mmap; munmap it with the same n). */
-void *gate_xmap(size_t n);
 char *gate_xstrdup(const char *s);
 char *gate_xstrndup(const char *s, size_t n);
 char *gate_xstrfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
