@@ -270,13 +270,14 @@ static void bin_to_hex(char *out, const unsigned char *bin)
 	out[40] = '\0';
 }
 
+/* One per blob of a push (128,015 for git.git's whole history): kept to 80 bytes and its results. */
 struct blob_entry {
 	char id[41];
-	uint64_t size;
-	int binary;
-	int missing;
-	int listed;        /* in gate_scan.blobs: a change brought it (a pushed pack's blobs are read before) */
+	char binary;
+	char missing;
+	char listed;       /* in gate_scan.blobs: a change brought it (a pushed pack's blobs are read before) */
 	uint32_t pack;     /* 1 + the index in gate_scan.packs of the pushed pack holding it; 0: none */
+	uint64_t size;
 	uint64_t pack_off; /* its offset there */
 	struct occurrence *occs;
 	uint32_t nocc, alloc;
