@@ -377,6 +377,13 @@ struct gate_pack_reader {
 	size_t delta_alloc;
 	char *big[2]; /* objects too large for the cache: see object_room() */
 	size_t big_alloc[2];
+	struct {
+		const struct gate_pack *pack; /* NULL: holds nothing to reuse */
+		uint64_t offset;
+		int type;
+		size_t len;
+	} big_holds[2]; /* the object each big buffer holds, a base for the next read like the cache's */
+	uint64_t inflated; /* bytes zlib produced, for gate_pack_reader_inflated() */
 };
 
 struct gate_pack_reader *gate_pack_reader_new(size_t cache_bytes)
@@ -463,6 +470,11 @@ static void cache_put(struct gate_pack_reader *r, const struct gate_pack *p, uin
 	r->bucket[b] = e;
 	lru_push(r, e);
 	r->used += len + sizeof(*e);
+}
+
+uint64_t gate_pack_reader_inflated(const struct gate_pack_reader *r)
+{
+	return r->inflated;
 }
 
 void gate_pack_reader_free(struct gate_pack_reader *r)
@@ -566,6 +578,7 @@ static int inflate_at(struct gate_pack_reader *r, struct gate_pack *p, uint64_t 
 	r->z.next_out = size ? out : &spare;
 	r->z.avail_out = size ? (unsigned)size : 1;
 	z = inflate(&r->z, Z_FINISH);
+	r->inflated += r->z.total_out;
 	pack_consumed(p, at, r->z.total_in);
 	if (z != Z_STREAM_END || r->z.total_out != size)
 		return -1;
@@ -655,12 +668,24 @@ static char *object_room(struct gate_pack_reader *r, uint64_t size, int avoid, i
 		return gate_xmalloc((size_t)size + 1);
 	}
 	*slot = avoid == 0 ? 1 : 0;
+	r->big_holds[*slot].pack = NULL;
 	if (r->big_alloc[*slot] < size + 1) {
 		free(r->big[*slot]);
 		r->big_alloc[*slot] = (size_t)size + 1;
 		r->big[*slot] = gate_xmalloc(r->big_alloc[*slot]);
 	}
 	return r->big[*slot];
+}
+
+/* Big buffer `slot` (if any) now holds the object at `offset`. */
+static void hold(struct gate_pack_reader *r, int slot, const struct gate_pack *p, uint64_t offset, int type, size_t len)
+{
+	if (slot < 0)
+		return;
+	r->big_holds[slot].pack = p;
+	r->big_holds[slot].offset = offset;
+	r->big_holds[slot].type = type;
+	r->big_holds[slot].len = len;
 }
 
 int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t offset, uint64_t max, int *type,
@@ -678,10 +703,29 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 		max = UINT_MAX - 1; /* what one call to zlib inflates */
 	/* down the chain of deltas to a cached object or a whole one */
 	for (;;) {
+		int k;
+
 		if ((hit = cache_get(r, p, cur))) {
 			base = hit->data;
 			base_len = hit->len;
 			base_type = hit->type;
+			base_off = cur;
+			break;
+		}
+		/*
+		 * One too large for the cache, still in a big buffer: read
+		 * depth first, a chain of large objects (versions of one large
+		 * file) finds each one's base there, instead of following the
+		 * chain down to its whole object for every version.
+		 */
+		for (k = 0; k < 2; k++)
+			if (r->big_holds[k].pack == p && r->big_holds[k].offset == cur)
+				break;
+		if (k < 2) {
+			slot = k;
+			base = r->big[k];
+			base_len = r->big_holds[k].len;
+			base_type = r->big_holds[k].type;
 			base_off = cur;
 			break;
 		}
@@ -703,6 +747,7 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 			base[size] = '\0';
 			base_type = t;
 			base_off = cur;
+			hold(r, slot, p, cur, t, base_len);
 			break;
 		}
 		if (r->nchain == MAX_CHAIN) {
@@ -733,6 +778,10 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 		}
 		r->nchain++;
 		cur = next;
+	}
+	if (base_len > max) {
+		ret = GATE_ENOTFOUND; /* a held object, read under a larger bound */
+		goto out;
 	}
 	/* back up, applying each delta to the object below it */
 	while (r->nchain) {
@@ -783,6 +832,7 @@ int gate_pack_read(struct gate_pack_reader *r, struct gate_pack *p, uint64_t off
 		slot = res_slot;
 		base_len = (size_t)dst;
 		base_off = l->offset;
+		hold(r, slot, p, base_off, base_type, base_len);
 	}
 	if (!hit && slot < 0) {
 		cache_put(r, p, base_off, base_type, base, base_len);

@@ -81,6 +81,13 @@ struct gate_pack_reader *gate_pack_reader_new(size_t cache_bytes);
 void gate_pack_reader_free(struct gate_pack_reader *r);
 
 /*
+ * How many bytes the reader has inflated (whole objects and deltas'
+ * instructions): about the pack's objects' once each when its cache
+ * serves, more when chains are walked again.
+ */
+uint64_t gate_pack_reader_inflated(const struct gate_pack_reader *r);
+
+/*
  * Read the object at `offset` in `p`: 0 with its type, its content in
  * *data (NUL-terminated; valid until this reader's next read) and its
  * length.  GATE_ENOTFOUND when it is not read here: it, or an object its

@@ -406,6 +406,7 @@ struct gate_scan {
 	size_t npacks, alloc_packs;
 	int packs_tried;
 	size_t blobs_from_pack, blobs_via_git; /* for GIT_GATE_TRACE */
+	uint64_t pack_inflated;
 	struct blob_entry **ahead; /* every blob of the packs, listed in `blobs` or not: packs_read_ahead() */
 	size_t nahead, alloc_ahead;
 };
@@ -568,8 +569,9 @@ void gate_scan_free(struct gate_scan *s)
 		}
 		if (s->npacks) {
 			len = snprintf(line, sizeof(line),
-				       "git-gate: trace: blobs read from the pushed pack: %zu, through git cat-file: %zu\n",
-				       s->blobs_from_pack, s->blobs_via_git);
+				       "git-gate: trace: blobs read from the pushed pack: %zu, through git cat-file: %zu; "
+				       "%llu bytes inflated\n",
+				       s->blobs_from_pack, s->blobs_via_git, (unsigned long long)s->pack_inflated);
 			if (len > 0)
 				(void)gate_write_all(2, line, (size_t)len);
 		}
@@ -3215,6 +3217,7 @@ static int stream_finish(struct gate_scan *s, struct blob_stream *b, struct gate
 	if (b->st.pr) {
 		/* the thread has ended its own cat-file, if it started one */
 		r = 0;
+		s->pack_inflated += gate_pack_reader_inflated(b->st.pr);
 		gate_pack_reader_free(b->st.pr);
 		b->st.pr = NULL;
 		s->blobs_from_pack += b->st.from_pack;

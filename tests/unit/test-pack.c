@@ -375,6 +375,49 @@ static void test_large_objects_are_read_outside_the_cache(void **state)
 	gate_buf_release(&err);
 }
 
+static void test_a_chain_of_large_objects_read_in_order_is_inflated_once(void **state)
+{
+	struct builder *b = *state;
+	struct gate_buf big = GATE_BUF_INIT, want = GATE_BUF_INIT, d = GATE_BUF_INIT;
+	struct gate_pack_reader *r;
+	int idx[12];
+	size_t i, k;
+
+	/* versions of a 300 KiB file, each a delta of the one before: none fits the cache */
+	for (i = 0; i < 300 * 1024; i++)
+		gate_buf_addch(&big, (char)('a' + i % 19));
+	idx[0] = add(b, GATE_PACK_BLOB, big.ptr, big.len, -1);
+	gate_buf_add(&want, big.ptr, big.len);
+	for (k = 1; k < GATE_ARRAY_SIZE(idx); k++) {
+		size_t before = want.len;
+		delta_start(&d, before, before + 4);
+		for (i = 0; i < before; i += 0x10000)
+			delta_copy(&d, (uint32_t)i, (uint32_t)(before - i < 0x10000 ? before - i : 0x10000));
+		delta_insert(&d, "end\n");
+		gate_buf_adds(&want, "end\n");
+		idx[k] = add(b, 6, d.ptr, d.len, idx[k - 1]);
+	}
+	open_pack(b);
+	r = gate_pack_reader_new(64 << 10);
+	for (k = 0; k < GATE_ARRAY_SIZE(idx); k++) {
+		struct gate_buf out = GATE_BUF_INIT, err = GATE_BUF_INIT;
+		assert_int_equal(read_obj(b, r, idx[k], 1 << 20, &out, &err), 0);
+		assert_int_equal(out.len, big.len + 4 * k);
+		gate_buf_release(&out);
+		gate_buf_release(&err);
+	}
+	/* the whole object once, each delta once: not the whole object again for every version */
+	assert_true(gate_pack_reader_inflated(r) < big.len + 1024);
+	/* out of order, the chain is followed down again, and still reads right */
+	want.len = big.len + 4 * 3;
+	want.ptr[want.len] = '\0';
+	expect_content(b, r, idx[3], want.ptr);
+	gate_pack_reader_free(r);
+	gate_buf_release(&big);
+	gate_buf_release(&want);
+	gate_buf_release(&d);
+}
+
 static void test_a_delta_against_an_object_outside_the_pack_is_left_to_git(void **state)
 {
 	struct builder *b = *state;
@@ -564,6 +607,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_whole_blobs_and_both_kinds_of_delta_read_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_cache_too_small_for_any_base_still_reads_right, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_objects_are_read_outside_the_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_chain_of_large_objects_read_in_order_is_inflated_once, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_a_delta_against_an_object_outside_the_pack_is_left_to_git, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blobs_are_listed_depth_first_along_their_chains, setup, teardown),
