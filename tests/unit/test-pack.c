@@ -114,6 +114,15 @@ static void delta_copy(struct gate_buf *d, uint32_t off, uint32_t n)
 	gate_buf_add(d, bytes, k);
 }
 
+/* Copy the whole base, `len` bytes, in copies of at most 64 KiB. */
+static void delta_copy_all(struct gate_buf *d, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 0x10000)
+		delta_copy(d, (uint32_t)i, (uint32_t)(len - i < 0x10000 ? len - i : 0x10000));
+}
+
 static void delta_insert(struct gate_buf *d, const char *s)
 {
 	gate_buf_addch(d, (char)strlen(s));
@@ -346,16 +355,14 @@ static void test_large_objects_are_read_outside_the_cache(void **state)
 	gate_buf_add(&want2, big.ptr, big.len);
 	gate_buf_adds(&want2, "tail\n");
 	delta_start(&d, big.len, want2.len);
-	for (i = 0; i < big.len; i += 0x10000)
-		delta_copy(&d, (uint32_t)i, (uint32_t)(big.len - i < 0x10000 ? big.len - i : 0x10000));
+	delta_copy_all(&d, big.len);
 	delta_insert(&d, "tail\n");
 	i2 = add(b, 6, d.ptr, d.len, i1);
 	gate_buf_adds(&want3, "head\n");
 	gate_buf_add(&want3, want2.ptr, want2.len);
 	delta_start(&d, want2.len, want3.len);
 	delta_insert(&d, "head\n");
-	for (i = 0; i < want2.len; i += 0x10000)
-		delta_copy(&d, (uint32_t)i, (uint32_t)(want2.len - i < 0x10000 ? want2.len - i : 0x10000));
+	delta_copy_all(&d, want2.len);
 	i3 = add(b, 6, d.ptr, d.len, i2);
 	open_pack(b);
 	r = gate_pack_reader_new(64 << 10);
@@ -391,8 +398,7 @@ static void test_a_chain_of_large_objects_read_in_order_is_inflated_once(void **
 	for (k = 1; k < GATE_ARRAY_SIZE(idx); k++) {
 		size_t before = want.len;
 		delta_start(&d, before, before + 4);
-		for (i = 0; i < before; i += 0x10000)
-			delta_copy(&d, (uint32_t)i, (uint32_t)(before - i < 0x10000 ? before - i : 0x10000));
+		delta_copy_all(&d, before);
 		delta_insert(&d, "end\n");
 		gate_buf_adds(&want, "end\n");
 		idx[k] = add(b, 6, d.ptr, d.len, idx[k - 1]);
