@@ -66,6 +66,20 @@ test_expect_success 'the same push with its blobs through two cat-file streams: 
 	test_cmp big bigc
 '
 
+test_expect_success 'commits parsed slowly while diff-tree runs ahead: each change stays with its commit' '
+	# every commit parsed 2 ms late: the loop over diff-tree output looks
+	# each one up before it is parsed, and must wait for it, not take another
+	for mode in pack cat-file; do
+		make_victim slow-$mode.git && policy slow-$mode.git &&
+		(cd w && git push -q "$TRASH/slow-$mode.git" main~41:refs/heads/main 2>/dev/null &&
+		 if test $mode = cat-file; then GIT_GATE_TEST_NO_PACK=1; export GIT_GATE_TEST_NO_PACK; fi &&
+		 GIT_GATE_TEST_SLOW_PARSE=1 git push "$TRASH/slow-$mode.git" main 2>../err.slow) &&
+		findings err.slow >slow &&
+		test_cmp big slow &&
+		grep -A1 "\[size\]" err.slow | test_grep "Add big.txt and k.pem" || return 1
+	done
+'
+
 test_expect_success 'the same commits in small pushes: read in-process, judged alike' '
 	: >small &&
 	for n in 31 21 11 1 0; do
